@@ -1,0 +1,1 @@
+"""What a buyer is and decides: the rules shared by both engines."""

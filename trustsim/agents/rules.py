@@ -1,0 +1,234 @@
+"""The buyer's rules as small pure functions.
+
+Each function takes numbers or numpy arrays (broadcasting like numpy) and returns the
+same, so the array engine calls it once over all active buyers and the per-agent engine
+calls it on one buyer's values. No function draws random numbers: the uniforms a rule
+needs are passed in, which is what lets both engines consume draws identically.
+
+Notation follows docs/ODD.md: x stake, ra risk aversion, c control need, C verification
+skill, k reactance propensity, A affordance, phi pressure, T trust, u uncertainty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DELEGATE, VERIFY, ABANDON = 0, 1, 2
+ACTIONS = ("delegate", "verify", "abandon")
+
+
+def expected_trust(r, s, base_rate, prior_weight):
+    """Expected trust of a subjective-logic opinion (Josang).
+
+    T = (r + a * W) / (r + s + W)
+    """
+    return (r + base_rate * prior_weight) / (r + s + prior_weight)
+
+
+def uncertainty(r, s, prior_weight):
+    """Uncertainty of a subjective-logic opinion.
+
+    u = W / (r + s + W)
+    """
+    return prior_weight / (r + s + prior_weight)
+
+
+def stage_weighted(per_layer, weights):
+    """Weighted sum over the three trust layers (axis 0).
+
+    T_k = sum_l w_kl * T_l
+    """
+    return weights[0] * per_layer[0] + weights[1] * per_layer[1] + weights[2] * per_layer[2]
+
+
+def perceived_risk(stake, risk_aversion, trust, uncert, affordance, zeta, sigma):
+    """Felt risk of a step, lowered by knowing one could check it (structural assurance).
+
+    PR = x * ra * ((1 - T) + zeta * u) * (1 - sigma * A)
+    """
+    return stake * risk_aversion * ((1.0 - trust) + zeta * uncert) * (1.0 - sigma * affordance)
+
+
+def detection_chance(q0, skill, affordance, outside_means):
+    """Chance that checking a step catches an error the service made.
+
+    q = q0 * (0.5 + 0.5 * C) * (A + (1 - A) * e_ext)
+    """
+    return q0 * (0.5 + 0.5 * skill) * (affordance + (1.0 - affordance) * outside_means)
+
+
+def verification_effort(cv, theta, affordance, skill):
+    """Effort of checking a step oneself, lower with a better affordance and more skill.
+
+    cost = cv * (1 - theta * A) * (1.5 - C)
+    """
+    return cv * (1.0 - theta * affordance) * (1.5 - skill)
+
+
+def delegate_utility(trust, risk, b_trust, b_risk):
+    """Utility of handing the step to the service unchecked.
+
+    V_del = bT * T - bR * PR
+    """
+    return b_trust * trust - b_risk * risk
+
+
+def verify_utility(trust, risk, detect, effort, control_need, stake, b_trust, b_risk, b_control):
+    """Utility of doing or checking the step oneself ("trust, but verify").
+
+    V_ver = bT * T - bR * (1 - q) * PR - cost + bC * c * x
+    """
+    return (
+        b_trust * trust - b_risk * (1.0 - detect) * risk - effort + b_control * control_need * stake
+    )
+
+
+def abandon_utility(reactance, pressure, waited, patience, competition, b0, g, push, impatience):
+    """Utility of walking away: reactance pushes out, pressure pushes forward now.
+
+    V_out = b0 + competition + g * R - pi * phi + impatience * waited * (1 - patience)
+    """
+    return (
+        b0 + competition + g * reactance - push * pressure + impatience * waited * (1.0 - patience)
+    )
+
+
+def choice_probabilities(v_delegate, v_verify, v_abandon, can_delegate, can_verify, temperature):
+    """Multinomial logit over the available actions.
+
+    P_j = avail_j * exp(V_j / tau) / sum_i avail_i * exp(V_i / tau); ABANDON is always
+    available. The largest utility is subtracted first for numerical stability.
+
+    Returns:
+        (p_delegate, p_verify): the abandon probability is 1 - p_delegate - p_verify.
+    """
+    top = np.maximum(np.maximum(v_delegate, v_verify), v_abandon)
+    e_del = np.exp((v_delegate - top) / temperature) * can_delegate
+    e_ver = np.exp((v_verify - top) / temperature) * can_verify
+    e_out = np.exp((v_abandon - top) / temperature)
+    total = e_del + e_ver + e_out
+    return e_del / total, e_ver / total
+
+
+def choose_action(p_delegate, p_verify, uniform):
+    """Pick an action by inverse CDF: DELEGATE if u < P_del, VERIFY if u < P_del + P_ver.
+
+    action = 0 if u < P_del; 1 if u < P_del + P_ver; else 2
+    """
+    return (uniform >= p_delegate).astype(np.int8) + (uniform >= p_delegate + p_verify)
+
+
+def forget(evidence, forgetting):
+    """Evidence decays toward the prior each step (trust is never static).
+
+    r <- lambda * r ; s <- lambda * s
+    """
+    return evidence * forgetting
+
+
+def add_evidence(evidence, amount, layer_weight):
+    """Evidence from a stage goes to each layer by the stage's layer weight.
+
+    r_l <- r_l + w_kl * amount
+    """
+    return evidence + layer_weight * amount
+
+
+def accumulate_reactance(
+    reactance, propensity, pressure, forced, control_need, decay, forced_weight
+):
+    """Reactance builds with pressure (convex) and forced steps, and fades.
+
+    R <- delta * R + k * phi^2 + f * c * forced
+    """
+    return (
+        decay * reactance + propensity * pressure * pressure + forced_weight * control_need * forced
+    )
+
+
+def stage_experience(
+    outcome,
+    expectation,
+    effort,
+    control_need,
+    pressure,
+    propensity,
+    forced,
+    incident_stake,
+    *,
+    baseline,
+    loss_aversion,
+    effort_weight,
+    pressure_penalty,
+    forced_penalty,
+    incident_loss,
+):
+    """How one step felt, on [0, 1]: outcome against expectation, minus costs.
+
+    gap = o - T_before; gain = gap if gap >= 0 else loss_aversion * gap
+    E = clip(baseline + gain - e_w * cost * (1 - c) - p_w * k * phi^2
+             - f_w * c * forced - l_w * x * incident, 0, 1)
+
+    Effort weighs less on buyers with high control need, who value doing it themselves.
+    """
+    gap = outcome - expectation
+    gain = np.where(gap >= 0.0, gap, loss_aversion * gap)
+    value = (
+        baseline
+        + gain
+        - effort_weight * effort * (1.0 - control_need)
+        - pressure_penalty * propensity * pressure * pressure
+        - forced_penalty * control_need * forced
+        - incident_loss * incident_stake
+    )
+    return np.clip(value, 0.0, 1.0)
+
+
+def update_satisfaction(satisfaction, experience, smoothing):
+    """Exponentially weighted mean of stage experiences; never reset at payment.
+
+    S <- (1 - alpha) * S + alpha * E
+    """
+    return (1.0 - smoothing) * satisfaction + smoothing * experience
+
+
+def collapse_chance(stake, collapse_at_full_stake):
+    """Chance that an uncaught failure ends the deal, growing with the stake.
+
+    P(collapse) = c_max * x
+    """
+    return collapse_at_full_stake * stake
+
+
+def lead_hazard(outside, word_of_mouth, promoters, detractors, bad_news_weight, market_size):
+    """Per-step chance that a potential buyer becomes a lead (Bass with bad news).
+
+    h = clip(p + q * (P - nu * D) / M, 0, 1)
+    """
+    raw = outside + word_of_mouth * (promoters - bad_news_weight * detractors) / market_size
+    return float(min(max(raw, 0.0), 1.0))
+
+
+def reputation(promoters, detractors, prior):
+    """Net reputation from word of mouth, shrunk toward 0 when few have spoken.
+
+    rep = (P - D) / (P + D + k0)
+    """
+    return (promoters - detractors) / (promoters + detractors + prior)
+
+
+def lead_base_rates(base_rate, rep, mean_affordance, reputation_shift, affordance_shift):
+    """A new lead's base rates, shifted by reputation and by visible affordances.
+
+    a_l = clip(a0_l + s_rep * rep + s_aff * mean(A), 0.01, 0.99)
+    """
+    shifted = np.asarray(base_rate) + reputation_shift * rep + affordance_shift * mean_affordance
+    return np.clip(shifted, 0.01, 0.99)
+
+
+def repeat_chance(satisfaction, rate, threshold):
+    """Chance per step that a finished customer buys again, rising with satisfaction.
+
+    P(repeat) = rate * max(0, (S - s0) / (1 - s0))
+    """
+    return rate * np.maximum(0.0, (satisfaction - threshold) / (1.0 - threshold))
