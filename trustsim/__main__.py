@@ -1,0 +1,3 @@
+from trustsim.cli import main
+
+main()

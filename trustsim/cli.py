@@ -1,0 +1,233 @@
+"""The `trustsim` command line: thin wrappers around the public Python functions.
+
+Only click is imported at module level; each command imports what it needs when it runs,
+so `trustsim --help` stays instant. Bad input raises `TrustsimInputError`, which the group
+turns into one message on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from trustsim.errors import TrustsimInputError
+
+DEMO_SCENARIOS = (
+    "real-estate",
+    "real-estate-verifiable",
+    "real-estate-funnel",
+    "real-estate-verifiable-funnel",
+    "delivery-trial-funnel",
+    "delivery-trial-journey",
+)
+
+
+class TrustsimGroup(click.Group):
+    """A click group that reports bad input as one line and exit code 2, no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TrustsimInputError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=TrustsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trustsim")
+def main() -> None:
+    """trustsim: which features, verification options and sales tactics turn leads into
+    closed deals with satisfied customers.
+
+    \b
+    Start here:
+      trustsim demo                                  the 2 x 2 and the delivery pair
+      trustsim run real-estate --replications 20     one scenario, mean and 95% CI
+      trustsim compare real-estate real-estate-verifiable
+      trustsim scenarios list
+    """
+
+
+# ------------------------------------------------------------------ shared options
+def _common_run_options(func):
+    options = [
+        click.option(
+            "--replications", "-n", default=20, show_default=True, type=click.IntRange(min=1),
+            help="Runs per scenario; replication r uses the same random numbers in each.",
+        ),
+        click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed."),
+        click.option(
+            "--steps", "-t", default=None, type=click.IntRange(min=1),
+            help="Horizon in steps (default: the scenario's time.steps).",
+        ),
+        click.option(
+            "--set", "overrides", multiple=True, metavar="PATH=VALUE",
+            help="Override a scenario value, e.g. --set stages.contract.affordance=0.8 "
+            "(repeatable; applied to every scenario).",
+        ),
+        click.option(
+            "--engine", type=click.Choice(["vectorized"]), default="vectorized",
+            show_default=True, help="Simulation engine.",
+        ),
+        click.option(
+            "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+            help="Write run summaries and time series (Parquet) and resolved scenarios (TOML).",
+        ),
+        click.option(
+            "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+            show_default=True, help="Output format on stdout.",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _progress(total_runs: int, quiet: bool):
+    """A rich progress bar on stderr for work likely to take over a second."""
+    from trustsim.terminal import progress_bar
+
+    return progress_bar(total_runs, enabled=not quiet and total_runs > 4)
+
+
+# ------------------------------------------------------------------------ commands
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
+@_common_run_options
+def run(scenarios, replications, seed, steps, overrides, engine, out_dir, fmt):
+    """Run scenarios and show mean and 95% CI of every measure.
+
+    SCENARIO is a built-in name (see `trustsim scenarios list`) or a TOML file.
+
+    \b
+    Example:
+      trustsim run real-estate real-estate-verifiable -n 20 --seed 1
+      trustsim run my-offer.toml --set market.size=5000 --out results/
+    """
+    import trustsim
+    from trustsim import terminal
+
+    with _progress(len(scenarios) * replications, fmt != "table") as advance:
+        result = trustsim.run(
+            scenarios, replications=replications, seed=seed, steps=steps,
+            overrides=overrides, engine=engine, progress=advance,
+        )  # fmt: skip
+    if out_dir:
+        result.write(out_dir)
+    terminal.print_run(result, fmt)
+    if out_dir and fmt == "table":
+        click.echo(f"Results written to {out_dir}", err=True)
+
+
+@main.command()
+@click.argument("base", metavar="BASE")
+@click.argument("others", nargs=-1, required=True, metavar="OTHER...")
+@_common_run_options
+def compare(base, others, replications, seed, steps, overrides, engine, out_dir, fmt):
+    """Compare scenarios with BASE: paired differences, 95% CI, Wilcoxon p-value.
+
+    Replication r of every scenario uses the same random numbers (common random
+    numbers), so differences are paired run by run.
+
+    \b
+    Example:
+      trustsim compare real-estate real-estate-verifiable real-estate-funnel -n 30
+    """
+    import trustsim
+    from trustsim import terminal
+
+    with _progress((1 + len(others)) * replications, fmt != "table") as advance:
+        result, diffs = trustsim.compare(
+            base, others, replications=replications, seed=seed, steps=steps,
+            overrides=overrides, engine=engine, progress=advance,
+        )  # fmt: skip
+    if out_dir:
+        result.write(out_dir)
+        from trustsim.experiments.output import write_parquet_atomic
+
+        write_parquet_atomic(diffs, f"{out_dir}/differences.parquet")
+    terminal.print_comparison(result, diffs, fmt)
+
+
+@main.command()
+@click.option("--replications", "-n", default=20, show_default=True, type=click.IntRange(min=2))
+@click.option("--seed", "-s", default=0, show_default=True, type=int)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None)
+def demo(replications, seed, fmt, out_dir):
+    """The real-estate 2 x 2 (affordances x funnel pressure) and the delivery-trial pair.
+
+    One comparison table with 95% CIs and a one-line reading of each effect.
+
+    \b
+    Example:
+      trustsim demo
+      trustsim demo -n 50 --out demo-results/
+    """
+    import trustsim
+    from trustsim import terminal
+
+    with _progress(len(DEMO_SCENARIOS) * replications, fmt != "table") as advance:
+        result = trustsim.run(
+            DEMO_SCENARIOS, replications=replications, seed=seed, progress=advance
+        )
+    if out_dir:
+        result.write(out_dir)
+    terminal.print_demo(result, fmt)
+
+
+@main.group()
+def scenarios() -> None:
+    """List, show and validate scenarios.
+
+    \b
+    Example:
+      trustsim scenarios list
+      trustsim scenarios show real-estate-verifiable
+      trustsim scenarios validate my-offer.toml
+    """
+
+
+@scenarios.command("list")
+def scenarios_list():
+    """List the built-in scenarios with their descriptions."""
+    from trustsim import terminal
+    from trustsim.scenarios import builtin_names, load_scenario
+
+    terminal.print_scenario_list([load_scenario(name) for name in builtin_names()])
+
+
+@scenarios.command("show")
+@click.argument("scenario")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a value.")
+def scenarios_show(scenario, overrides):
+    """Print the fully resolved SCENARIO (a name or a file) as TOML.
+
+    \b
+    Example:
+      trustsim scenarios show real-estate --set market.size=500 > mine.toml
+    """
+    from trustsim.scenarios import load_scenario, scenario_to_toml
+
+    click.echo(scenario_to_toml(load_scenario(scenario, overrides)), nl=False)
+
+
+@scenarios.command("validate")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+def scenarios_validate(files):
+    """Check scenario FILEs; print OK or one message per problem (exit code 2).
+
+    \b
+    Example:
+      trustsim scenarios validate my-offer.toml
+    """
+    from trustsim.scenarios import load_scenario
+
+    for path in files:
+        scenario = load_scenario(path)
+        click.echo(f"{path}: OK ({scenario.name}, {len(scenario.stages)} stages)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

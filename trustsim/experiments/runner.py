@@ -1,0 +1,317 @@
+"""Run scenarios over replications with common random numbers; compare them in pairs.
+
+Replication r of every scenario uses the seed `SeedSequence(seed, spawn_key=(r,))`, so
+scenarios are compared on the same buyers and the same draws (common random numbers),
+and a replication's numbers do not depend on which other runs happen alongside it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from trustsim.errors import TrustsimInputError
+from trustsim.scenarios import Scenario, load_scenario, scenario_to_toml
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def replication_seed(root_seed: int, replication: int) -> np.random.SeedSequence:
+    """The seed of replication `replication` under `root_seed`, the same for every scenario."""
+    return np.random.SeedSequence(root_seed, spawn_key=(replication,))
+
+
+def simulate(
+    scenario: Scenario,
+    seed: np.random.SeedSequence | int,
+    steps: int | None = None,
+    engine: str = "vectorized",
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """One run of one scenario.
+
+    Returns:
+        (run summary as a dict of measures, per-step time series as a DataFrame).
+    """
+    from trustsim.sim import TrustModel
+
+    model = TrustModel(
+        scenario=scenario, rng=np.random.default_rng(seed), engine=engine, steps=steps
+    )
+    model.run_model()
+    series = model.datacollector.get_model_vars_dataframe()
+    series.insert(0, "step", np.arange(len(series)))
+    return model.summary(), series.reset_index(drop=True)
+
+
+def resolve_scenarios(refs: Iterable[str | Path | Scenario], overrides: Sequence[str] = ()):
+    """Load each scenario with the overrides applied; names must be unique."""
+    resolved: dict[str, Scenario] = {}
+    for ref in refs:
+        scenario = load_scenario(ref, overrides)
+        if scenario.name in resolved:
+            if resolved[scenario.name] == scenario:
+                continue
+            raise TrustsimInputError(
+                f"two different scenarios are both named {scenario.name!r}; "
+                "give one of them another `name` in its file."
+            )
+        resolved[scenario.name] = scenario
+    if not resolved:
+        raise TrustsimInputError("no scenario given; name at least one, e.g. real-estate.")
+    return resolved
+
+
+@dataclass
+class RunResult:
+    """Run summaries and time series of several scenarios over the same replications.
+
+    Attributes:
+        summaries: one row per (scenario, replication) with every run measure.
+        timeseries: one row per (scenario, replication, step) with every step measure.
+        scenarios: the fully resolved scenarios by name.
+    """
+
+    summaries: pd.DataFrame
+    timeseries: pd.DataFrame
+    scenarios: dict[str, Scenario]
+    seed: int
+    replications: int
+    steps: int | None
+    engine: str
+    command: str = field(default_factory=lambda: " ".join(sys.argv))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.scenarios)
+
+    def metric_table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """Mean and 95% CI of each metric per scenario (long format)."""
+        import pandas as pd
+
+        from trustsim.experiments.stats import mean_ci
+
+        metrics = list(metrics or metric_names(self.summaries))
+        rows = []
+        for name in self.names:
+            runs = self.summaries[self.summaries["scenario"] == name]
+            for metric in metrics:
+                mean, low, high = mean_ci(runs[metric])
+                rows.append(
+                    {"scenario": name, "metric": metric, "mean": mean,
+                     "ci_low": low, "ci_high": high, "n": int(runs[metric].notna().sum())}
+                )  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def to_records(self, metrics: Sequence[str] | None = None) -> list[dict]:
+        """One JSON-ready object per scenario: scenario, replications, seed, metrics."""
+        table = self.metric_table(metrics)
+        out = []
+        for name in self.names:
+            rows = table[table["scenario"] == name]
+            out.append(
+                {
+                    "scenario": name,
+                    "replications": self.replications,
+                    "seed": self.seed,
+                    "engine": self.engine,
+                    "metrics": {
+                        row.metric: {
+                            "mean": _json_number(row.mean),
+                            "ci_low": _json_number(row.ci_low),
+                            "ci_high": _json_number(row.ci_high),
+                        }
+                        for row in rows.itertuples()
+                    },
+                }
+            )
+        return out
+
+    def provenance(self) -> dict:
+        from trustsim import __version__
+
+        return {
+            "trustsim_version": __version__,
+            "scenarios": self.names,
+            "seed": self.seed,
+            "replications": self.replications,
+            "steps": self.steps,
+            "engine": self.engine,
+            "command": self.command,
+        }
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write summaries and time series (Parquet), resolved scenarios (TOML), provenance.
+
+        Every file is written atomically. Returns the paths written.
+        """
+        from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
+
+        out = Path(out_dir)
+        written = [out / "summaries.parquet", out / "timeseries.parquet"]
+        write_parquet_atomic(self.summaries, written[0])
+        write_parquet_atomic(self.timeseries, written[1])
+        for name, scenario in self.scenarios.items():
+            path = out / "scenarios" / f"{name}.toml"
+            write_text_atomic(path, scenario_to_toml(scenario))
+            written.append(path)
+        meta = out / "run.json"
+        write_text_atomic(meta, json.dumps(self.provenance(), indent=2) + "\n")
+        written.append(meta)
+        return written
+
+
+def _json_number(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def metric_names(summaries: pd.DataFrame) -> list[str]:
+    """Run measures in display order: headline measures first, then the rest."""
+    from trustsim.sim.measures import HEADLINE
+
+    skip = {"scenario", "replication", "seed", "steps", "engine"}
+    rest = [c for c in summaries.columns if c not in skip and c not in HEADLINE]
+    return [c for c in HEADLINE if c in summaries.columns] + rest
+
+
+def run(
+    scenarios: Iterable[str | Path | Scenario],
+    replications: int = 20,
+    seed: int = 0,
+    steps: int | None = None,
+    overrides: Sequence[str] = (),
+    engine: str = "vectorized",
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Run each scenario `replications` times with common random numbers.
+
+    Args:
+        scenarios: built-in names, TOML paths or `Scenario` objects.
+        replications: runs per scenario; replication r uses the same seed in each.
+        seed: root seed.
+        steps: horizon override (default: each scenario's `time.steps`).
+        overrides: `PATH=VALUE` strings applied to every scenario.
+        engine: "vectorized".
+        progress: called as progress(done, total) after each run.
+
+    Returns:
+        A `RunResult` with tidy DataFrames of run summaries and time series.
+
+    Example:
+        >>> result = run(["real-estate", "real-estate-verifiable"], replications=5, seed=1)
+        >>> result.metric_table(["closed_deals"]).shape[0]
+        2
+    """
+    import pandas as pd
+
+    if replications < 1:
+        raise TrustsimInputError(f"replications = {replications}: must be at least 1.")
+    if steps is not None and steps < 1:
+        raise TrustsimInputError(f"steps = {steps}: must be at least 1.")
+    resolved = resolve_scenarios(scenarios, overrides)
+    total = len(resolved) * replications
+    summaries, series, done = [], [], 0
+    for name, scenario in resolved.items():
+        for replication in range(replications):
+            summary, frame = simulate(scenario, replication_seed(seed, replication), steps, engine)
+            summaries.append({"scenario": name, "replication": replication, **summary})
+            frame.insert(0, "replication", replication)
+            frame.insert(0, "scenario", name)
+            series.append(frame)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return RunResult(
+        summaries=pd.DataFrame(summaries),
+        timeseries=pd.concat(series, ignore_index=True),
+        scenarios=resolved,
+        seed=seed,
+        replications=replications,
+        steps=steps,
+        engine=engine,
+    )
+
+
+def paired_differences(
+    result: RunResult, base: str, metrics: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Each other scenario minus `base`, paired by replication (common random numbers).
+
+    Columns: scenario, metric, base_mean, mean (of the other), diff, ci_low, ci_high
+    (95% t-interval of the mean paired difference), relative (diff / base_mean) and
+    p_value (two-sided Wilcoxon signed-rank over replications).
+    """
+    import pandas as pd
+
+    from trustsim.experiments.stats import mean_ci, wilcoxon_p
+
+    metrics = list(metrics or metric_names(result.summaries))
+    table = result.summaries.set_index(["scenario", "replication"]).sort_index()
+    base_runs = table.loc[base]
+    rows = []
+    for name in result.names:
+        if name == base:
+            continue
+        other = table.loc[name]
+        for metric in metrics:
+            diff = (other[metric] - base_runs[metric]).to_numpy(dtype=float)
+            mean, low, high = mean_ci(diff)
+            base_mean = (
+                float(np.nanmean(base_runs[metric]))
+                if base_runs[metric].notna().any()
+                else math.nan
+            )
+            rows.append(
+                {
+                    "scenario": name,
+                    "metric": metric,
+                    "base_mean": base_mean,
+                    "mean": float(np.nanmean(other[metric]))
+                    if other[metric].notna().any()
+                    else math.nan,
+                    "diff": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "relative": mean / base_mean
+                    if base_mean not in (0.0,) and not math.isnan(base_mean)
+                    else math.nan,
+                    "p_value": wilcoxon_p(diff),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def compare(
+    base: str | Path | Scenario,
+    others: Iterable[str | Path | Scenario],
+    replications: int = 20,
+    seed: int = 0,
+    steps: int | None = None,
+    overrides: Sequence[str] = (),
+    engine: str = "vectorized",
+    progress: ProgressCallback | None = None,
+) -> tuple[RunResult, pd.DataFrame]:
+    """Run `base` and `others` with common random numbers; return runs and paired differences.
+
+    Example:
+        >>> result, diffs = compare("real-estate", ["real-estate-verifiable"], replications=5)
+        >>> set(diffs["scenario"])
+        {'real-estate-verifiable'}
+    """
+    others = list(others)
+    if not others:
+        raise TrustsimInputError("compare needs a base scenario and at least one other.")
+    result = run([base, *others], replications, seed, steps, overrides, engine, progress)
+    base_name = result.names[0]
+    if len(result.names) < 2:
+        raise TrustsimInputError("compare needs at least two different scenarios.")
+    return result, paired_differences(result, base_name)

@@ -1,0 +1,340 @@
+"""Terminal output: rich tables, JSON and CSV for run, compare and demo; progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+
+from trustsim.sim.measures import HEADLINE
+
+STAGE_MEASURES = ("delegation_rate", "verification_rate", "abandonment_rate")
+LABELS = {
+    "leads": "Leads",
+    "closed_deals": "Closed deals",
+    "conversion": "Conversion (lead to deal)",
+    "short_closed_deals": "Closed deals, short horizon",
+    "short_conversion": "Conversion, short horizon",
+    "satisfaction": "Customer satisfaction (0-1)",
+    "nps": "NPS (finished customers)",
+    "time_to_close": "Time to close (steps)",
+    "revenue": "Revenue (deal units)",
+    "repeat_purchases": "Repeat purchases",
+    "wom_leads": "Leads from word of mouth",
+    "incidents": "Incidents",
+    "errors_caught": "Errors caught by checks",
+}
+PERCENT = {"conversion", "short_conversion"}
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def fmt_value(metric: str, value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if metric in PERCENT or metric.split("[")[0] in STAGE_MEASURES:
+        return f"{100 * value:.1f}%"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
+
+
+def fmt_interval(metric: str, mean: float, low: float, high: float) -> str:
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    return f"{fmt_value(metric, mean)} [{fmt_value(metric, low)}, {fmt_value(metric, high)}]"
+
+
+def fmt_signed(metric: str, value: float) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    text = fmt_value(metric, abs(value))
+    if metric in PERCENT or metric.split("[")[0] in STAGE_MEASURES:
+        text = f"{100 * abs(value):.1f} pp"
+    return ("+" if value >= 0 else "-") + text
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, enabled: bool = True, label: str = "Simulating") -> Iterator:
+    """Yield a progress(done, total) callback; a bar appears on stderr after one second."""
+    state: dict = {"progress": None, "task": None, "start": time.monotonic()}
+
+    def advance(done: int, total_now: int) -> None:
+        if not enabled:
+            return
+        if state["progress"] is None:
+            if time.monotonic() - state["start"] < 1.0:
+                return
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            state["progress"] = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("runs"), TimeRemainingColumn(),
+                console=_console(stderr=True), transient=True,
+            )  # fmt: skip
+            state["progress"].start()
+            state["task"] = state["progress"].add_task(label, total=total_now)
+        state["progress"].update(state["task"], completed=done, total=total_now)
+
+    try:
+        yield advance
+    finally:
+        if state["progress"] is not None:
+            state["progress"].stop()
+
+
+# --------------------------------------------------------------------------- run
+def print_run(result, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(result.to_records(), indent=2))
+        return
+    table = result.metric_table()
+    if fmt == "csv":
+        table.to_csv(sys.stdout, index=False)
+        return
+    from rich.table import Table
+
+    console = _console()
+    headline = Table(
+        title=f"Mean and 95% CI over {result.replications} replications (seed {result.seed})",
+        title_justify="left",
+    )
+    headline.add_column("Measure")
+    for name in result.names:
+        headline.add_column(name, justify="right")
+    index = table.set_index(["scenario", "metric"])
+    for metric in HEADLINE:
+        cells = [
+            fmt_interval(metric, *index.loc[(name, metric), ["mean", "ci_low", "ci_high"]])
+            for name in result.names
+        ]
+        headline.add_row(LABELS.get(metric, metric), *cells)
+    console.print(headline)
+    for name in result.names:
+        scenario = result.scenarios[name]
+        stages = Table(
+            title=f"{name}: choices by stage (mean share of choices)", title_justify="left"
+        )
+        stages.add_column("Stage")
+        for measure in STAGE_MEASURES:
+            stages.add_column(measure.replace("_rate", "").capitalize(), justify="right")
+        for stage in scenario.stages:
+            cells = []
+            for measure in STAGE_MEASURES:
+                mean = index.loc[(name, f"{measure}[{stage}]"), "mean"]
+                cells.append(fmt_value(f"{measure}[{stage}]", mean))
+            marker = " (closes)" if stage == scenario.closing_stage else ""
+            stages.add_row(stage + marker, *cells)
+        console.print(stages)
+
+
+# ----------------------------------------------------------------------- compare
+def print_comparison(result, diffs, fmt: str) -> None:
+    base = result.names[0]
+    if fmt == "json":
+        records = []
+        for row in diffs.itertuples():
+            records.append(
+                {
+                    "base": base, "scenario": row.scenario, "metric": row.metric,
+                    "base_mean": _num(row.base_mean), "mean": _num(row.mean),
+                    "diff": _num(row.diff), "ci_low": _num(row.ci_low),
+                    "ci_high": _num(row.ci_high), "relative": _num(row.relative),
+                    "p_value": _num(row.p_value),
+                }
+            )  # fmt: skip
+        print(json.dumps(records, indent=2))
+        return
+    if fmt == "csv":
+        diffs.insert(0, "base", base)
+        diffs.to_csv(sys.stdout, index=False)
+        return
+    from rich.table import Table
+
+    console = _console()
+    for name in result.names[1:]:
+        table = Table(
+            title=f"{name} vs {base}: paired differences over {result.replications} "
+            "replications (95% CI, Wilcoxon signed-rank p)",
+            title_justify="left",
+        )
+        for column in ("Measure", base, name, "Difference [95% CI]", "Relative", "p"):
+            table.add_column(column, justify="left" if column == "Measure" else "right")
+        rows = diffs[(diffs["scenario"] == name) & diffs["metric"].isin(HEADLINE)]
+        for row in rows.itertuples():
+            table.add_row(
+                LABELS.get(row.metric, row.metric),
+                fmt_value(row.metric, row.base_mean),
+                fmt_value(row.metric, row.mean),
+                f"{fmt_signed(row.metric, row.diff)} [{fmt_signed(row.metric, row.ci_low)}, "
+                f"{fmt_signed(row.metric, row.ci_high)}]",
+                "n/a" if math.isnan(row.relative) else f"{100 * row.relative:+.1f}%",
+                _fmt_p(row.p_value),
+            )
+        console.print(table)
+
+
+def _fmt_p(p: float) -> str:
+    if p is None or math.isnan(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _num(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+# -------------------------------------------------------------------------- demo
+DEMO_EFFECTS = (
+    ("Verification affordances", "real-estate", "real-estate-verifiable"),
+    ("Funnel pressure", "real-estate", "real-estate-funnel"),
+    ("Affordances under funnel pressure", "real-estate-funnel", "real-estate-verifiable-funnel"),
+    ("Journey instead of funnel (delivery)", "delivery-trial-funnel", "delivery-trial-journey"),
+)
+EFFECT_METRICS = ("closed_deals", "short_conversion", "satisfaction", "nps", "revenue")
+
+
+def demo_effects(result):
+    """Paired differences for each effect of the demo, as (label, base, other, rows)."""
+    from trustsim.experiments.runner import paired_differences
+
+    effects = []
+    for label, base, other in DEMO_EFFECTS:
+        sub = _subset(result, [base, other])
+        diffs = paired_differences(sub, base, EFFECT_METRICS)
+        effects.append((label, base, other, diffs))
+    return effects
+
+
+def _subset(result, names):
+    from dataclasses import replace
+
+    keep = result.summaries["scenario"].isin(names)
+    return replace(
+        result,
+        summaries=result.summaries[keep],
+        timeseries=result.timeseries.iloc[0:0],
+        scenarios={n: result.scenarios[n] for n in names},
+    )
+
+
+def effect_sentence(label: str, diffs) -> str:
+    """A one-line reading of an effect, computed from its paired differences."""
+    by_metric = diffs.set_index("metric")
+    parts = []
+    for metric, words in (
+        ("closed_deals", "closed deals"),
+        ("short_conversion", "short-horizon conversion"),
+        ("satisfaction", "satisfaction"),
+        ("nps", "NPS"),
+        ("revenue", "revenue"),
+    ):
+        if metric not in by_metric.index:
+            continue
+        row = by_metric.loc[metric]
+        if math.isnan(row["diff"]):
+            continue
+        significant = row["p_value"] < 0.05 and (row["ci_low"] > 0 or row["ci_high"] < 0)
+        if metric in ("closed_deals", "revenue") and not math.isnan(row["relative"]):
+            change = f"{100 * row['relative']:+.1f}%"
+        else:
+            change = fmt_signed(metric, row["diff"])
+        parts.append(f"{words} {change}{'' if significant else ' (n.s.)'}")
+    return f"{label}: " + ", ".join(parts) + "."
+
+
+def print_demo(result, fmt: str) -> None:
+    effects = demo_effects(result)
+    if fmt == "json":
+        payload = {
+            "scenarios": result.to_records(),
+            "effects": [
+                {
+                    "effect": label, "base": base, "scenario": other,
+                    "reading": effect_sentence(label, diffs),
+                    "differences": {
+                        row.metric: {"diff": _num(row.diff), "ci_low": _num(row.ci_low),
+                                     "ci_high": _num(row.ci_high), "p_value": _num(row.p_value)}
+                        for row in diffs.itertuples()
+                    },
+                }
+                for label, base, other, diffs in effects
+            ],
+        }  # fmt: skip
+        print(json.dumps(payload, indent=2))
+        return
+    if fmt == "csv":
+        result.metric_table().to_csv(sys.stdout, index=False)
+        return
+    from rich.table import Table
+
+    console = _console()
+    table = Table(
+        title=f"trustsim demo: mean ± 95% CI half-width over {result.replications} "
+        f"replications with common random numbers (seed {result.seed})",
+        title_justify="left",
+    )
+    table.add_column("Scenario")
+    for metric in DEMO_COLUMNS:
+        table.add_column(SHORT_LABELS[metric], justify="right")
+    index = result.metric_table().set_index(["scenario", "metric"])
+    for name in result.names:
+        cells = [
+            fmt_plus_minus(m, *index.loc[(name, m), ["mean", "ci_low", "ci_high"]])
+            for m in DEMO_COLUMNS
+        ]
+        table.add_row(name, *cells)
+    console.print(table)
+    console.print(
+        "[bold]What the differences say[/bold] (paired by replication; "
+        "'n.s.' where the 95% CI includes 0 or Wilcoxon p >= 0.05):"
+    )
+    for label, _base, _other, diffs in effects:
+        console.print(" - " + effect_sentence(label, diffs))
+
+
+DEMO_COLUMNS = ("closed_deals", "conversion", "short_conversion", "satisfaction", "nps", "revenue")
+SHORT_LABELS = {
+    "closed_deals": "Deals",
+    "conversion": "Conv.",
+    "short_conversion": "Conv. short",
+    "satisfaction": "Satisf.",
+    "nps": "NPS",
+    "revenue": "Revenue",
+}
+
+
+def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    half = (high - low) / 2
+    if metric in PERCENT:
+        return f"{100 * mean:.1f}% ±{100 * half:.1f}"
+    return f"{fmt_value(metric, mean)} ±{fmt_value(metric, half)}"
+
+
+# --------------------------------------------------------------------- scenarios
+def print_scenario_list(scenarios) -> None:
+    from rich.table import Table
+
+    table = Table(title="Built-in scenarios", title_justify="left")
+    table.add_column("Name")
+    table.add_column("Stages", justify="right")
+    table.add_column("Step")
+    table.add_column("Description")
+    for s in scenarios:
+        table.add_row(s.name, str(len(s.stages)), s.time.step_unit, s.description)
+    _console().print(table)
