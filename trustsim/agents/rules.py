@@ -149,6 +149,7 @@ def accumulate_reactance(
 def stage_experience(
     outcome,
     expectation,
+    risk,
     effort,
     control_need,
     pressure,
@@ -158,6 +159,7 @@ def stage_experience(
     *,
     baseline,
     loss_aversion,
+    anxiety_penalty,
     effort_weight,
     pressure_penalty,
     forced_penalty,
@@ -166,16 +168,19 @@ def stage_experience(
     """How one step felt, on [0, 1]: outcome against expectation, minus costs.
 
     gap = o - T_before; gain = gap if gap >= 0 else loss_aversion * gap
-    E = clip(baseline + gain - e_w * cost * (1 - c) - p_w * k * phi^2
+    E = clip(baseline + gain - a_w * PR - e_w * cost * (1 - c) - p_w * k * phi^2
              - f_w * c * forced - l_w * x * incident, 0, 1)
 
-    Effort weighs less on buyers with high control need, who value doing it themselves.
+    The felt risk of the step (PR) is anxiety while it runs, so structural assurance
+    improves the experience even of buyers who never check. Effort weighs less on buyers
+    with high control need, who value doing it themselves.
     """
     gap = outcome - expectation
     gain = np.where(gap >= 0.0, gap, loss_aversion * gap)
     value = (
         baseline
         + gain
+        - anxiety_penalty * risk
         - effort_weight * effort * (1.0 - control_need)
         - pressure_penalty * propensity * pressure * pressure
         - forced_penalty * control_need * forced

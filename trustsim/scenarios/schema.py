@@ -120,12 +120,12 @@ class TimeSettings(_Strict):
 
 class Market(_Strict):
     size: int = Field(default=2000, ge=1, le=50_000_000, description="M, potential buyers")
-    outside_influence: float = Field(default=0.01, ge=0.0, le=1.0, description="p, per step")
-    word_of_mouth: float = Field(default=0.38, ge=0.0, le=5.0, description="q, per step")
+    outside_influence: float = Field(default=0.002, ge=0.0, le=1.0, description="p, per step")
+    word_of_mouth: float = Field(default=0.3, ge=0.0, le=5.0, description="q, per step")
     bad_news_weight: float = Field(default=2.0, ge=0.0, le=10.0, description="nu > 1")
-    promoter_threshold: float = Field(default=0.7, ge=0.0, le=1.0, description="S above: promoter")
+    promoter_threshold: float = Field(default=0.8, ge=0.0, le=1.0, description="S above: promoter")
     detractor_threshold: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="S below: detractor"
+        default=0.6, ge=0.0, le=1.0, description="S below: detractor"
     )
     reputation_prior: float = Field(default=20.0, gt=0.0, description="k0 in (P-D)/(P+D+k0)")
     deal_value: float = Field(default=1.0, ge=0.0, description="revenue of one closed deal")
@@ -180,8 +180,8 @@ class Choice(_Strict):
     affordance_cost_relief: float = Field(default=0.6, ge=0.0, le=1.0, description="theta")
     control_weight: float = Field(default=1.2, ge=0.0, description="bC")
     exit_bias: float = Field(default=-1.5, ge=-20.0, le=20.0, description="b0")
-    reactance_weight: float = Field(default=1.0, ge=0.0, description="g")
-    pressure_push: float = Field(default=1.0, ge=0.0, description="pi")
+    reactance_weight: float = Field(default=3.0, ge=0.0, description="g")
+    pressure_push: float = Field(default=1.5, ge=0.0, description="pi")
     impatience: float = Field(default=0.15, ge=0.0, description="pull out per step waited")
 
 
@@ -193,23 +193,25 @@ class Outcomes(_Strict):
 
 
 class Reactance(_Strict):
-    decay: float = Field(default=0.8, ge=0.0, lt=1.0, description="delta, per step")
-    forced_weight: float = Field(default=0.5, ge=0.0, description="forced-step term x control need")
+    decay: float = Field(default=0.5, ge=0.0, lt=1.0, description="delta, per step")
+    forced_weight: float = Field(
+        default=0.15, ge=0.0, description="forced-step term x control need"
+    )
 
 
 class Satisfaction(_Strict):
-    initial: float = Field(default=0.6, ge=0.0, le=1.0, description="S of a new lead")
+    initial: float = Field(default=0.7, ge=0.0, le=1.0, description="S of a new lead")
     smoothing: float = Field(default=0.3, gt=0.0, le=1.0, description="alpha of the EWMA")
-    baseline: float = Field(default=0.7, ge=0.0, le=1.0, description="experience of a plain step")
+    baseline: float = Field(default=0.75, ge=0.0, le=1.0, description="experience of a plain step")
     loss_aversion: float = Field(default=2.25, ge=1.0, description="weight of worse-than-expected")
     caught_outcome: float = Field(
         default=0.6, ge=0.0, le=1.0, description="outcome of a caught error"
     )
     incident_loss: float = Field(default=0.3, ge=0.0, description="loss per unit stake")
+    anxiety_penalty: float = Field(default=0.5, ge=0.0, description="weight of felt risk")
     effort_weight: float = Field(default=0.3, ge=0.0)
     pressure_penalty: float = Field(default=0.4, ge=0.0)
-    forced_penalty: float = Field(default=0.4, ge=0.0)
-    abandon_experience: float = Field(default=0.2, ge=0.0, le=1.0)
+    forced_penalty: float = Field(default=1.0, ge=0.0)
 
 
 class Repeat(_Strict):

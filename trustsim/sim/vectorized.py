@@ -32,13 +32,13 @@ class StepContext:
 
     acting: np.ndarray  # buyer indices
     stage: np.ndarray
-    trust: np.ndarray
-    risk: np.ndarray
-    detect: np.ndarray
-    effort: np.ndarray
-    p_delegate: np.ndarray
-    p_verify: np.ndarray
-    action: np.ndarray
+    trust: np.ndarray | None = None
+    risk: np.ndarray | None = None
+    detect: np.ndarray | None = None
+    effort: np.ndarray | None = None
+    p_delegate: np.ndarray | None = None
+    p_verify: np.ndarray | None = None
+    action: np.ndarray | None = None
     success: np.ndarray | None = None
     caught: np.ndarray | None = None
     incident: np.ndarray | None = None
@@ -87,12 +87,31 @@ class VectorizedEngine:
         self.ctx: StepContext | None = None
 
     # ----------------------------------------------------------------- sub-steps
+    def feel_pressure(self, u: np.ndarray, t: int) -> None:
+        """Every active buyer faces the stage: its pressure and forcing build reactance.
+
+        Reactance is updated before the choice, so aggressive pressure can backfire at the
+        very step it pushes (a refinement of MODEL.md's order, see docs/ODD.md).
+        """
+        acting = np.flatnonzero((self.status == ACTIVE) | (self.status == POST_PURCHASE))
+        k = self.stage[acting]
+        st = self.stages
+        self.reactance[acting] = rules.accumulate_reactance(
+            self.reactance[acting],
+            self.propensity[acting],
+            st.pressure[k],
+            st.forced[k],
+            self.control_need[acting],
+            self.scenario.reactance.decay,
+            self.scenario.reactance.forced_weight,
+        )
+        self.ctx = StepContext(acting, k)
+
     def decide(self, u: np.ndarray, t: int) -> None:
         """Perceived risk, utilities and a logit choice for every active buyer."""
         p = self.scenario
         st = self.stages
-        acting = np.flatnonzero((self.status == ACTIVE) | (self.status == POST_PURCHASE))
-        k = self.stage[acting]
+        acting, k = self.ctx.acting, self.ctx.stage
         w = st.weights[:, k]
         prior = p.trust.prior_weight
         good, bad = self.good[:, acting], self.bad[:, acting]
@@ -143,7 +162,9 @@ class VectorizedEngine:
             v_del, v_ver, v_out, st.can_delegate[k], st.can_verify[k], ch.temperature
         )
         action = rules.choose_action(p_del, p_ver, u[CHOICE, acting])
-        self.ctx = StepContext(acting, k, trust, risk, detect, effort, p_del, p_ver, action)
+        ctx = self.ctx
+        ctx.trust, ctx.risk, ctx.detect, ctx.effort = trust, risk, detect, effort
+        ctx.p_delegate, ctx.p_verify, ctx.action = p_del, p_ver, action
 
     def resolve_outcomes(self, u: np.ndarray, t: int) -> None:
         """The service does the step right or not; checks catch some errors."""
@@ -183,18 +204,6 @@ class VectorizedEngine:
         self.good[:, acting] = good
         self.bad[:, acting] = bad
 
-    def accumulate_reactance(self, u: np.ndarray, t: int) -> None:
-        ctx, st, acting = self.ctx, self.stages, self.ctx.acting
-        self.reactance[acting] = rules.accumulate_reactance(
-            self.reactance[acting],
-            self.propensity[acting],
-            st.pressure[ctx.stage],
-            st.forced[ctx.stage],
-            self.control_need[acting],
-            self.scenario.reactance.decay,
-            self.scenario.reactance.forced_weight,
-        )
-
     def update_satisfaction(self, u: np.ndarray, t: int) -> None:
         ctx, st, sat, acting = self.ctx, self.stages, self.scenario.satisfaction, self.ctx.acting
         k = ctx.stage
@@ -202,6 +211,7 @@ class VectorizedEngine:
         experience = rules.stage_experience(
             outcome,
             ctx.trust,
+            ctx.risk,
             np.where(ctx.action == VERIFY, ctx.effort, 0.0),
             self.control_need[acting],
             st.pressure[k],
@@ -210,15 +220,16 @@ class VectorizedEngine:
             np.where(ctx.incident, st.stake[k], 0.0),
             baseline=sat.baseline,
             loss_aversion=sat.loss_aversion,
+            anxiety_penalty=sat.anxiety_penalty,
             effort_weight=sat.effort_weight,
             pressure_penalty=sat.pressure_penalty,
             forced_penalty=sat.forced_penalty,
             incident_loss=sat.incident_loss,
         )
-        experience = np.where(ctx.action == ABANDON, sat.abandon_experience, experience)
-        self.satisfaction[acting] = rules.update_satisfaction(
-            self.satisfaction[acting], experience, sat.smoothing
-        )
+        # Walking away is not a step experienced: the buyer keeps the opinion formed so far.
+        current = self.satisfaction[acting]
+        experience = np.where(ctx.action == ABANDON, current, experience)
+        self.satisfaction[acting] = rules.update_satisfaction(current, experience, sat.smoothing)
 
     def advance_journeys(self, u: np.ndarray, t: int) -> None:
         """Move on, close, finish, walk away or collapse; count what happened per stage."""
@@ -274,10 +285,15 @@ class VectorizedEngine:
 
     # ------------------------------------------------------------------ tallies
     def word_of_mouth(self) -> tuple[int, int]:
-        """Promoters and detractors among buyers who left the pipeline (final S)."""
+        """Promoters among finished customers; detractors among finished and abandoned buyers.
+
+        Only a customer who went through the journey recommends it; anyone who left
+        unhappy, customer or not, warns others.
+        """
         mk = self.scenario.market
-        gone = (self.status == FINISHED) | (self.status == ABANDONED)
+        finished = self.status == FINISHED
+        gone = finished | (self.status == ABANDONED)
         s = self.satisfaction
-        promoters = int(np.count_nonzero(gone & (s >= mk.promoter_threshold)))
+        promoters = int(np.count_nonzero(finished & (s >= mk.promoter_threshold)))
         detractors = int(np.count_nonzero(gone & (s <= mk.detractor_threshold)))
         return promoters, detractors
