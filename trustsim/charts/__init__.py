@@ -1,0 +1,160 @@
+"""Deck-ready charts from any trustsim result: 16:9, large type, action titles from the data.
+
+Every chart is a pair of functions: `<kind>_data(...)` builds a tidy DataFrame from a
+result, `<kind>_chart(data)` draws it and computes its action title. `make_chart` ties
+them to a results directory:
+
+    >>> from trustsim.charts import load_results, make_chart, save_chart  # doctest: +SKIP
+    >>> chart = make_chart(load_results("results/"), "comparison")     # doctest: +SKIP
+    >>> save_chart(chart, "comparison.png")                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trustsim.charts.results import Results, load_results, load_trace
+from trustsim.charts.style import chart_style, save_figure
+from trustsim.errors import TrustsimInputError
+
+if TYPE_CHECKING:
+    from trustsim.charts.base import Chart
+
+# Chart kinds in deck order, with what each needs from the results.
+KINDS = {
+    "comparison": "runs of one or more scenarios",
+    "difference": "runs of two or more scenarios",
+    "funnel": "runs (time series) of one scenario",
+    "trust": "runs (time series) of one scenario",
+    "horizon": "runs (time series) of two or more scenarios",
+    "leads": "runs (time series)",
+    "usage-value": "features.parquet from `trustsim features SCENARIO --out DIR`",
+    "heatmap": "sweep results with two factors",
+    "sensitivity": "Sobol indices or a tornado table from a sweep",
+    "story": "trace.parquet or trace.csv from `trustsim trace`",
+}
+
+__all__ = [
+    "KINDS",
+    "Results",
+    "available_kinds",
+    "chart_style",
+    "load_results",
+    "load_trace",
+    "make_chart",
+    "save_chart",
+    "save_figure",
+]
+
+
+def available_kinds(results: Results) -> list[str]:
+    """The chart kinds this results directory has the numbers for, in deck order.
+
+    For `trustsim features` output the variants with one feature removed are inputs to
+    the usage-value chart, not scenarios to present, so only the full offer is charted.
+    """
+    if results.features is not None:
+        extra = ["story"] if results.trace is not None else []
+        return ["usage-value", "funnel", "trust", "leads", *extra]
+    kinds = ["comparison"]
+    several = len(results.names) >= 2
+    if several:
+        kinds.append("difference")
+    kinds += ["funnel", "trust"]
+    if several:
+        kinds.append("horizon")
+    kinds.append("leads")
+    if results.features is not None:
+        kinds.append("usage-value")
+    kinds += [k for k in ("heatmap", "sensitivity") if k in results.extra]
+    if results.trace is not None:
+        kinds.append("story")
+    return kinds
+
+
+def make_chart(
+    results: Results,
+    kind: str,
+    *,
+    metric: str = "closed_deals",
+    base: str | None = None,
+    scenario: str | None = None,
+    with_title: bool = True,
+) -> Chart:
+    """Draw one chart of `kind` from loaded results (inside the trustsim style).
+
+    Args:
+        results: from `load_results(directory)`.
+        kind: one of KINDS.
+        metric: run measure for comparison, difference and heatmap charts.
+        base: baseline scenario of the difference chart (default: the first).
+        scenario: scenario of the funnel and trust charts (default: the first).
+        with_title: put the action title on the figure (a deck puts it on the slide).
+
+    Raises:
+        TrustsimInputError: unknown kind, or the results lack what the kind needs.
+
+    Example:
+        >>> chart = make_chart(load_results("results/"), "funnel")  # doctest: +SKIP
+        >>> chart.title                                             # doctest: +SKIP
+        'Buyers walk away most at explore: 38% of those who reach it leave'
+    """
+    from trustsim.charts import comparison, funnel, sweep, timeseries, usage
+    from trustsim.charts.story import story_chart
+
+    if kind not in KINDS:
+        raise TrustsimInputError(f"--kind {kind!r} is unknown; choose one of {', '.join(KINDS)}.")
+    run = _charted_run(results)
+    with chart_style():
+        if kind == "comparison":
+            return comparison.comparison_chart(comparison.comparison_data(run, metric), with_title)
+        if kind == "difference":
+            data = comparison.difference_data(run, base, metric, results.differences)
+            return comparison.difference_chart(data, with_title)
+        if kind == "funnel":
+            return funnel.funnel_chart(funnel.funnel_data(run, scenario), with_title)
+        if kind == "trust":
+            return timeseries.trust_chart(timeseries.trust_data(run, scenario), with_title)
+        if kind == "horizon":
+            _need(len(run.names) >= 2, "the horizon chart needs two or more scenarios.")
+            return timeseries.horizon_chart(timeseries.horizon_data(run), with_title)
+        if kind == "leads":
+            return timeseries.leads_chart(timeseries.leads_data(run), with_title)
+        if kind == "usage-value":
+            _need(results.features is not None, _missing(results, "features.parquet", kind))
+            return usage.usage_chart(usage.usage_data(results.features), with_title)
+        if kind == "story":
+            _need(results.trace is not None, _missing(results, "trace.parquet", kind))
+            unit = run.scenarios[run.names[0]].time.step_unit
+            return story_chart(results.trace, with_title, unit=unit)
+        _need(kind in results.extra, _missing(results, "sweep results", kind))
+        if kind == "heatmap":
+            return sweep.heatmap_chart(results.extra["heatmap"], with_title)
+        return sweep.sensitivity_chart(results.extra["sensitivity"], metric, with_title)
+
+
+def save_chart(chart: Chart, path: str | Path, fmt: str | None = None) -> Path:
+    """Write the chart's figure with byte-stable metadata (png, svg or pdf by suffix)."""
+    return save_figure(chart.figure, path, fmt)
+
+
+def _charted_run(results: Results):
+    """The runs to chart: for feature results only the full offer (the first scenario)."""
+    if results.features is None:
+        return results.run
+    from trustsim.terminal import _subset
+
+    base = results.names[0]
+    subset = _subset(results.run, [base])
+    return replace(subset, timeseries=results.run.timeseries.query("scenario == @base"))
+
+
+def _need(condition: bool, message: str) -> None:
+    if not condition:
+        raise TrustsimInputError(message)
+
+
+def _missing(results: Results, what: str, kind: str) -> str:
+    return f"{results.path} has no {what}; the {kind} chart needs {KINDS[kind]}."

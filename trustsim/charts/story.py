@@ -1,0 +1,143 @@
+"""One buyer's journey (from `trustsim trace`) as a story strip.
+
+The trace is a tidy DataFrame, one row per step the buyer acted, with TRACE_COLUMNS:
+step, stage, trust_environment, trust_rules, trust_counterparty (expected trust per
+layer before the choice), perceived_risk, choice ("delegate", "verify" or "abandon"),
+outcome (free text such as "success", "failure", "caught"), satisfaction and reactance
+(after the step).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from trustsim.charts.base import Chart, finish, label_line_ends, note
+from trustsim.charts.style import (
+    ALERT,
+    FIGSIZE,
+    GREY,
+    HIGHLIGHT,
+    LIGHT_GREY,
+    OKABE_ITO,
+    TEXT,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TRACE_COLUMNS = (
+    "step",
+    "stage",
+    "trust_environment",
+    "trust_rules",
+    "trust_counterparty",
+    "perceived_risk",
+    "choice",
+    "outcome",
+    "satisfaction",
+    "reactance",
+)
+CHOICE_MARK = {"delegate": ("D", GREY), "verify": ("V", HIGHLIGHT), "abandon": ("X", ALERT)}
+
+
+def story_chart(data: pd.DataFrame, with_title: bool = True, unit: str = "step") -> Chart:
+    """Trust, perceived risk and satisfaction over the buyer's steps, with each choice below.
+
+    Example:
+        >>> import pandas as pd
+        >>> trace = pd.DataFrame({"step": [1, 2], "stage": ["a", "b"],
+        ...     "trust_environment": [.5, .6], "trust_rules": [.5, .55],
+        ...     "trust_counterparty": [.5, .5], "perceived_risk": [.3, .2],
+        ...     "choice": ["verify", "delegate"], "outcome": ["success", "success"],
+        ...     "satisfaction": [.6, .7], "reactance": [0., 0.]})
+        >>> story_chart(trace).title
+        'This buyer verified 1 of 2 steps and reached b; satisfaction ends at 0.70'
+    """
+    import matplotlib.pyplot as plt
+
+    rows = data.sort_values("step").reset_index(drop=True)
+    fig, (ax, strip) = plt.subplots(
+        2, 1, figsize=FIGSIZE, sharex=True, gridspec_kw={"height_ratios": [3.2, 1]}
+    )
+    trust = rows[["trust_environment", "trust_rules", "trust_counterparty"]].mean(axis=1)
+    lines = (
+        ("satisfaction", rows["satisfaction"], HIGHLIGHT, 3.0),
+        ("trust (mean)", trust, GREY, 2.5),
+        ("perceived risk", rows["perceived_risk"], OKABE_ITO["orange"], 2.5),
+    )
+    for _, values, color, width in lines:
+        ax.plot(rows["step"], values, color=color, lw=width, marker="o", ms=5)
+    ax.set_ylim(0, 1)
+    label_line_ends(
+        ax,
+        float(rows["step"].iloc[-1]),
+        [float(v.iloc[-1]) for _, v, _, _ in lines],
+        [f"{name} {float(v.iloc[-1]):.2f}" for name, v, _, _ in lines],
+        [c for _, _, c, _ in lines],
+    )
+    ax.set_ylabel("0–1")
+    note(ax, "One simulated buyer; no uncertainty band: a single path, not an average")
+    _choice_strip(strip, rows)
+    strip.set_xlabel(f"{unit.capitalize()}")
+    title = _story_title(rows)
+    verified = int((rows["choice"] == "verify").sum())
+    takeaway = (
+        f"This buyer checked {verified} of {len(rows)} steps; trust moved with each outcome "
+        "and satisfaction carried the whole journey, before and after payment."
+    )
+    finish(fig, title, with_title)
+    return Chart("story", title, takeaway, fig, rows, "none: one buyer")
+
+
+def _choice_strip(ax, rows: pd.DataFrame) -> None:
+    """Stages as shaded spans with their names; each step's choice as a letter."""
+    stages = rows["stage"].to_numpy()
+    starts = [0, *[i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]]
+    bounds = [*starts, len(stages)]
+    steps = rows["step"].to_numpy(dtype=float)
+    for j, (a, b) in enumerate(itertools.pairwise(bounds)):
+        left, right = steps[a] - 0.5, steps[b - 1] + 0.5
+        ax.axvspan(left, right, color=LIGHT_GREY if j % 2 == 0 else "#EFEFEF", lw=0)
+        ax.text(
+            (left + right) / 2,
+            0.05,
+            str(stages[a]),
+            ha="center",
+            va="bottom",
+            fontsize=14,
+            color=TEXT,
+            clip_on=True,
+        )
+    for step, choice, outcome in zip(steps, rows["choice"], rows["outcome"], strict=True):
+        mark, color = CHOICE_MARK.get(str(choice), ("?", TEXT))
+        weight = "bold" if "fail" in str(outcome) or "collaps" in str(outcome) else "normal"
+        ax.text(
+            step, 0.72, mark, ha="center", va="center", fontsize=15, color=color, fontweight=weight
+        )
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.grid(False)
+    ax.spines["left"].set_visible(False)
+    ax.set_xlim(steps.min() - 0.5, steps.max() + 0.5)
+    ax.set_ylabel("D deleg.\nV verify", fontsize=14, rotation=0, ha="right", va="center")
+
+
+def _story_title(rows: pd.DataFrame) -> str:
+    verified = int((rows["choice"] == "verify").sum())
+    last = rows.iloc[-1]
+    abandoned = rows[rows["choice"] == "abandon"]
+    if len(abandoned):
+        ending = f"walked away at {abandoned['stage'].iloc[0]}"
+    else:
+        ending = f"reached {last.stage}"
+    return (
+        f"This buyer verified {verified} of {len(rows)} steps and {ending}; "
+        f"satisfaction ends at {float(last.satisfaction):.2f}"
+    )
+
+
+def has_trace_columns(frame: pd.DataFrame) -> bool:
+    return all(c in frame.columns for c in TRACE_COLUMNS) and bool(np.size(frame))

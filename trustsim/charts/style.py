@@ -1,0 +1,99 @@
+"""The deck style: a packaged .mplstyle applied in a context, colours, and byte-stable saving.
+
+Nothing here touches the user's global rcParams: `chart_style()` wraps
+`matplotlib.rc_context`, so settings are restored when the block ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import textwrap
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+# Okabe & Ito (2008), colour-blind safe. One highlight against grey carries the message.
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "sky": "#56B4E9",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+HIGHLIGHT = OKABE_ITO["blue"]
+ALERT = OKABE_ITO["vermillion"]
+GREY = "#9A9A9A"
+LIGHT_GREY = "#D9D9D9"
+TEXT = "#333333"
+
+# Charts are drawn at the size they are placed on a 13.333 x 7.5 in slide, so point
+# sizes here are point sizes in the room.
+FIGSIZE = (9.6, 5.4)
+MIN_FONT_PT = 14
+TITLE_WRAP = 62
+NOTE_WRAP = 88
+FORMATS = ("png", "svg", "pdf")
+
+# Metadata that would differ between runs (dates, versions) is left out, so the same
+# input gives the same bytes.
+_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+}
+
+
+def style_path() -> Path:
+    """The packaged trustsim.mplstyle file."""
+    return Path(str(resources.files("trustsim.charts").joinpath("trustsim.mplstyle")))
+
+
+@contextlib.contextmanager
+def chart_style() -> Iterator[None]:
+    """Apply the trustsim style for the duration of a block; global settings are restored.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> with chart_style():
+        ...     fig, ax = plt.subplots()
+        >>> fig.get_size_inches().tolist()
+        [9.6, 5.4]
+    """
+    import matplotlib as mpl
+
+    with mpl.rc_context(fname=str(style_path())):
+        yield
+
+
+def metadata(fmt: str) -> dict:
+    """Savefig metadata for `fmt` without dates or tool versions."""
+    return dict(_METADATA.get(fmt, {}))
+
+
+def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
+    """Save `fig` to `path` with byte-stable metadata; the format follows the suffix.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> with chart_style():
+        ...     fig, _ = plt.subplots()
+        ...     out = save_figure(fig, "/tmp/example.svg")
+        >>> out.suffix
+        '.svg'
+    """
+    import matplotlib as mpl
+
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".").lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with mpl.rc_context(fname=str(style_path())):
+        fig.savefig(path, format=fmt, metadata=metadata(fmt))
+    return path
+
+
+def wrap_title(title: str, width: int = TITLE_WRAP) -> str:
+    """Break a long action title over lines so it fits the figure width."""
+    return "\n".join(textwrap.wrap(title, width)) if len(title) > width else title
