@@ -73,13 +73,21 @@ def delegate_utility(trust, risk, b_trust, b_risk):
     return b_trust * trust - b_risk * risk
 
 
-def verify_utility(trust, risk, detect, effort, control_need, stake, b_trust, b_risk, b_control):
+def verify_utility(
+    trust, risk, detect, effort, control_need, stake, b_trust, b_risk, b_control, trust_share
+):
     """Utility of doing or checking the step oneself ("trust, but verify").
 
-    V_ver = bT * T - bR * (1 - q) * PR - cost + bC * c * x
+    V_ver = omega * bT * T - bR * (1 - q) * PR - cost + bC * c * x
+
+    A buyer who checks relies on the service only in part (omega < 1), so trust favours
+    delegating over checking, not only going on over walking away.
     """
     return (
-        b_trust * trust - b_risk * (1.0 - detect) * risk - effort + b_control * control_need * stake
+        trust_share * b_trust * trust
+        - b_risk * (1.0 - detect) * risk
+        - effort
+        + b_control * control_need * stake
     )
 
 
@@ -158,6 +166,7 @@ def stage_experience(
     incident_stake,
     *,
     baseline,
+    surprise_weight,
     loss_aversion,
     anxiety_penalty,
     effort_weight,
@@ -167,7 +176,7 @@ def stage_experience(
 ):
     """How one step felt, on [0, 1]: outcome against expectation, minus costs.
 
-    gap = o - T_before; gain = gap if gap >= 0 else loss_aversion * gap
+    gap = o - T_before; gain = g * gap if gap >= 0 else g * loss_aversion * gap
     E = clip(baseline + gain - a_w * PR - e_w * cost * (1 - c) - p_w * k * phi^2
              - f_w * c * forced - l_w * x * incident, 0, 1)
 
@@ -176,7 +185,7 @@ def stage_experience(
     with high control need, who value doing it themselves.
     """
     gap = outcome - expectation
-    gain = np.where(gap >= 0.0, gap, loss_aversion * gap)
+    gain = surprise_weight * np.where(gap >= 0.0, gap, loss_aversion * gap)
     value = (
         baseline
         + gain

@@ -178,7 +178,10 @@ class Choice(_Strict):
     )
     verification_cost: float = Field(default=0.6, ge=0.0, description="cv")
     affordance_cost_relief: float = Field(default=0.6, ge=0.0, le=1.0, description="theta")
-    control_weight: float = Field(default=1.2, ge=0.0, description="bC")
+    control_weight: float = Field(default=2.5, ge=0.0, description="bC")
+    verify_trust_share: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="omega, how far a checker relies on trust"
+    )
     exit_bias: float = Field(default=-1.5, ge=-20.0, le=20.0, description="b0")
     reactance_weight: float = Field(default=3.0, ge=0.0, description="g")
     pressure_push: float = Field(default=1.5, ge=0.0, description="pi")
@@ -202,7 +205,10 @@ class Reactance(_Strict):
 class Satisfaction(_Strict):
     initial: float = Field(default=0.7, ge=0.0, le=1.0, description="S of a new lead")
     smoothing: float = Field(default=0.3, gt=0.0, le=1.0, description="alpha of the EWMA")
-    baseline: float = Field(default=0.75, ge=0.0, le=1.0, description="experience of a plain step")
+    baseline: float = Field(default=0.85, ge=0.0, le=1.0, description="experience of a plain step")
+    surprise_weight: float = Field(
+        default=0.5, ge=0.0, description="weight of outcome minus expectation"
+    )
     loss_aversion: float = Field(default=2.25, ge=1.0, description="weight of worse-than-expected")
     caught_outcome: float = Field(
         default=0.6, ge=0.0, le=1.0, description="outcome of a caught error"

@@ -24,6 +24,8 @@ class TrustModel(mesa.Model):
         rng: seed or generator for Mesa's `self.rng`; everything random derives from it.
         engine: "vectorized" (buyers as arrays).
         steps: horizon override; defaults to the scenario's `time.steps`.
+        record_choices: keep every buyer's choice and outcome per step (see `choice_log`);
+            off by default because it grows with buyers x steps.
 
     Example:
         >>> model = TrustModel(scenario="real-estate", rng=1)
@@ -49,6 +51,7 @@ class TrustModel(mesa.Model):
         rng=None,
         engine: str = "vectorized",
         steps: int | None = None,
+        record_choices: bool = False,
     ):
         super().__init__(rng=rng)
         if engine not in ENGINES:
@@ -67,6 +70,8 @@ class TrustModel(mesa.Model):
         self.detractors = 0
         self.new_leads = 0
         self.short_horizon_snapshot: dict[str, float] | None = None
+        self.record_choices = record_choices
+        self._choice_records: list[dict] = []
         self.datacollector = mesa.DataCollector(model_reporters=measures.model_reporters(self))
         self.datacollector.collect(self)
 
@@ -75,6 +80,8 @@ class TrustModel(mesa.Model):
         u = self.step_rng.random((UNIFORM_ROWS, self.engine.size), dtype=np.float32)
         for name in self.STEP_ORDER:
             getattr(self.engine, name)(u, self.steps)
+        if self.record_choices:
+            self._choice_records.append(self.engine.choice_record(self.steps))
         self.spread_word_of_mouth()
         self.arrive_leads(u)
         if self.steps == min(self.spec.time.short_horizon, self.horizon):
@@ -108,6 +115,33 @@ class TrustModel(mesa.Model):
         )
         new = self.engine.arrive_leads(u, self.steps, hazard, mk.outside_influence, base_rates)
         self.new_leads = len(new)
+
+    def choice_log(self):
+        """Every recorded choice as a DataFrame (needs `record_choices=True`).
+
+        Columns: step, buyer, stage (name), stake, trust (stage-weighted, before the step),
+        perceived_risk, p_delegate, p_verify, action, outcome, satisfaction and reactance
+        after the step, status, and trust per layer after the step.
+        """
+        import pandas as pd
+
+        from trustsim.agents.rules import ACTIONS
+        from trustsim.sim.vectorized import OUTCOMES, STATUSES
+
+        if not self.record_choices:
+            raise ValueError("create the model with record_choices=True to log choices")
+        if not self._choice_records:
+            return pd.DataFrame()
+        columns = {
+            key: np.concatenate([rec[key] for rec in self._choice_records])
+            for key in self._choice_records[0]
+        }
+        frame = pd.DataFrame(columns)
+        frame["stage"] = pd.Categorical.from_codes(frame["stage"], self.stages.names)
+        frame["action"] = pd.Categorical.from_codes(frame["action"], ACTIONS)
+        frame["outcome"] = pd.Categorical.from_codes(frame["outcome"], OUTCOMES)
+        frame["status"] = pd.Categorical.from_codes(frame["status"], STATUSES)
+        return frame
 
     def summary(self) -> dict[str, float]:
         """Per-run measures at the current step (see `trustsim.sim.measures`)."""

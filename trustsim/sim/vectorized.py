@@ -13,7 +13,7 @@ import numpy as np
 
 from trustsim.agents import rules
 from trustsim.agents.rules import ABANDON, DELEGATE, VERIFY
-from trustsim.scenarios.schema import Scenario
+from trustsim.scenarios.schema import LAYERS, Scenario
 from trustsim.sim.params import StageTable, draw_traits
 
 POTENTIAL, ACTIVE, POST_PURCHASE, FINISHED, ABANDONED = range(5)
@@ -24,6 +24,10 @@ STATUSES = ("potential", "active", "post_purchase", "finished", "abandoned")
 CHOICE = ARRIVAL = REPEAT = 0
 SERVICE, DETECTION, COLLAPSE, DELAY = 1, 2, 3, 4
 UNIFORM_ROWS = 5
+
+# Outcome of a step for the choice log.
+OUTCOME_NONE, OUTCOME_SUCCESS, OUTCOME_CAUGHT, OUTCOME_INCIDENT, OUTCOME_COLLAPSE = range(5)
+OUTCOMES = ("walked away", "success", "error caught", "incident", "deal collapsed")
 
 
 @dataclass(slots=True)
@@ -146,6 +150,7 @@ class VectorizedEngine:
             ch.trust_weight,
             ch.risk_weight,
             ch.control_weight,
+            ch.verify_trust_share,
         )
         v_out = rules.abandon_utility(
             self.reactance[acting],
@@ -219,6 +224,7 @@ class VectorizedEngine:
             st.forced[k],
             np.where(ctx.incident, st.stake[k], 0.0),
             baseline=sat.baseline,
+            surprise_weight=sat.surprise_weight,
             loss_aversion=sat.loss_aversion,
             anxiety_penalty=sat.anxiety_penalty,
             effort_weight=sat.effort_weight,
@@ -260,6 +266,39 @@ class VectorizedEngine:
         self.closed[acting[closes]] = t
         self.stage[acting] = np.minimum(next_stage, n - 1)
         self.waited[acting] = np.where(completed, 0, self.waited[acting] + 1)
+
+    def choice_record(self, t: int) -> dict[str, np.ndarray]:
+        """This step's choices and outcomes, one entry per acting buyer (for logs and traces)."""
+        ctx, acting = self.ctx, self.ctx.acting
+        outcome = np.full(len(acting), OUTCOME_NONE, dtype=np.int8)
+        outcome[ctx.success] = OUTCOME_SUCCESS
+        outcome[ctx.caught] = OUTCOME_CAUGHT
+        outcome[ctx.incident] = OUTCOME_INCIDENT
+        outcome[ctx.collapsed] = OUTCOME_COLLAPSE
+        per_layer = rules.expected_trust(
+            self.good[:, acting],
+            self.bad[:, acting],
+            self.base_rate[:, acting],
+            self.scenario.trust.prior_weight,
+        )
+        record = {
+            "step": np.full(len(acting), t, dtype=np.int32),
+            "buyer": acting.astype(np.int64),
+            "stage": ctx.stage.astype(np.int16),
+            "stake": self.stages.stake[ctx.stage],
+            "trust": ctx.trust,
+            "perceived_risk": ctx.risk,
+            "p_delegate": ctx.p_delegate,
+            "p_verify": ctx.p_verify,
+            "action": ctx.action.astype(np.int8),
+            "outcome": outcome,
+            "satisfaction": self.satisfaction[acting],
+            "reactance": self.reactance[acting],
+            "status": self.status[acting],
+        }
+        for layer, name in enumerate(LAYERS):
+            record[f"trust_{name}"] = per_layer[layer]
+        return record
 
     def repeat_purchases(self, u: np.ndarray, t: int) -> None:
         rp = self.scenario.repeat
