@@ -229,5 +229,156 @@ def scenarios_validate(files):
         click.echo(f"{path}: OK ({scenario.name}, {len(scenario.stages)} stages)")
 
 
+# --- charts, decks and feature value (issue 5) ------------------------------------
+CHART_KINDS = (
+    "comparison", "difference", "funnel", "trust", "horizon", "leads",
+    "usage-value", "heatmap", "sensitivity", "story",
+)  # fmt: skip
+
+
+@main.command()
+@click.argument("results_dir", metavar="RESULTS")
+@click.option("--kind", "-k", required=True, type=click.Choice(CHART_KINDS), help="Chart kind.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default=None,
+    help="File format (default: from --out, else png).",
+)  # fmt: skip
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Chart file (default: RESULTS/charts/KIND.FORMAT).",
+)
+@click.option(
+    "--metric",
+    default="closed_deals",
+    show_default=True,
+    help="Run measure for comparison and difference charts.",
+)
+@click.option("--base", default=None, help="Baseline scenario of the difference chart.")
+@click.option("--scenario", default=None, help="Scenario of the funnel and trust charts.")
+def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
+    """Draw one deck-ready chart (16:9, action title from the data) from RESULTS.
+
+    RESULTS is a directory written by `trustsim run/compare/features --out DIR`. The
+    numbers behind the chart are written beside it as CSV.
+
+    \b
+    Example:
+      trustsim compare real-estate real-estate-verifiable --out results/
+      trustsim chart results/ --kind difference --format svg --out verifiable.svg
+    """
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from trustsim.charts import load_results, make_chart, save_chart
+
+    fmt = fmt or (Path(out_file).suffix.lstrip(".").lower() if out_file else "png")
+    if fmt not in ("png", "svg", "pdf"):
+        raise TrustsimInputError(f"--out {out_file}: use a .png, .svg or .pdf file name.")
+    out = Path(out_file) if out_file else Path(results_dir) / "charts" / f"{kind}.{fmt}"
+    results = load_results(results_dir)
+    drawn = make_chart(results, kind, metric=metric, base=base, scenario=scenario)
+    save_chart(drawn, out, fmt)
+    drawn.data.to_csv(out.with_suffix(".csv"), index=False)
+    plt.close(drawn.figure)
+    click.echo(drawn.title)
+    click.echo(f"Chart written to {out} (numbers: {out.with_suffix('.csv')})", err=True)
+
+
+@main.command()
+@click.argument("results_dir", metavar="RESULTS")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    default="deck.pptx",
+    show_default=True,
+    help="The deck (.pptx); CSVs go to <name>-data/ beside it.",
+)
+@click.option(
+    "--template",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A .pptx whose slide masters and layouts to use.",
+)
+@click.option("--pdf", is_flag=True, help="Also write the same pages as <name>.pdf.")
+def report(results_dir, out_file, template, pdf):
+    """Write a 16:9 client deck of every chart RESULTS supports, with speaker notes.
+
+    One slide per chart with its action title, a takeaway box and the provenance in the
+    notes; an appendix with the scenario parameters; a CSV per chart beside the deck.
+
+    \b
+    Example:
+      trustsim demo --out demo/ && trustsim report demo/ --out demo.pptx --pdf
+    """
+    from trustsim.charts import load_results
+    from trustsim.report import build_report
+
+    deck = build_report(load_results(results_dir), out_file, template=template, pdf=pdf)
+    for i, title in enumerate(deck.titles, start=1):
+        click.echo(f"{i:2d}. {title}")
+    written = ", ".join(str(p) for p in (deck.pptx, deck.pdf, deck.csv_dir) if p)
+    click.echo(f"Written: {written}", err=True)
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@click.option(
+    "--replications",
+    "-n",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Paired runs per variant (common random numbers).",
+)
+@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed.")
+@click.option("--steps", "-t", default=None, type=click.IntRange(min=1), help="Horizon in steps.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a scenario value before features are removed (repeatable).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write features.parquet/.csv and the runs (for `trustsim chart/report`).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+def features(scenario, replications, seed, steps, overrides, out_dir, fmt):
+    """Usage is not value: remove each delegation feature and verification affordance
+    in turn and measure what it costs in closed deals and satisfaction (95% CIs).
+
+    \b
+    Example:
+      trustsim features real-estate-verifiable -n 20 --out features/
+      trustsim chart features/ --kind usage-value
+    """
+    from trustsim.experiments.features import feature_value, print_features, removable_features
+    from trustsim.scenarios import load_scenario
+
+    count = len(removable_features(load_scenario(scenario, overrides))[0]) + 1
+    with _progress(count * replications, fmt != "table") as advance:
+        value = feature_value(scenario, replications, seed, steps, overrides, advance)
+    if out_dir:
+        value.write(out_dir)
+    print_features(value, fmt)
+    if out_dir and fmt == "table":
+        click.echo(f"Results written to {out_dir}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -98,10 +98,11 @@ def trust_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     unit = str(data["step_unit"].iloc[0])
     last = data[data["step"] == data["step"].max()].set_index("series")["median"]
     weakest, strongest = last.idxmin(), last.idxmax()
+    tied = last[strongest] - last[weakest] < TIE
     fig, ax = new_figure()
     ends, texts, colors = [], [], []
     for layer, frame in data.groupby("series", sort=False):
-        color = HIGHLIGHT if layer == weakest else GREY
+        color = HIGHLIGHT if layer == weakest and not tied else GREY
         ax.fill_between(frame["step"], frame["q25"], frame["q75"], color=color, alpha=0.18, lw=0)
         ax.plot(frame["step"], frame["median"], color=color, lw=3 if layer == weakest else 2.5)
         ends.append(float(frame["median"].iloc[-1]))
@@ -115,7 +116,7 @@ def trust_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     ax.set_ylabel("Mean trust of leads (0–1)")
     note(ax, f"Line: median over {int(data['n'].max())} runs; band: interquartile range of runs")
     t_end = int(data["step"].max())
-    if last[strongest] - last[weakest] < TIE:
+    if tied:
         title = (
             f"Trust moves together across layers: all within {TIE:.2f} of "
             f"{last.mean():.2f} by {unit} {t_end}"

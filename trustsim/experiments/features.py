@@ -163,6 +163,8 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
     for feature in features:
         measure = f"{USAGE_MEASURE[feature.kind]}[{feature.stage}]"
         usage, low, high = mean_ci(base_runs[measure])
+        # A t-interval of a share can spill past 0 or 1 with few runs; a share cannot.
+        low, high = max(low, 0.0), min(high, 1.0)
         row = {
             "feature": feature.label,
             "kind": feature.kind,
@@ -185,3 +187,58 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
             }
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def print_features(value: FeatureValue, fmt: str = "table") -> None:
+    """Print the feature table: a rich table, CSV or JSON records on stdout."""
+    import json
+    import sys
+
+    table = value.table
+    if fmt == "csv":
+        table.to_csv(sys.stdout, index=False)
+        return
+    if fmt == "json":
+        records = json.loads(table.to_json(orient="records"))
+        print(json.dumps({"features": records, "skipped": value.skipped}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from trustsim.terminal import fmt_signed
+
+    result = value.result
+    out = Table(
+        title=f"Usage is not value: {result.names[0]}, each feature removed in turn "
+        f"({result.replications} paired runs, seed {result.seed}; 95% CI)",
+        title_justify="left",
+    )
+    for column in (
+        "Feature",
+        "Used (share of choices)",
+        "Closed deals without it",
+        "Satisfaction without it",
+    ):
+        out.add_column(column, justify="left" if column == "Feature" else "right")
+    for row in table.itertuples():
+        out.add_row(
+            row.feature,
+            f"{100 * row.usage:.0f}% [{100 * row.usage_ci_low:.0f}, {100 * row.usage_ci_high:.0f}]",
+            _effect(row, "closed_deals", fmt_signed),
+            _effect(row, "satisfaction", fmt_signed),
+        )
+    console = Console(highlight=False)
+    console.print(out)
+    for note in value.skipped:
+        console.print(f"Skipped: {note}")
+
+
+def _effect(row, metric: str, fmt_signed) -> str:
+    change = getattr(row, f"{metric}_change")
+    low, high = getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high")
+    relative = getattr(row, f"{metric}_relative")
+    share = f" ({100 * relative:+.1f}%)" if relative == relative else ""
+    return (
+        f"{fmt_signed(metric, change)}{share} "
+        f"[{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
+    )
