@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -231,11 +231,19 @@ def _describe_error(err: Mapping, provenance: dict, default_label: str) -> str:
     return f"{source}: {field} = {value!r}: {message}."
 
 
-def validate_raw(raw: dict, provenance: dict, label: str) -> Scenario:
+def validate_raw(
+    raw: dict, provenance: dict, label: str, overrides: Sequence[str] = ()
+) -> Scenario:
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        messages = [_describe_error(err, provenance, label) for err in exc.errors()]
+        messages = []
+        for err in exc.errors():
+            message = _describe_error(err, provenance, label)
+            if overrides and not err["loc"]:
+                # A whole-scenario rule (shares, closing stage) may break only after --set.
+                message += f" (after --set {', '.join(overrides)})"
+            messages.append(message)
         raise TrustsimInputError("\n".join(messages)) from None
     _check_finite(scenario, label)
     return scenario
@@ -291,7 +299,7 @@ def load_scenario(
         raw = apply_overrides(raw, overrides, provenance)
     if name is not None:
         raw["name"] = name
-    return validate_raw(raw, provenance, label)
+    return validate_raw(raw, provenance, label, overrides)
 
 
 def scenario_to_toml(scenario: Scenario) -> str:

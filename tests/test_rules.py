@@ -1,0 +1,150 @@
+"""The rule functions against values computed by hand (the arithmetic is in each comment)."""
+
+import numpy as np
+import pytest
+
+from trustsim.agents import rules
+
+
+def test_expected_trust_and_uncertainty_follow_josang():
+    # r=3, s=1, a=0.5, W=2: T = (3 + 1) / (3 + 1 + 2) = 4/6 ; u = 2/6
+    assert rules.expected_trust(3.0, 1.0, 0.5, 2.0) == pytest.approx(4 / 6)
+    assert rules.uncertainty(3.0, 1.0, 2.0) == pytest.approx(2 / 6)
+    # No evidence: T is the base rate, u is 1.
+    assert rules.expected_trust(0.0, 0.0, 0.3, 2.0) == pytest.approx(0.3)
+    assert rules.uncertainty(0.0, 0.0, 2.0) == pytest.approx(1.0)
+
+
+def test_stage_weighted_sum():
+    per_layer = np.array([0.2, 0.5, 0.9])
+    # 0.5*0.2 + 0.3*0.5 + 0.2*0.9 = 0.1 + 0.15 + 0.18 = 0.43
+    assert rules.stage_weighted(per_layer, [0.5, 0.3, 0.2]) == pytest.approx(0.43)
+
+
+def test_perceived_risk_with_structural_assurance():
+    # x=1, ra=0.6, T=0.5, u=0.5, zeta=0.5, A=0.8, sigma=0.6:
+    # 1 * 0.6 * (0.5 + 0.25) * (1 - 0.48) = 0.6 * 0.75 * 0.52 = 0.234
+    assert rules.perceived_risk(1.0, 0.6, 0.5, 0.5, 0.8, 0.5, 0.6) == pytest.approx(0.234)
+    # Without an affordance the last factor is 1: 0.45
+    assert rules.perceived_risk(1.0, 0.6, 0.5, 0.5, 0.0, 0.5, 0.6) == pytest.approx(0.45)
+
+
+def test_detection_and_effort():
+    # q = 0.9 * (0.5 + 0.25) * (0.8 + 0.2 * 0.3) = 0.9 * 0.75 * 0.86 = 0.5805
+    assert rules.detection_chance(0.9, 0.5, 0.8, 0.3) == pytest.approx(0.5805)
+    # cost = 0.6 * (1 - 0.6 * 0.8) * (1.5 - 0.5) = 0.6 * 0.52 = 0.312
+    assert rules.verification_effort(0.6, 0.6, 0.8, 0.5) == pytest.approx(0.312)
+
+
+def test_utilities():
+    # V_del = 2 * 0.7 - 3 * 0.2 = 0.8
+    assert rules.delegate_utility(0.7, 0.2, 2.0, 3.0) == pytest.approx(0.8)
+    # V_ver = 0.5*2*0.7 - 3*(1-0.4)*0.2 - 0.3 + 2.5*0.6*1.0 = 0.7 - 0.36 - 0.3 + 1.5 = 1.54
+    v = rules.verify_utility(0.7, 0.2, 0.4, 0.3, 0.6, 1.0, 2.0, 3.0, 2.5, 0.5)
+    assert v == pytest.approx(1.54)
+    # V_out = -1.5 + 1 + 3*0.2 - 1.5*0.4 + 0.15*2*(1-0.5) = -1.5 + 1 + 0.6 - 0.6 + 0.15 = -0.35
+    v_out = rules.abandon_utility(0.2, 0.4, 2, 0.5, 1.0, -1.5, 3.0, 1.5, 0.15)
+    assert v_out == pytest.approx(-0.35)
+
+
+def test_logit_probabilities_and_availability():
+    # Equal utilities, all available: one third each.
+    p_del, p_ver = rules.choice_probabilities(0.0, 0.0, 0.0, 1.0, 1.0, 0.5)
+    assert (p_del, p_ver) == (pytest.approx(1 / 3), pytest.approx(1 / 3))
+    # tau = 0.5, V = (1, 0, 0): e^2 / (e^2 + 2)
+    p_del, _ = rules.choice_probabilities(1.0, 0.0, 0.0, 1.0, 1.0, 0.5)
+    assert p_del == pytest.approx(np.exp(2) / (np.exp(2) + 2))
+    # No delegation feature: delegation impossible, the rest share the mass.
+    p_del, p_ver = rules.choice_probabilities(5.0, 0.0, 0.0, 0.0, 1.0, 0.5)
+    assert p_del == 0.0 and p_ver == pytest.approx(0.5)
+    # Huge utilities do not overflow.
+    p_del, p_ver = rules.choice_probabilities(1e4, 0.0, 0.0, 1.0, 1.0, 0.01)
+    assert p_del == pytest.approx(1.0) and np.isfinite(p_ver)
+
+
+def test_choose_action_by_inverse_cdf():
+    u = np.array([0.05, 0.25, 0.35, 0.95])
+    actions = rules.choose_action(np.full(4, 0.2), np.full(4, 0.5), u)
+    # P_del = 0.2, P_ver = 0.5: [0, 0.2) delegate, [0.2, 0.7) verify, [0.7, 1) abandon
+    assert actions.tolist() == [rules.DELEGATE, rules.VERIFY, rules.VERIFY, rules.ABANDON]
+
+
+def test_trust_update_forgets_then_adds_by_layer_weight():
+    r = np.array([2.0, 4.0, 0.0])
+    forgotten = rules.forget(r, 0.97)
+    assert forgotten.tolist() == pytest.approx([1.94, 3.88, 0.0])
+    updated = rules.add_evidence(forgotten, 1.5, np.array([0.2, 0.3, 0.5]))
+    assert updated.tolist() == pytest.approx([1.94 + 0.3, 3.88 + 0.45, 0.75])
+
+
+def test_reactance_is_convex_in_pressure_and_fades():
+    # R = 0.5 * 1.0 + 0.6 * 0.5^2 + 0.15 * 0.8 * 1 = 0.5 + 0.15 + 0.12 = 0.77
+    assert rules.accumulate_reactance(1.0, 0.6, 0.5, 1.0, 0.8, 0.5, 0.15) == pytest.approx(0.77)
+    mild = rules.accumulate_reactance(0.0, 1.0, 0.25, 0.0, 0.0, 0.5, 0.15)
+    strong = rules.accumulate_reactance(0.0, 1.0, 1.0, 0.0, 0.0, 0.5, 0.15)
+    assert strong == pytest.approx(16 * mild)  # four times the pressure, sixteen times
+
+
+def experience(outcome, expectation, **overrides):
+    params = dict(
+        risk=0.0, effort=0.0, control_need=0.5, pressure=0.0, propensity=0.5, forced=0.0,
+        incident_stake=0.0, baseline=0.85, surprise_weight=0.5, loss_aversion=2.25,
+        anxiety_penalty=0.5, effort_weight=0.3, pressure_penalty=0.4, forced_penalty=1.0,
+        incident_loss=0.3,
+    )  # fmt: skip
+    params.update(overrides)
+    risk = params.pop("risk")
+    effort = params.pop("effort")
+    positional = [params.pop(k) for k in ("control_need", "pressure", "propensity", "forced")]
+    incident_stake = params.pop("incident_stake")
+    return float(
+        rules.stage_experience(outcome, expectation, risk, effort, *positional, incident_stake,
+                               **params)
+    )  # fmt: skip
+
+
+def test_stage_experience_weighs_losses_more_than_gains():
+    # Gain: 0.85 + 0.5 * (1 - 0.8) = 0.95 ; loss: 0.85 + 0.5 * 2.25 * (0.6 - 0.8) = 0.625
+    assert experience(1.0, 0.8) == pytest.approx(0.95)
+    assert experience(0.6, 0.8) == pytest.approx(0.625)
+    # Costs: anxiety 0.5*0.2, effort 0.3*0.4*(1-0.5), pressure 0.4*0.5*0.25, forced 1*0.5
+    # 0.95 - 0.1 - 0.06 - 0.05 - 0.5 = 0.24
+    value = experience(1.0, 0.8, risk=0.2, effort=0.4, pressure=0.5, forced=1.0)
+    assert value == pytest.approx(0.24)
+    # Clipped to [0, 1].
+    assert experience(0.0, 1.0, incident_stake=1.0) == 0.0
+    assert experience(1.0, 0.0, baseline=1.0) == 1.0
+
+
+def test_satisfaction_is_an_exponential_average():
+    # 0.7 * 0.6 + 0.3 * 1.0 = 0.72
+    assert rules.update_satisfaction(0.6, 1.0, 0.3) == pytest.approx(0.72)
+
+
+def test_lead_hazard_is_bass_with_bad_news_and_clipped():
+    # p + q (P - nu D) / M = 0.01 + 0.4 * (50 - 2 * 10) / 1000 = 0.01 + 0.012 = 0.022
+    assert rules.lead_hazard(0.01, 0.4, 50, 10, 2.0, 1000) == pytest.approx(0.022)
+    assert rules.lead_hazard(0.01, 0.4, 0, 100, 2.0, 1000) == 0.0
+    assert rules.lead_hazard(0.9, 5.0, 1000, 0, 2.0, 1000) == 1.0
+
+
+def test_reputation_and_base_rates():
+    # (30 - 10) / (30 + 10 + 20) = 1/3
+    assert rules.reputation(30, 10, 20.0) == pytest.approx(1 / 3)
+    # 0.5 + 0.2 * (1/3) + 0.1 * 0.45 = 0.5 + 0.0667 + 0.045 = 0.6117
+    rates = rules.lead_base_rates([0.5, 0.5, 0.98], 1 / 3, 0.45, 0.2, 0.1)
+    assert rates.tolist() == pytest.approx([0.6116667, 0.6116667, 0.99])
+
+
+def test_repeat_and_collapse_chances():
+    # 0.08 * (0.8 - 0.5) / 0.5 = 0.048 ; below the threshold none
+    assert rules.repeat_chance(0.8, 0.08, 0.5) == pytest.approx(0.048)
+    assert rules.repeat_chance(0.4, 0.08, 0.5) == 0.0
+    assert rules.collapse_chance(0.5, 0.3) == pytest.approx(0.15)
+
+
+def test_rules_broadcast_over_arrays_like_scalars():
+    stakes = np.array([0.1, 0.5, 1.0])
+    vector = rules.perceived_risk(stakes, 0.6, 0.7, 0.3, 0.0, 0.5, 0.6)
+    scalars = [rules.perceived_risk(x, 0.6, 0.7, 0.3, 0.0, 0.5, 0.6) for x in stakes]
+    assert vector.tolist() == pytest.approx(scalars)
