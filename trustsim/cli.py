@@ -380,5 +380,201 @@ def features(scenario, replications, seed, steps, overrides, out_dir, fmt):
         click.echo(f"Results written to {out_dir}", err=True)
 
 
+# --- sweeps and sensitivity (issue 4) ---------------------------------------------
+def _sweep_options(func):
+    options = [
+        click.option(
+            "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+            help="Results directory (default: sweeps/<experiment name>). "
+            "Rerun with the same directory to resume.",
+        ),
+        click.option(
+            "--workers", "-w", type=click.IntRange(min=0), default=None,
+            help="Local Dask worker processes (default: one per CPU); 0 runs in-process.",
+        ),
+        click.option(
+            "--scheduler", default=None, metavar="ADDRESS",
+            help="Use a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of a "
+            "local cluster.",
+        ),
+        click.option(
+            "--batch-size", type=click.IntRange(min=1), default=None,
+            help="Runs per Dask task (default: as many as take about a second).",
+        ),
+        click.option("--dashboard", is_flag=True, help="Serve the local Dask dashboard on :8787."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_sweep(experiment, out_dir, workers, scheduler, batch_size, dashboard, quiet):
+    """Run a sweep with a progress display; Ctrl-C or SIGTERM stop it cleanly (exit 130)."""
+    import signal
+
+    from trustsim.experiments.sweep import ProgressDisplay, sweep
+
+    if workers is not None and scheduler is not None:
+        raise TrustsimInputError("give either --workers or --scheduler, not both.")
+
+    def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    display = None if quiet else ProgressDisplay(experiment.name)
+    try:
+        with display or _nullcontext():
+            return sweep(
+                experiment, out_dir, workers=workers, scheduler=scheduler,
+                batch_size=batch_size, dashboard=dashboard, progress=display,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted. Every completed batch is in {out_dir}; run the same command "
+            "again to resume.",
+            err=True,
+        )
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _nullcontext():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _default_out(experiment, out_dir) -> str:
+    return out_dir if out_dir is not None else f"sweeps/{experiment.name}"
+
+
+def _describe_plan(experiment, out_dir) -> str:
+    from trustsim.experiments.design import design_size
+
+    n = design_size(experiment)
+    spec = experiment.spec
+    scenarios = len(experiment.bases)
+    runs = n * scenarios * spec.replications
+    return (
+        f"{experiment.name}: {spec.design.method} design, {n} points x {scenarios} "
+        f"scenario{'s' * (scenarios > 1)} x {spec.replications} replications = {runs} runs "
+        f"-> {out_dir}"
+    )
+
+
+@main.command()
+@click.argument("experiment", metavar="EXPERIMENT")
+@_sweep_options
+@click.option("--dry-run", is_flag=True, help="Validate the experiment and show the plan only.")
+def sweep(experiment, out_dir, workers, scheduler, batch_size, dashboard, quiet, dry_run):
+    """Run every design point x replication of EXPERIMENT on Dask, resumably.
+
+    EXPERIMENT is an experiment TOML file or a shipped example (affordance-pressure-grid,
+    lhs-trust, sobol-trust). Each finished batch is written at once as a Parquet part;
+    rerunning the same command skips the runs already on disk.
+
+    \b
+    Example:
+      trustsim sweep affordance-pressure-grid --out sweeps/grid
+      trustsim sweep my-experiment.toml --scheduler tcp://10.0.0.5:8786
+      trustsim results sweeps/grid
+    """
+    from trustsim.experiments.experiment import load_experiment
+
+    loaded = load_experiment(experiment)
+    out_dir = _default_out(loaded, out_dir)
+    click.echo(_describe_plan(loaded, out_dir), err=True)
+    if dry_run:
+        return
+    report = _run_sweep(loaded, out_dir, workers, scheduler, batch_size, dashboard, quiet)
+    if report.note:
+        click.echo(f"Note: {report.note}.", err=True)
+    click.echo(
+        f"{report.total} runs planned: {report.skipped} were on disk, {report.ran} ran now "
+        f"in {report.seconds:.1f} s; {report.failed} failed. Results in {report.out_dir}; "
+        f"see `trustsim results {report.out_dir}`.",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("sweep_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--metric", "-m", "metrics", multiple=True, help="Metric(s) to show (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)  # fmt: skip
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Design points shown in the table.")  # fmt: skip
+@click.option("--compact", is_flag=True, help="First merge the Parquet parts into one file.")
+def results(sweep_dir, metrics, fmt, limit, compact):
+    """Per design point means and 95% CIs of a sweep in DIR.
+
+    \b
+    Example:
+      trustsim results sweeps/grid
+      trustsim results sweeps/grid -m closed_deals --format csv > grid.csv
+      trustsim results sweeps/grid --compact
+    """
+    from trustsim.experiments import results as sweep_results
+
+    if compact:
+        before, kept = sweep_results.compact(sweep_dir)
+        click.echo(f"Compacted {before} parts into one ({kept} runs).", err=True)
+    table = sweep_results.point_summary(sweep_dir, metrics)
+    sweep_results.print_summary(sweep_dir, table, fmt, limit)
+    failures = sweep_results.failure_summary(sweep_dir)
+    for row in failures.head(5).itertuples():
+        click.echo(f"{row.runs} run(s) failed with: {row.error}", err=True)
+
+
+@main.command()
+@click.argument("experiment", metavar="EXPERIMENT|DIR")
+@_sweep_options
+@click.option("--metric", "-m", "metrics", multiple=True, help="Metric(s) to analyse.")
+@click.option("--resamples", default=1000, show_default=True, type=click.IntRange(min=10),
+              help="Bootstrap resamples for the confidence intervals.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)  # fmt: skip
+def sensitivity(
+    experiment, out_dir, workers, scheduler, batch_size, dashboard, quiet, metrics,
+    resamples, fmt,
+):  # fmt: skip
+    """Sobol' indices (S1, ST with bootstrap CIs) or Morris effects of EXPERIMENT.
+
+    Runs the experiment's sweep first (only the runs not on disk yet), then writes
+    sensitivity.parquet and sensitivity.csv beside the sweep results. Given a sweep
+    DIR instead, only analyses it.
+
+    \b
+    Example:
+      trustsim sensitivity sobol-trust --out sweeps/sobol-trust
+      trustsim sensitivity sweeps/sobol-trust -m closed_deals --format csv
+    """
+    from pathlib import Path
+
+    from trustsim.experiments import sensitivity as sa
+    from trustsim.experiments.experiment import load_experiment
+
+    if (Path(experiment) / "sweep.json").is_file():
+        out_dir = experiment
+    else:
+        loaded = load_experiment(experiment)
+        if loaded.spec.design.method not in ("sobol", "morris"):
+            raise TrustsimInputError(
+                f"{experiment}: design.method = {loaded.spec.design.method!r} has no "
+                'sensitivity indices. Use method = "sobol" or "morris".'
+            )
+        out_dir = _default_out(loaded, out_dir)
+        click.echo(_describe_plan(loaded, out_dir), err=True)
+        _run_sweep(loaded, out_dir, workers, scheduler, batch_size, dashboard, quiet)
+    table = sa.analyze(out_dir, metrics, resamples)
+    paths = sa.write_sensitivity(out_dir, table)
+    sa.print_indices(table, fmt)
+    for metric in sorted(set(table.loc[table["value"].isna(), "metric"])):
+        click.echo(f"Note: {metric} is undefined at some design points; no indices.", err=True)
+    click.echo(f"Written: {', '.join(str(p) for p in paths)}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

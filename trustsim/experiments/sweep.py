@@ -1,0 +1,714 @@
+"""Parameter sweeps on Dask: batched, bounded, written as they come, resumable.
+
+A sweep plans every run of an experiment (design point x replication), skips the runs
+whose keys are already on disk, groups the rest into tasks of about a second, keeps a
+bounded number of tasks in flight on a Dask cluster (or in-process), and writes each
+completed task as one Parquet part.
+
+A run's key hashes its fully resolved parameters, its replication, the root seed and
+the model version (the package version plus a hash of the model's source), so a key on
+disk means exactly this run with this code. Replication r always uses the seed
+`SeedSequence(root, spawn_key=(r,))`: the numbers depend on nothing else, not on the
+worker count, the batch size or how often the sweep was interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import json
+import math
+import os
+import secrets
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from trustsim.errors import TrustsimInputError
+from trustsim.experiments.experiment import Experiment, load_experiment, override_text
+from trustsim.experiments.store import SweepDir, write_part
+
+# Source files whose code decides a run's numbers; a change to any of them is a new model.
+MODEL_SOURCES = ("sim/*.py", "agents/*.py", "experiments/runner.py")
+TARGET_TASK_SECONDS = 1.0
+# Tasks in flight per worker thread: enough that no worker waits for the client.
+IN_FLIGHT_PER_THREAD = 2
+
+ProgressCallback = Callable[[int, int, int], None]
+
+
+@functools.cache
+def model_version() -> str:
+    """The package version plus a hash of the model's source code.
+
+    Example:
+        >>> model_version().startswith(__import__("trustsim").__version__)
+        True
+    """
+    import trustsim
+
+    root = Path(trustsim.__file__).parent
+    digest = hashlib.sha256()
+    for pattern in MODEL_SOURCES:
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return f"{trustsim.__version__}+{digest.hexdigest()[:12]}"
+
+
+def params_hash(scenario) -> str:
+    """Hash of a scenario's fully resolved parameters (its name and description aside).
+
+    Example:
+        >>> from trustsim.scenarios import load_scenario
+        >>> a = load_scenario("real-estate")
+        >>> params_hash(a) == params_hash(load_scenario("real-estate", ["market.size=2000"]))
+        True
+    """
+    text = scenario.model_dump_json(exclude={"name", "description"})
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def run_key(params: str, replication: int, seed: int, version: str) -> str:
+    """The key of one run: parameters hash, replication, root seed, model version.
+
+    Example:
+        >>> run_key("abc", 0, 1, "0.1.0") == run_key("abc", 0, 1, "0.1.0")
+        True
+    """
+    text = f"{params}|{replication}|{seed}|{version}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+# ----------------------------------------------------------------------------- plan
+@dataclass
+class Point:
+    """One design point of one scenario."""
+
+    index: int
+    scenario: str
+    values: dict[str, Any]
+    overrides: tuple[str, ...]
+    params_hash: str
+    error: str | None = None
+
+
+class Run(NamedTuple):
+    key: str
+    point: int
+    replication: int
+
+
+@dataclass
+class Plan:
+    """Every design point and run of an experiment.
+
+    Identical points (same resolved parameters) share their runs, so a run is simulated
+    once however often the design draws its point.
+    """
+
+    experiment: Experiment
+    points: list[Point]
+    unit: Any  # numpy array (points per scenario, factors)
+    model_version: str
+    sobol_base: int | None
+    note: str
+
+    @property
+    def replications(self) -> int:
+        return self.experiment.spec.replications
+
+    @functools.cached_property
+    def unique_points(self) -> list[int]:
+        seen: dict[str, int] = {}
+        for point in self.points:
+            seen.setdefault(point.params_hash, point.index)
+        return list(seen.values())
+
+    @property
+    def total_runs(self) -> int:
+        return len(self.unique_points) * self.replications
+
+    def key(self, point: Point, replication: int) -> str:
+        return run_key(point.params_hash, replication, self.experiment.seed, self.model_version)
+
+    def runs(self) -> Iterator[Run]:
+        """Every distinct run, point by point (replications of a point are adjacent)."""
+        for index in self.unique_points:
+            point = self.points[index]
+            for r in range(self.replications):
+                yield Run(self.key(point, r), index, r)
+
+    def points_frame(self):
+        """One row per design point: point, scenario, params_hash, error, factor values,
+        and `unit:<factor>` coordinates on the unit hypercube."""
+        import pandas as pd
+
+        paths = self.experiment.factor_paths
+        per_scenario = len(self.points) // max(1, len(self.experiment.bases))
+        rows = []
+        for point in self.points:
+            row = {"point": point.index, "scenario": point.scenario}
+            row.update(point.values)
+            unit_row = self.unit[point.index % per_scenario]
+            row.update({f"unit:{p}": float(u) for p, u in zip(paths, unit_row, strict=True)})
+            row["params_hash"] = point.params_hash
+            row["error"] = point.error
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        for path in paths:
+            if frame[path].dtype == object and frame[path].map(type).nunique() > 1:
+                frame[path] = frame[path].map(str)  # mixed types do not fit one column
+        return frame
+
+
+def plan_sweep(experiment: Experiment) -> Plan:
+    """Draw the design and resolve every point of every base scenario.
+
+    Example:
+        >>> plan = plan_sweep(load_experiment("affordance-pressure-grid"))
+        >>> len(plan.points), plan.total_runs
+        (16, 160)
+    """
+    from trustsim.experiments.design import build_design
+    from trustsim.scenarios import load_scenario
+
+    table = build_design(experiment)
+    points: list[Point] = []
+    for name, base in experiment.bases.items():
+        base_hash = params_hash(base)
+        for values in table.values:
+            overrides = tuple(override_text(p, v) for p, v in values.items())
+            try:
+                digest, error = params_hash(load_scenario(base, overrides)), None
+            except TrustsimInputError as exc:
+                # An invalid combination becomes failed runs with this message, not a crash.
+                digest = "invalid-" + run_key(base_hash, 0, 0, "|".join(overrides))[:12]
+                error = f"TrustsimInputError: {exc}"
+            points.append(Point(len(points), name, values, overrides, digest, error))
+    return Plan(experiment, points, table.unit, model_version(), table.sobol_base, table.note)
+
+
+# ---------------------------------------------------------------------- worker side
+@dataclass
+class BatchTask:
+    """What a worker needs to run a batch: small, picklable, self-contained."""
+
+    bases: dict[str, str]  # scenario name -> resolved base scenario as JSON
+    runs: list[tuple[str, str, tuple[str, ...], str, int]]  # key, scenario, overrides, hash, r
+    seed: int
+    metrics: list[str]
+    model_version: str
+
+
+@functools.lru_cache(maxsize=32)
+def _base_scenario(text: str):
+    from trustsim.scenarios import Scenario
+
+    return Scenario.model_validate_json(text)
+
+
+def run_batch(task: BatchTask) -> dict:
+    """Run every run of a batch; a run that raises becomes a failed row, not an error.
+
+    Returns:
+        {"rows": one dict per run (key, status, error, seconds, metrics...),
+         "worker": host:pid}.
+
+    Example:
+        >>> plan = plan_sweep(load_experiment("affordance-pressure-grid"))
+        >>> task = make_task(plan, list(itertools.islice(plan.runs(), 1)))
+        >>> run_batch(task)["rows"][0]["status"]
+        'ok'
+    """
+    if task.model_version != model_version():
+        raise RuntimeError(
+            f"this worker runs trustsim model {model_version()}, the client planned with "
+            f"{task.model_version}; install the same trustsim on every worker"
+        )
+    import trustsim.sim  # noqa: F401 - imported before timing, so run times exclude it
+
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    resolved: dict[tuple[str, tuple[str, ...]], Any] = {}
+    rows = []
+    for key, scenario, overrides, digest, replication in task.runs:
+        start = time.perf_counter()
+        row = {"key": key, "params_hash": digest, "replication": replication}
+        try:
+            spec = _resolve(resolved, task.bases[scenario], overrides, digest)
+            row.update(_simulate_metrics(spec, task.seed, replication, task.metrics))
+            row.update(status="ok", error=None)
+        except Exception as exc:  # any failure of a run is recorded, not raised
+            row.update({m: math.nan for m in task.metrics})
+            row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        row.update(seconds=time.perf_counter() - start, worker=worker)
+        rows.append(row)
+    return {"rows": rows, "worker": worker}
+
+
+def _resolve(cache: dict, base_json: str, overrides: tuple[str, ...], digest: str):
+    from trustsim.scenarios import load_scenario
+
+    key = (base_json, overrides)
+    if key not in cache:
+        try:
+            spec = load_scenario(_base_scenario(base_json), overrides)
+            if params_hash(spec) != digest:
+                raise RuntimeError(
+                    "the worker resolved other parameters than the client; install the same "
+                    "trustsim on every worker"
+                )
+            cache[key] = spec
+        except Exception as exc:  # remembered, so every replication reports it
+            cache[key] = exc
+    if isinstance(cache[key], Exception):
+        raise cache[key]
+    return cache[key]
+
+
+def _simulate_metrics(spec, seed: int, replication: int, metrics: list[str]) -> dict:
+    from trustsim.experiments.runner import replication_seed, simulate
+
+    summary, _ = simulate(spec, replication_seed(seed, replication))
+    return {m: float(summary[m]) for m in metrics}
+
+
+def make_task(plan: Plan, runs: list[Run]) -> BatchTask:
+    """The worker's task for a list of runs."""
+    bases = plan.experiment.bases
+    entries, used = [], {}
+    for run in runs:
+        point = plan.points[run.point]
+        used.setdefault(point.scenario, bases[point.scenario].model_dump_json())
+        entries.append(
+            (run.key, point.scenario, point.overrides, point.params_hash, run.replication)
+        )
+    return BatchTask(
+        bases=used,
+        runs=entries,
+        seed=plan.experiment.seed,
+        metrics=list(plan.experiment.spec.metrics),
+        model_version=plan.model_version,
+    )
+
+
+# ---------------------------------------------------------------------- client side
+class Batcher:
+    """Cut pending runs into batches of about `TARGET_TASK_SECONDS` of work.
+
+    The run time is learnt from finished batches (an exponential moving average of the
+    median seconds per run), so the first batches hold one run and later ones grow.
+    With `fixed` set, every batch holds that many runs. Near the end batches shrink, so
+    every worker gets a share of the tail. Batching never changes a run's numbers.
+    """
+
+    def __init__(self, runs: Iterator[Run], remaining: int, fixed: int | None = None):
+        self._runs = runs
+        self.remaining = remaining
+        self.fixed = fixed
+        self.seconds_per_run: float | None = None
+        self._retry: deque[list[Run]] = deque()
+
+    def next_batch(self, threads: int | None) -> list[Run] | None:
+        if self._retry:
+            return self._retry.popleft()
+        size = self._size(threads)
+        batch = list(itertools.islice(self._runs, size))
+        self.remaining -= len(batch)
+        return batch or None
+
+    def _size(self, threads: int | None) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        if self.seconds_per_run is None:
+            return 1
+        size = max(1, round(TARGET_TASK_SECONDS / max(self.seconds_per_run, 1e-6)))
+        if threads:
+            size = min(size, max(1, math.ceil(self.remaining / (IN_FLIGHT_PER_THREAD * threads))))
+        return size
+
+    def observe(self, rows: list[dict]) -> None:
+        seconds = sorted(row["seconds"] for row in rows)
+        median = seconds[len(seconds) // 2]
+        if self.seconds_per_run is None:
+            self.seconds_per_run = median
+        else:
+            self.seconds_per_run = 0.5 * self.seconds_per_run + 0.5 * median
+
+    def retry(self, batch: list[Run]) -> None:
+        """Run a batch again, split in halves so a run that kills workers is isolated."""
+        half = len(batch) // 2
+        self._retry.extend([batch[:half], batch[half:]] if half else [batch])
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did.
+
+    Attributes:
+        out_dir: where the results are.
+        total: distinct runs in the plan.
+        skipped: runs already on disk when the sweep started.
+        ran: runs completed by this sweep (failed ones included).
+        failed: failed runs on disk, old and new.
+        seconds: wall time of this sweep.
+        note: what the design adjusted (e.g. Sobol' samples rounded), or "".
+    """
+
+    out_dir: Path
+    total: int
+    skipped: int
+    ran: int
+    failed: int
+    seconds: float
+    note: str = ""
+    parts: list[Path] = field(default_factory=list)
+
+
+class _Writer:
+    """Writes completed batches as parts and keeps the counts for the progress bar."""
+
+    def __init__(self, store: SweepDir, plan: Plan, done: int, failed: int, progress):
+        self.store = store
+        self.metrics = list(plan.experiment.spec.metrics)
+        self.total = plan.total_runs
+        self.done = done
+        self.failed = failed
+        self.ran = 0
+        self.progress = progress
+        self.session = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+        self.parts: list[Path] = []
+
+    def write(self, rows: list[dict]) -> None:
+        target = self.store.parts_dir / f"part-{self.session}-{len(self.parts):06d}.parquet"
+        write_part(rows, self.metrics, target)
+        self.parts.append(target)
+        self.ran += len(rows)
+        self.done += len(rows)
+        self.failed += sum(row["status"] != "ok" for row in rows)
+        if self.progress is not None:
+            self.progress(self.done, self.total, self.failed)
+
+
+def sweep(
+    experiment: Experiment | str | Path,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client=None,
+    batch_size: int | None = None,
+    dashboard: bool = False,
+    progress: ProgressCallback | None = None,
+) -> SweepReport:
+    """Run every run of an experiment not yet on disk in `out_dir`.
+
+    Args:
+        experiment: an `Experiment`, or the path (or example name) of an experiment file.
+        out_dir: results directory; rerunning with the same directory resumes.
+        workers: local worker processes (default: the CPUs available); 0 runs in-process.
+        scheduler: address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786),
+            instead of starting a local cluster.
+        client: an existing `distributed.Client` to use (it is not closed).
+        batch_size: runs per task (default: as many as take about a second).
+        dashboard: serve the Dask dashboard of a local cluster on :8787.
+        progress: called as progress(done, total, failed) after each completed batch.
+
+    Returns:
+        A `SweepReport`.
+
+    Raises:
+        TrustsimInputError: an invalid experiment, option, or a directory in use.
+        KeyboardInterrupt: on Ctrl-C, after cancelling the tasks in flight; every part on
+            disk is complete, and the same call resumes.
+
+    Example:
+        >>> report = sweep("affordance-pressure-grid", "sweeps/grid", workers=0)
+        >>> report.total
+        160
+    """
+    start = time.monotonic()
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    if batch_size is not None and batch_size < 1:
+        raise TrustsimInputError(f"--batch-size {batch_size}: must be at least 1.")
+    if workers is not None and workers < 0:
+        raise TrustsimInputError(f"--workers {workers}: must be 0 (in-process) or more.")
+    plan = plan_sweep(experiment)
+    store = SweepDir(out_dir)
+    with store.lock():
+        store.remove_stale_temporaries()
+        write_metadata(store, plan)
+        keys, failed_keys = store.done_keys()
+        skipped = failed = 0
+        for run in plan.runs():
+            skipped += run.key in keys
+            failed += run.key in failed_keys
+        pending = (run for run in plan.runs() if run.key not in keys)
+        batcher = Batcher(pending, plan.total_runs - skipped, batch_size)
+        writer = _Writer(store, plan, skipped, failed, progress)
+        if progress is not None:
+            progress(skipped, plan.total_runs, failed)
+        if batcher.remaining:
+            if workers == 0 and scheduler is None and client is None:
+                _run_in_process(plan, batcher, writer)
+            else:
+                _run_on_dask(plan, batcher, writer, workers, scheduler, client, dashboard)
+    return SweepReport(
+        out_dir=store.path,
+        total=plan.total_runs,
+        skipped=skipped,
+        ran=writer.ran,
+        failed=writer.failed,
+        seconds=time.monotonic() - start,
+        note=plan.note,
+        parts=writer.parts,
+    )
+
+
+def write_metadata(store: SweepDir, plan: Plan) -> None:
+    """sweep.json, experiment.toml, points.parquet and the resolved base scenarios."""
+    from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
+    from trustsim.scenarios import scenario_to_toml
+
+    exp = plan.experiment
+    meta = {
+        "experiment": exp.name,
+        "source": exp.source,
+        "trustsim_version": plan.model_version.split("+")[0],
+        "model_version": plan.model_version,
+        "seed": exp.seed,
+        "replications": exp.spec.replications,
+        "design": exp.spec.design.model_dump(),
+        "design_note": plan.note,
+        "sobol_base": plan.sobol_base,
+        "factors": exp.factor_paths,
+        "metrics": list(exp.spec.metrics),
+        "scenarios": list(exp.bases),
+        "points": len(plan.points),
+        "runs": plan.total_runs,
+        "command": " ".join(sys.argv),
+    }
+    if store.meta_path.is_file():
+        old = json.loads(store.meta_path.read_text(encoding="utf-8"))
+        meta["previous_model_versions"] = sorted(
+            {*old.get("previous_model_versions", []), old.get("model_version")}
+            - {plan.model_version, None}
+        )
+    write_text_atomic(store.meta_path, json.dumps(meta, indent=2) + "\n")
+    write_text_atomic(store.path / "experiment.toml", exp.text or _spec_as_comment(exp))
+    write_parquet_atomic(plan.points_frame(), store.points_path)
+    for name, base in exp.bases.items():
+        write_text_atomic(store.path / "scenarios" / f"{name}.toml", scenario_to_toml(base))
+
+
+def _spec_as_comment(exp: Experiment) -> str:
+    body = json.dumps(exp.spec.model_dump(), indent=2)
+    return "# Experiment built in code; its fields as JSON:\n" + "".join(
+        f"# {line}\n" for line in body.splitlines()
+    )
+
+
+def _run_in_process(plan: Plan, batcher: Batcher, writer: _Writer) -> None:
+    while (batch := batcher.next_batch(None)) is not None:
+        rows = run_batch(make_task(plan, batch))["rows"]
+        batcher.observe(rows)
+        writer.write(rows)
+
+
+def open_client(workers: int | None, scheduler: str | None, dashboard: bool = False):
+    """A Dask client: to the scheduler at `scheduler`, or to a new local cluster.
+
+    Returns:
+        (client, cluster); cluster is None for a remote scheduler.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout="30s"), None
+        except OSError as exc:
+            raise TrustsimInputError(
+                f"--scheduler {scheduler}: cannot connect ({exc}). Check the address "
+                "(tcp://HOST:8786) and that the scheduler is running."
+            ) from None
+    n = workers if workers is not None else available_cpus()
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,  # runs are single-threaded numpy; processes avoid the GIL
+        processes=True,
+        dashboard_address=":8787" if dashboard else None,
+    )
+    return Client(cluster), cluster
+
+
+def available_cpus() -> int:
+    """CPUs this process may use (respects affinity masks set by batch schedulers)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _run_on_dask(plan, batcher, writer, workers, scheduler, client, dashboard) -> None:
+    own_client = client is None
+    cluster = None
+    if own_client:
+        client, cluster = open_client(workers, scheduler, dashboard)
+    try:
+        _submit_and_collect(client, plan, batcher, writer)
+    finally:
+        if own_client:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _threads(client) -> int:
+    return max(1, sum(client.nthreads().values()))
+
+
+def _submit_and_collect(client, plan: Plan, batcher: Batcher, writer: _Writer) -> None:
+    """Keep at most IN_FLIGHT_PER_THREAD tasks per worker thread; write each as it ends."""
+    from distributed import as_completed
+
+    in_flight: dict[str, tuple[Any, list[Run]]] = {}
+    completed = as_completed()
+    threads, checked = _threads(client), time.monotonic()
+
+    def fill() -> None:
+        while len(in_flight) < IN_FLIGHT_PER_THREAD * threads:
+            batch = batcher.next_batch(threads)
+            if batch is None:
+                return
+            future = client.submit(
+                run_batch,
+                make_task(plan, batch),
+                pure=False,
+                key=f"trustsim-batch-{writer.session}-{secrets.token_hex(6)}",
+            )
+            in_flight[future.key] = (future, batch)
+            completed.add(future)
+
+    try:
+        fill()
+        for future in completed:
+            _, batch = in_flight.pop(future.key)
+            _collect(future, batch, plan, batcher, writer)
+            future.release()
+            if time.monotonic() - checked > 5.0:  # workers come and go on a cluster
+                threads, checked = _threads(client), time.monotonic()
+            fill()
+    except BaseException:
+        client.cancel([future for future, _ in in_flight.values()], force=True)
+        raise
+
+
+def _collect(future, batch: list[Run], plan: Plan, batcher: Batcher, writer: _Writer) -> None:
+    from distributed import KilledWorker
+
+    if future.status == "finished":
+        rows = future.result()["rows"]
+        batcher.observe(rows)
+        writer.write(rows)
+        return
+    error = future.exception() if future.status == "error" else None
+    if isinstance(error, KilledWorker) and len(batch) > 1:
+        # Dask already retried on other workers; split to find the run that kills them.
+        batcher.retry(batch)
+        return
+    if isinstance(error, KilledWorker):
+        message = (
+            f"KilledWorker: every worker that ran this run died ({error}); "
+            "it may need more memory than a worker has"
+        )
+    elif error is not None:
+        message = f"{type(error).__name__}: {error}"
+    else:
+        message = f"task {future.status}"
+    writer.write([_failed_row(plan, writer, run, message) for run in batch])
+
+
+def _failed_row(plan: Plan, writer: _Writer, run: Run, message: str) -> dict:
+    return {
+        "key": run.key,
+        "params_hash": plan.points[run.point].params_hash,
+        "replication": run.replication,
+        "status": "failed",
+        "error": message,
+        "seconds": math.nan,
+        "worker": None,
+        **{m: math.nan for m in writer.metrics},
+    }
+
+
+# ------------------------------------------------------------------------ progress
+class ProgressDisplay:
+    """Runs done of total, failures, elapsed time and ETA on stderr.
+
+    On a terminal a rich progress bar; elsewhere (a batch job's log) one line every
+    `every` seconds, so cluster logs show progress without control characters.
+    """
+
+    def __init__(self, label: str, every: float = 30.0):
+        from rich.console import Console
+
+        self.console = Console(stderr=True, highlight=False)
+        self.label = label
+        self.every = every
+        self._bar = None
+        self._task = None
+        self._last = -math.inf
+        self._start = time.monotonic()
+        self._first: int | None = None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("runs, {task.fields[failed]} failed"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
+            )  # fmt: skip
+            self._bar.start()
+        return self
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        if self._bar is not None:
+            if self._task is None:
+                self._task = self._bar.add_task(self.label, total=total, completed=done, failed=0)
+            self._bar.update(self._task, completed=done, total=total, failed=failed)
+            return
+        now = time.monotonic()
+        if self._first is None:
+            self._first = done
+        if now - self._last >= self.every or done == total:
+            self._last = now
+            self.console.print(f"{self.label}: {done}/{total} runs, {failed} failed, "
+                               f"ETA {self._eta(done, total, now)}")  # fmt: skip
+
+    def _eta(self, done: int, total: int, now: float) -> str:
+        rate = (done - (self._first or 0)) / max(now - self._start, 1e-9)
+        if done >= total:
+            return "0:00:00"
+        if rate <= 0:
+            return "unknown"
+        return time.strftime("%H:%M:%S", time.gmtime((total - done) / rate))
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
