@@ -55,6 +55,8 @@ def available_kinds(results: Results) -> list[str]:
     For `trustsim features` output the variants with one feature removed are inputs to
     the usage-value chart, not scenarios to present, so only the full offer is charted.
     """
+    if results.is_sweep:
+        return [k for k in ("heatmap", "sensitivity") if k in results.extra]
     if results.features is not None:
         extra = ["story"] if results.trace is not None else []
         return ["usage-value", "funnel", "trust", "leads", *extra]
@@ -107,6 +109,11 @@ def make_chart(
     if kind not in KINDS:
         raise TrustsimInputError(f"--kind {kind!r} is unknown; choose one of {', '.join(KINDS)}.")
     run = _charted_run(results)
+    if results.is_sweep:
+        _need(
+            kind in ("heatmap", "sensitivity"),
+            f"{results.path} is a sweep: use --kind heatmap or sensitivity.",
+        )
     with chart_style():
         if kind == "comparison":
             return comparison.comparison_chart(comparison.comparison_data(run, metric), with_title)
@@ -131,7 +138,11 @@ def make_chart(
             return story_chart(results.trace, with_title, unit=unit)
         _need(kind in results.extra, _missing(results, "sweep results", kind))
         if kind == "heatmap":
-            return sweep.heatmap_chart(results.extra["heatmap"], with_title)
+            x, y = results.extra["factors"][:2]
+            metrics = results.extra.get("metrics") or [metric]
+            chosen = metric if metric in results.extra["sweep_runs"].columns else metrics[0]
+            data = sweep.heatmap_data(results.extra["sweep_runs"], x, y, chosen)
+            return sweep.heatmap_chart(data, with_title)
         return sweep.sensitivity_chart(results.extra["sensitivity"], metric, with_title)
 
 

@@ -33,6 +33,7 @@ class Results:
         differences: differences.parquet from `trustsim compare`, if present.
         features: features.parquet from `trustsim features`, if present.
         trace: one buyer's journey (trace.parquet or trace.csv), if present.
+        extra: sweep results (sweep_runs, factors, metrics, heatmap, sensitivity).
     """
 
     path: Path
@@ -46,6 +47,10 @@ class Results:
     @property
     def names(self) -> list[str]:
         return self.run.names
+
+    @property
+    def is_sweep(self) -> bool:
+        return "sweep_runs" in self.extra
 
 
 def load_results(directory: str | Path) -> Results:
@@ -70,8 +75,10 @@ def load_results(directory: str | Path) -> Results:
     if not path.is_dir():
         raise TrustsimInputError(
             f"{path}: no such directory. Give a results directory written by "
-            "`trustsim run ... --out DIR` (or compare / features)."
+            "`trustsim run ... --out DIR` (or compare / features / sweep)."
         )
+    if (path / "sweep.json").is_file() and not (path / "run.json").is_file():
+        return load_sweep(path)
     missing = [name for name in REQUIRED if not (path / name).is_file()]
     if missing:
         raise TrustsimInputError(
@@ -99,6 +106,53 @@ def load_results(directory: str | Path) -> Results:
         features=_optional_parquet(path / "features.parquet"),
         trace=load_trace(path) if _trace_file(path) else None,
     )
+
+
+def load_sweep(path: Path) -> Results:
+    """A sweep directory (sweep.json, points.parquet, parts/*.parquet) for sweep charts.
+
+    Runs are joined with their design point, so each row has the factor values as
+    columns next to the metrics; failed runs are left out. A sensitivity table
+    (sensitivity.parquet with Sobol or tornado columns) is picked up when present.
+    """
+    import pandas as pd
+
+    from trustsim.experiments.runner import RunResult
+    from trustsim.scenarios import load_scenario
+
+    meta = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
+    parts = sorted((path / "parts").glob("part-*.parquet"))
+    if not parts or not (path / "points.parquet").is_file():
+        raise TrustsimInputError(f"{path}: the sweep has no finished runs yet.")
+    runs = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    if "status" in runs.columns:
+        runs = runs[runs["status"] == "ok"]
+    runs = runs.drop_duplicates("key") if "key" in runs.columns else runs
+    points = pd.read_parquet(path / "points.parquet").drop(columns=["error"], errors="ignore")
+    runs = runs.merge(points, on="params_hash", how="inner")
+    scenarios = {f.stem: load_scenario(f) for f in sorted((path / "scenarios").glob("*.toml"))}
+    empty = RunResult(
+        pd.DataFrame(),
+        pd.DataFrame(),
+        scenarios,
+        meta.get("seed", 0),
+        meta.get("replications", 0),
+        None,
+        "vectorized",
+        meta.get("command", ""),
+    )
+    extra = {
+        "sweep_runs": runs,
+        "factors": list(meta.get("factors", [])),
+        "metrics": list(meta.get("metrics", [])),
+    }
+    sensitivity = _optional_parquet(path / "sensitivity.parquet")
+    if sensitivity is not None:
+        extra["sensitivity"] = sensitivity
+    if len(extra["factors"]) >= 2:
+        extra["heatmap"] = True
+    provenance = {**meta, "scenarios": list(scenarios) or meta.get("scenarios", [])}
+    return Results(path=path, run=empty, provenance=provenance, extra=extra)
 
 
 def _read_provenance(file: Path) -> dict:

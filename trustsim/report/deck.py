@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from trustsim.charts import Results
     from trustsim.charts.base import Chart
 
-SLIDE_W, SLIDE_H = 13.333, 7.5  # inches, PowerPoint's widescreen 16:9
-EMU_PER_INCH = 914400
+SLIDE_W, SLIDE_H = 12192000 / 914400, 7.5  # inches: PowerPoint's widescreen 16:9
+SLIDE_EMU = (12192000, 6858000)  # exact widescreen size in EMU (13.333... x 7.5 in)
 CHART_LEFT, CHART_TOP = 0.4, 1.6
 BOX_LEFT, BOX_WIDTH = 10.25, 2.75
 TITLE_BOX = (0.4, 0.3, 12.5, 1.2)
@@ -116,7 +116,7 @@ def _write_csvs(charts: list[Chart], out: Path) -> Path:
 
 def _presentation(template: str | Path | None):
     from pptx import Presentation
-    from pptx.util import Inches
+    from pptx.util import Emu
 
     if template is None:
         prs = Presentation()
@@ -131,7 +131,7 @@ def _presentation(template: str | Path | None):
         except Exception as exc:  # python-pptx raises several kinds for a bad package
             raise TrustsimInputError(f"--template {path}: not a readable .pptx ({exc}).") from exc
         _drop_slides(prs)
-    prs.slide_width, prs.slide_height = Inches(SLIDE_W), Inches(SLIDE_H)
+    prs.slide_width, prs.slide_height = (Emu(v) for v in SLIDE_EMU)
     return prs
 
 
