@@ -67,8 +67,9 @@ def _common_run_options(func):
             "(repeatable; applied to every scenario).",
         ),
         click.option(
-            "--engine", type=click.Choice(["vectorized"]), default="vectorized",
-            show_default=True, help="Simulation engine.",
+            "--engine", type=click.Choice(["vectorized", "agents"]), default="vectorized",
+            show_default=True,
+            help="Simulation engine: buyers as arrays, or each a Mesa agent (slow, same results).",
         ),
         click.option(
             "--out", "out_dir", type=click.Path(file_okay=False), default=None,

@@ -13,7 +13,7 @@ from trustsim.sim import measures
 from trustsim.sim.params import StageTable
 from trustsim.sim.vectorized import UNIFORM_ROWS, VectorizedEngine
 
-ENGINES = ("vectorized",)
+ENGINES = ("vectorized", "agents")
 
 
 class TrustModel(mesa.Model):
@@ -22,7 +22,8 @@ class TrustModel(mesa.Model):
     Args:
         scenario: a built-in scenario name, a path to a TOML file, or a `Scenario`.
         rng: seed or generator for Mesa's `self.rng`; everything random derives from it.
-        engine: "vectorized" (buyers as arrays).
+        engine: "vectorized" (buyers as arrays) or "agents" (each buyer a Mesa agent; the
+            slow, readable reference that gives the same results).
         steps: horizon override; defaults to the scenario's `time.steps`.
         record_choices: keep every buyer's choice and outcome per step (see `choice_log`);
             off by default because it grows with buyers x steps.
@@ -65,7 +66,12 @@ class TrustModel(mesa.Model):
         # Independent streams for set-up and for the steps, so a scenario that changes
         # the segments still sees the same per-step draws (common random numbers).
         setup_rng, self.step_rng = self.rng.spawn(2)
-        self.engine = VectorizedEngine(self.spec, self.stages, setup_rng)
+        if engine == "agents":
+            from trustsim.sim.agents_engine import AgentsEngine
+
+            self.engine = AgentsEngine(self.spec, self.stages, setup_rng, self)
+        else:
+            self.engine = VectorizedEngine(self.spec, self.stages, setup_rng)
         self.promoters = 0
         self.detractors = 0
         self.new_leads = 0

@@ -1,0 +1,70 @@
+"""The service and the market as plain objects, for the per-agent engine.
+
+The array engine keeps the same information in arrays (`trustsim.sim.vectorized`); here a
+`Buyer` reads the offer of its current stage from `Service` and reports what it did back
+to it, so the per-stage usage tallies the measures read live in one place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trustsim.scenarios.schema import Scenario
+from trustsim.sim.params import StageTable
+
+
+class Service:
+    """The company's offer along the journey and what buyers did at each stage.
+
+    Attributes:
+        scenario: the rule parameters (choice, trust, outcomes, reactance, satisfaction).
+        stages: the per-stage offer (stake, reliability, layer weights, features, pressure).
+        choices_at, delegations_at, verifications_at, abandoned_at: actions per stage.
+        caught_total: errors caught by buyers who checked.
+
+    Example:
+        >>> from trustsim.scenarios import load_scenario
+        >>> scenario = load_scenario("real-estate")
+        >>> service = Service(scenario, StageTable.from_scenario(scenario))
+        >>> int(service.choices_at.sum())
+        0
+    """
+
+    def __init__(self, scenario: Scenario, stages: StageTable):
+        self.scenario = scenario
+        self.stages = stages
+        n = stages.count
+        self.choices_at = np.zeros(n, dtype=np.int64)
+        self.delegations_at = np.zeros(n, dtype=np.int64)
+        self.verifications_at = np.zeros(n, dtype=np.int64)
+        self.abandoned_at = np.zeros(n, dtype=np.int64)
+        self.caught_total = 0
+
+    def record(self, stage: int, action: int, caught: bool) -> None:
+        """Count one buyer's action at a stage (feature usage per stage)."""
+        from trustsim.agents.rules import ABANDON, DELEGATE, VERIFY
+
+        self.choices_at[stage] += 1
+        self.delegations_at[stage] += action == DELEGATE
+        self.verifications_at[stage] += action == VERIFY
+        self.abandoned_at[stage] += action == ABANDON
+        self.caught_total += int(caught)
+
+
+class Market:
+    """The pool of potential buyers and the word of mouth of those who left the pipeline.
+
+    Example:
+        >>> market = Market(buyers=[])
+        >>> market.word_of_mouth(promoter_threshold=0.8, detractor_threshold=0.6)
+        (0, 0)
+    """
+
+    def __init__(self, buyers: list):
+        self.buyers = buyers
+
+    def word_of_mouth(self, promoter_threshold: float, detractor_threshold: float):
+        """Promoters among finished customers; detractors among finished and abandoned."""
+        promoters = sum(b.is_promoter(promoter_threshold) for b in self.buyers)
+        detractors = sum(b.is_detractor(detractor_threshold) for b in self.buyers)
+        return int(promoters), int(detractors)
