@@ -1,5 +1,6 @@
 """TrustModel: invariants over random valid scenarios, determinism, Mesa compatibility."""
 
+import itertools
 import math
 
 import mesa
@@ -91,6 +92,14 @@ def check_invariants(model: TrustModel) -> None:
     assert np.all(customers[(status == POST_PURCHASE) | (status == FINISHED)])
     assert not np.any(customers[(status == ABANDONED) | (status == POTENTIAL) | (status == ACTIVE)])
     assert last["closed_deals"] == counts[POST_PURCHASE] + counts[FINISHED]
+    # The funnel: everyone reached the first stage; fewer reach each later one; past the
+    # closing stage exactly the customers.
+    reached = [last[f"reached[{name}]"] for name in model.stages.names]
+    assert reached[0] == last["leads"]
+    assert all(a >= b for a, b in itertools.pairwise(reached))
+    closing = model.stages.closing
+    if closing + 1 < model.stages.count:
+        assert reached[closing + 1] == last["closed_deals"]
     # Counts never negative; cumulative counts never fall.
     signed = {"nps"}  # promoters minus detractors: -100 to 100
     for column in series.columns:

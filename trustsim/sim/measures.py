@@ -27,7 +27,7 @@ HEADLINE = (
     "time_to_close",
     "revenue",
 )
-PER_STAGE = ("delegation_rate", "verification_rate", "abandonment_rate", "active_at")
+PER_STAGE = ("delegation_rate", "verification_rate", "abandonment_rate", "active_at", "reached")
 
 
 def _ratio(num: float, den: float) -> float:
@@ -92,12 +92,17 @@ def measure(model) -> dict[str, float]:
     active_at = np.bincount(
         eng.stage[(status == ACTIVE) | (status == POST_PURCHASE)], minlength=model.stages.count
     )
+    # A buyer's stage only moves forward and stays where they left or finished, so the
+    # leads who ever reached stage k are the leads whose stage is k or later.
+    at_stage = np.bincount(eng.stage[is_lead], minlength=model.stages.count)
+    reached = np.cumsum(at_stage[::-1])[::-1]
     for index, stage in enumerate(model.stages.names):
         choices = eng.choices_at[index]
         out[stage_column("delegation_rate", stage)] = _ratio(eng.delegations_at[index], choices)
         out[stage_column("verification_rate", stage)] = _ratio(eng.verifications_at[index], choices)
         out[stage_column("abandonment_rate", stage)] = _ratio(eng.abandoned_at[index], choices)
         out[stage_column("active_at", stage)] = int(active_at[index])
+        out[stage_column("reached", stage)] = int(reached[index])
     return out
 
 
