@@ -577,5 +577,52 @@ def sensitivity(
     click.echo(f"Written: {', '.join(str(p) for p in paths)}", err=True)
 
 
+# --- trace (issue 3) ----------------------------------------------------------------
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@click.option("--buyer", "-b", required=True, type=int, help="The buyer's number (0 to size-1).")
+@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed.")
+@click.option("--steps", "-t", default=None, type=click.IntRange(min=1), help="Horizon in steps.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a scenario value (repeatable).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["vectorized", "agents"]),
+    default="vectorized",
+    show_default=True,
+    help="Simulation engine (both give the same trace).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+    show_default=True, help="Output format on stdout.",
+)  # fmt: skip
+def trace(scenario, buyer, seed, steps, overrides, engine, fmt):
+    """One buyer's journey, step by step: trust per layer, felt risk, choice
+    probabilities, choice, outcome, satisfaction and reactance.
+
+    The buyer is the same as in replication 0 of `trustsim run SCENARIO --seed S`.
+
+    \b
+    Example:
+      trustsim trace real-estate --buyer 12 --seed 0
+      trustsim trace delivery-trial-journey --buyer 3 --format json > buyer3.json
+    """
+    from trustsim.experiments.trace import print_trace, trace_buyer
+
+    journey = trace_buyer(
+        scenario, buyer, seed=seed, steps=steps, overrides=overrides, engine=engine
+    )
+    title = f"Buyer {buyer} in {scenario} (seed {seed})"
+    print_trace(journey, buyer, title, fmt)
+
+
+# --- end trace (issue 3) ------------------------------------------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

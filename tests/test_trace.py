@@ -1,0 +1,68 @@
+"""`trace_buyer` and `trustsim trace`: one buyer's journey, told step by step."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from trustsim.cli import main
+from trustsim.experiments.trace import TRACE_COLUMNS, BuyerNotTraced, trace_buyer
+
+SMALL = ("market.size=200", "time.steps=30", "market.outside_influence=0.05")
+
+
+@pytest.fixture(scope="module")
+def journey():
+    return trace_buyer("real-estate-verifiable", buyer=7, seed=1, overrides=SMALL)
+
+
+def test_trace_has_the_stable_columns_first(journey):
+    assert tuple(journey.columns[: len(TRACE_COLUMNS)]) == TRACE_COLUMNS
+
+
+def test_trace_is_one_row_per_step_acted_with_valid_probabilities(journey):
+    assert len(journey) > 0
+    assert journey["step"].is_monotonic_increasing and journey["step"].is_unique
+    probabilities = journey[["p_delegate", "p_verify", "p_abandon"]].to_numpy()
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    assert set(journey["action"].astype(str)) <= {"delegate", "verify", "abandon"}
+
+
+def test_trace_ends_when_the_buyer_leaves(journey):
+    left = journey["status"].astype(str).isin(["abandoned", "finished"]).to_numpy()
+    # Once the buyer has left the journey, it has no more rows.
+    assert not left[:-1].any()
+
+
+def test_both_engines_give_the_same_trace():
+    arrays = trace_buyer("real-estate-funnel", 7, seed=2, overrides=SMALL)
+    agents = trace_buyer("real-estate-funnel", 7, seed=2, overrides=SMALL, engine="agents")
+    assert arrays.equals(agents)
+
+
+def test_a_buyer_who_never_became_a_lead_gets_a_suggestion():
+    quiet = ("market.size=200", "market.outside_influence=0.01")
+    with pytest.raises(BuyerNotTraced, match="never became a lead") as caught:
+        for buyer in range(200):
+            trace_buyer("real-estate", buyer, seed=0, steps=5, overrides=quiet)
+    suggested = trace_buyer(
+        "real-estate", caught.value.suggestion, seed=0, steps=5, overrides=quiet
+    )
+    assert len(suggested) > 0
+
+
+def test_cli_trace_table_json_and_errors():
+    runner = CliRunner()
+    args = ["trace", "real-estate-verifiable", "--buyer", "7", "--seed", "1"]
+    args += [item for value in SMALL for item in ("--set", value)]
+    table = runner.invoke(main, args)
+    assert table.exit_code == 0, table.output
+    assert "Buyer 7 became a lead at step" in table.output
+    as_json = runner.invoke(main, [*args, "--format", "json"])
+    records = json.loads(as_json.output)
+    assert set(TRACE_COLUMNS) <= set(records[0])
+    missing = runner.invoke(main, ["trace", "real-estate", "--buyer", "999999", "--steps", "2"])
+    assert missing.exit_code == 2
+    assert "numbered 0 to 1999" in missing.output

@@ -1,0 +1,247 @@
+"""One buyer's journey, step by step: what it trusted, felt, chose and lived through.
+
+Built on `TrustModel(record_choices=True).choice_log()`. The buyer is identified by its
+slot in the market (0 to market.size - 1) in replication `replication` of a run with root
+seed `seed`, so `trustsim trace real-estate --buyer 7 --seed 3` follows the same buyer as
+replication 0 of `trustsim run real-estate --seed 3`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from trustsim.errors import TrustsimInputError
+from trustsim.scenarios import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The trace's columns, in order. Charts build on these names: keep them stable.
+TRACE_COLUMNS = (
+    "step",
+    "stage",
+    "trust_environment",
+    "trust_rules",
+    "trust_counterparty",
+    "trust",
+    "perceived_risk",
+    "p_delegate",
+    "p_verify",
+    "p_abandon",
+    "action",
+    "outcome",
+    "satisfaction",
+    "reactance",
+)
+TABLE_CAPTION = (
+    "T env/rules/cpty: trust per layer after the step; Trust: stage-weighted trust the "
+    "choice rested on; Risk: perceived risk; P: choice probabilities."
+)
+# Shown after the stable columns: context a reader may want, not part of the contract.
+EXTRA_COLUMNS = ("stake", "status")
+
+
+class BuyerNotTraced(TrustsimInputError):
+    """The buyer does not exist or never acted within the horizon.
+
+    Attributes:
+        suggestion: a buyer who did act (None if nobody did).
+    """
+
+    def __init__(self, message: str, suggestion: int | None):
+        super().__init__(message)
+        self.suggestion = suggestion
+
+
+def trace_buyer(
+    scenario: str | Path | Scenario,
+    buyer: int,
+    seed: int = 0,
+    steps: int | None = None,
+    overrides: Sequence[str] = (),
+    engine: str = "vectorized",
+    replication: int = 0,
+) -> pd.DataFrame:
+    """One buyer's journey as a table, one row per step in which the buyer acted.
+
+    Columns (stable; the story-strip chart relies on them):
+
+    - ``step``: the step the buyer acted in (1 = the first step after set-up).
+    - ``stage``: the stage the buyer faced (categorical, journey order).
+    - ``trust_environment``, ``trust_rules``, ``trust_counterparty``: expected trust per
+      layer *after* the step's evidence and forgetting.
+    - ``trust``: stage-weighted trust *before* the step, the trust the choice rested on.
+    - ``perceived_risk``: felt risk of the step (before acting).
+    - ``p_delegate``, ``p_verify``, ``p_abandon``: the logit choice probabilities
+      (they sum to 1; a probability is 0 where the action is not available).
+    - ``action``: "delegate", "verify" or "abandon" (categorical).
+    - ``outcome``: "success", "error caught", "incident", "deal collapsed" or
+      "walked away" (categorical).
+    - ``satisfaction``, ``reactance``: after the step.
+
+    Then, as context: ``stake`` of the stage and the buyer's ``status`` after the step.
+
+    Args:
+        scenario: a built-in name, a TOML path or a `Scenario`.
+        buyer: the buyer's slot, 0 to market.size - 1.
+        seed: root seed, as in `trustsim.run`.
+        steps: horizon override (default: the scenario's `time.steps`).
+        overrides: `PATH=VALUE` strings applied to the scenario.
+        engine: "vectorized" or "agents" (identical traces).
+        replication: which replication of the run with this root seed.
+
+    Raises:
+        BuyerNotTraced: the buyer does not exist or never acted within the horizon; the
+            message names a buyer who did.
+
+    Example:
+        >>> journey = trace_buyer("delivery-trial-journey", buyer=3, seed=0)
+        >>> list(journey.columns[:3])
+        ['step', 'stage', 'trust_environment']
+    """
+    from trustsim.experiments.runner import replication_seed
+    from trustsim.sim import TrustModel
+
+    spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, overrides)
+    size = spec.market.size
+    if not 0 <= buyer < size:
+        raise BuyerNotTraced(
+            f"--buyer {buyer}: buyers are numbered 0 to {size - 1} in {spec.name} "
+            f"(market.size = {size}).",
+            None,
+        )
+    model = TrustModel(
+        spec,
+        rng=np.random.default_rng(replication_seed(seed, replication)),
+        engine=engine,
+        steps=steps,
+        record_choices=True,
+    )
+    model.run_model()
+    log = model.choice_log()
+    rows = log[log["buyer"] == buyer] if len(log) else log
+    if rows.empty:
+        raise _not_traced(model, buyer, log, seed)
+    journey = rows.assign(p_abandon=_abandon_probability(rows))
+    return journey[[*TRACE_COLUMNS, *EXTRA_COLUMNS]].reset_index(drop=True)
+
+
+def _abandon_probability(rows: pd.DataFrame) -> np.ndarray:
+    # Clipped at 0: p_delegate + p_verify can exceed 1 by a rounding error.
+    return np.maximum(0.0, 1.0 - rows["p_delegate"].to_numpy() - rows["p_verify"].to_numpy())
+
+
+def _not_traced(model, buyer: int, log: pd.DataFrame, seed: int) -> BuyerNotTraced:
+    """A message saying why the buyer has no journey, naming one that has."""
+    arrived = int(model.engine.arrived[buyer])
+    horizon = model.horizon
+    if arrived < 0:
+        why = f"buyer {buyer} never became a lead within {horizon} steps (seed {seed})"
+    else:
+        why = f"buyer {buyer} became a lead only at step {arrived}, the last step"
+    if log.empty:
+        return BuyerNotTraced(
+            f"{why}, and nobody else acted either; try more --steps or "
+            "--set market.outside_influence=0.05.",
+            None,
+        )
+    suggestion = _suggest(model, log)
+    closers = np.flatnonzero(model.engine.closed >= 0)
+    kind = "who closed a deal" if suggestion in closers else "who became a lead"
+    return BuyerNotTraced(
+        f"{why}. Try --buyer {suggestion}, {kind}; "
+        f"{log['buyer'].nunique()} of {model.spec.market.size} buyers acted in this run.",
+        suggestion,
+    )
+
+
+def _suggest(model, log: pd.DataFrame) -> int:
+    """The first buyer who closed a deal, else the first who acted (a journey worth reading)."""
+    acted = np.unique(log["buyer"].to_numpy())
+    closers = acted[model.engine.closed[acted] >= 0]
+    return int(closers[0] if len(closers) else acted[0])
+
+
+def journey_records(journey: pd.DataFrame) -> list[dict]:
+    """The trace as JSON-ready records (NaN as None, categories as strings).
+
+    Example:
+        >>> journey_records(trace_buyer("delivery-trial-journey", buyer=3))[0]["step"] >= 1
+        True
+    """
+    records = []
+    for row in journey.to_dict(orient="records"):
+        records.append({key: _plain(value) for key, value in row.items()})
+    return records
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def journey_summary(journey: pd.DataFrame, buyer: int) -> str:
+    """One sentence a strategist can retell: when the buyer came, closed and left.
+
+    Example:
+        >>> journey_summary(trace_buyer("delivery-trial-journey", buyer=3), 3).startswith("Buyer 3")
+        True
+    """
+    first, last = journey.iloc[0], journey.iloc[-1]
+    parts = [f"Buyer {buyer} became a lead at step {int(first['step']) - 1}"]
+    # Only a closing step leads to post-purchase, or straight to finished at a last stage.
+    closed = journey[journey["status"].astype(str).isin(("post_purchase", "finished"))]
+    if len(closed):
+        parts.append(f"closed at step {int(closed.iloc[0]['step'])}")
+    status = str(last["status"])
+    ending = {
+        "abandoned": f"walked away at step {int(last['step'])} ({last['stage']}, "
+        f"{last['outcome']})",
+        "finished": f"finished the journey at step {int(last['step'])}",
+    }.get(status, f"was still {status.replace('_', '-')} at {last['stage']} at the horizon")
+    parts.append(ending)
+    verified = int((journey["action"].astype(str) == "verify").sum())
+    return (
+        f"{', '.join(parts)}; checked {verified} of {len(journey)} steps, "
+        f"final satisfaction {last['satisfaction']:.2f}."
+    )
+
+
+def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table") -> None:
+    """Print the trace as a rich table with a one-line story, or as JSON records."""
+    if fmt == "json":
+        import json
+
+        print(json.dumps(journey_records(journey), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", caption=TABLE_CAPTION, caption_justify="left")
+    headers = (
+        "Step", "Stage", "T env", "T rules", "T cpty", "Trust", "Risk",
+        "P del", "P ver", "P out", "Choice", "Outcome", "Satisf", "React",
+    )  # fmt: skip
+    for header in headers:
+        table.add_column(
+            header, justify="left" if header in ("Stage", "Choice", "Outcome") else "right"
+        )
+    for row in journey.itertuples():
+        table.add_row(
+            str(row.step), str(row.stage),
+            *(f"{getattr(row, c):.2f}" for c in TRACE_COLUMNS[2:10]),
+            str(row.action), str(row.outcome), f"{row.satisfaction:.2f}", f"{row.reactance:.2f}",
+        )  # fmt: skip
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Written to a file or a pipe: wide enough that no column is cut.
+        console = Console(highlight=False, width=140)
+    console.print(table)
+    console.print(journey_summary(journey, buyer))
