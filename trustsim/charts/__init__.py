@@ -143,7 +143,11 @@ def make_chart(
             chosen = metric if metric in results.extra["sweep_runs"].columns else metrics[0]
             data = sweep.heatmap_data(results.extra["sweep_runs"], x, y, chosen)
             return sweep.heatmap_chart(data, with_title)
-        return sweep.sensitivity_chart(results.extra["sensitivity"], metric, with_title)
+        data = results.extra["sensitivity"]
+        if "method" in data.columns:  # the long table `trustsim sensitivity` writes
+            data = sweep.sobol_from_long(data, metric, scenario)
+            metric = str(data["metric"].iloc[0])
+        return sweep.sensitivity_chart(data, metric, with_title)
 
 
 def save_chart(chart: Chart, path: str | Path, fmt: str | None = None) -> Path:

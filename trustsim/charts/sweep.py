@@ -68,11 +68,12 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         ...     "mean": [1.0, 2.0, 3.0, 9.0], "ci_low": 0.0, "ci_high": 10.0, "n": 3,
         ...     "x_name": "a", "y_name": "b", "metric": "closed_deals"})
         >>> heatmap_chart(data).title
-        'closed deals peak at a = 1, b = 1: 9.00, against 1.00 at a = 0, b = 0'
+        'Closed deals peak at a = 1, b = 1: 9.00, against 1.00 at a = 0, b = 0'
     """
     import matplotlib.colors as mcolors
 
-    xname, yname, metric = (str(data[c].iloc[0]) for c in ("x_name", "y_name", "metric"))
+    xname, yname = (factor_label(str(data[c].iloc[0])) for c in ("x_name", "y_name"))
+    metric = str(data["metric"].iloc[0])
     grid = data.pivot(index="y", columns="x", values="mean")
     low = data.pivot(index="y", columns="x", values="ci_low")
     high = data.pivot(index="y", columns="x", values="ci_high")
@@ -94,6 +95,7 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     best = data.loc[data["mean"].idxmax()]
     worst = data.loc[data["mean"].idxmin()]
     words = metric_words(metric)
+    words = words[0].upper() + words[1:]
     title = (
         f"{words} peak at {xname} = {_tick(best.x)}, {yname} = {_tick(best.y)}: "
         f"{number(best['mean'])}, against {number(worst['mean'])} at {xname} = "
@@ -107,8 +109,52 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     return Chart("heatmap", title, takeaway, fig, data, "95% CI of the mean")
 
 
+def factor_label(path: str) -> str:
+    """A factor's scenario path as words: stages.contract.affordance -> contract affordance.
+
+    Example:
+        >>> factor_label("stages.contract.affordance"), factor_label("market.size")
+        ('contract affordance', 'market size')
+    """
+    parts = path.split(".")
+    if parts[0] == "stages" and len(parts) > 2:
+        parts = parts[1:]
+    return " ".join(parts).replace("_", " ")
+
+
 def _tick(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float, np.floating, np.integer)) else str(value)
+
+
+def sobol_from_long(
+    table: pd.DataFrame, metric: str | None = None, scenario: str | None = None
+) -> pd.DataFrame:
+    """Sobol' indices of one metric and scenario from `trustsim sensitivity`'s long table
+    (method, scenario, metric, factor, index, value, ci_low, ci_high) in the wide form
+    `sensitivity_chart` takes; the CI half-width becomes S1_conf / ST_conf.
+
+    Example:
+        >>> import pandas as pd
+        >>> long = pd.DataFrame({"method": "sobol", "scenario": "s", "metric": "m",
+        ...     "factor": ["a", "a"], "index": ["S1", "ST"], "value": [0.2, 0.3],
+        ...     "ci_low": [0.1, 0.2], "ci_high": [0.3, 0.4]})
+        >>> sobol_from_long(long)[["parameter", "S1", "ST"]].values.tolist()
+        [['a', 0.2, 0.3]]
+    """
+    from trustsim.errors import TrustsimInputError
+
+    sobol = table[(table["method"] == "sobol") & table["index"].isin(["S1", "ST"])]
+    if sobol.empty:
+        raise TrustsimInputError(
+            "the sensitivity table has no Sobol' indices; only Sobol' results are charted."
+        )
+    metric = metric if metric in set(sobol["metric"]) else sobol["metric"].iloc[0]
+    scenario = scenario if scenario in set(sobol["scenario"]) else sobol["scenario"].iloc[0]
+    rows = sobol[(sobol["metric"] == metric) & (sobol["scenario"] == scenario)]
+    rows = rows.assign(conf=(rows["ci_high"] - rows["ci_low"]) / 2)
+    wide = rows.pivot(index="factor", columns="index", values=["value", "conf"])
+    out = wide["value"].join(wide["conf"].add_suffix("_conf")).rename_axis(None, axis=1)
+    return out.rename_axis("parameter").reset_index().assign(metric=metric)
 
 
 def sensitivity_chart(
