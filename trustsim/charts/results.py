@@ -202,7 +202,11 @@ def load_trace(path: str | Path) -> pd.DataFrame:
             f"{path}: no trace found (trace.parquet or trace.csv). Write one with "
             "`trustsim trace ... --out FILE`."
         )
+    from trustsim.charts.story import as_trace
+
     frame = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+    if "choice" in frame.columns or "action" in frame.columns:
+        frame = as_trace(frame)
     missing = [c for c in TRACE_COLUMNS if c not in frame.columns]
     if missing:
         raise TrustsimInputError(f"{file}: a trace needs columns {', '.join(missing)}.")

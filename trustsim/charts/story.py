@@ -1,18 +1,16 @@
 """One buyer's journey (from `trustsim trace`) as a story strip.
 
-The trace is a tidy DataFrame, one row per step the buyer acted, with TRACE_COLUMNS:
-step, stage, trust_environment, trust_rules, trust_counterparty (expected trust per
-layer before the choice), perceived_risk, choice ("delegate", "verify" or "abandon"),
-outcome (free text such as "success", "failure", "caught"), satisfaction and reactance
-(after the step).
+The trace is the table `trustsim trace` writes (`trustsim.experiments.trace`), one row
+per step the buyer acted. The strip needs TRACE_COLUMNS: step, stage,
+trust_environment, trust_rules, trust_counterparty, perceived_risk, action ("delegate",
+"verify" or "abandon"; a column named `choice` is accepted too), outcome ("success",
+"error caught", "incident", "deal collapsed", ...), satisfaction and reactance.
 """
 
 from __future__ import annotations
 
 import itertools
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from trustsim.charts.base import Chart, finish, label_line_ends, note
 from trustsim.charts.style import (
@@ -35,11 +33,13 @@ TRACE_COLUMNS = (
     "trust_rules",
     "trust_counterparty",
     "perceived_risk",
-    "choice",
+    "action",
     "outcome",
     "satisfaction",
     "reactance",
 )
+# Outcomes printed bold in the strip: the moments that cost trust.
+BAD_OUTCOMES = ("fail", "incident", "collaps")
 CHOICE_MARK = {"delegate": ("D", GREY), "verify": ("V", HIGHLIGHT), "abandon": ("X", ALERT)}
 
 
@@ -51,14 +51,14 @@ def story_chart(data: pd.DataFrame, with_title: bool = True, unit: str = "step")
         >>> trace = pd.DataFrame({"step": [1, 2], "stage": ["a", "b"],
         ...     "trust_environment": [.5, .6], "trust_rules": [.5, .55],
         ...     "trust_counterparty": [.5, .5], "perceived_risk": [.3, .2],
-        ...     "choice": ["verify", "delegate"], "outcome": ["success", "success"],
+        ...     "action": ["verify", "delegate"], "outcome": ["success", "success"],
         ...     "satisfaction": [.6, .7], "reactance": [0., 0.]})
         >>> story_chart(trace).title
         'This buyer verified 1 of 2 steps and reached b; satisfaction ends at 0.70'
     """
     import matplotlib.pyplot as plt
 
-    rows = data.sort_values("step").reset_index(drop=True)
+    rows = as_trace(data).sort_values("step").reset_index(drop=True)
     fig, (ax, strip) = plt.subplots(
         2, 1, figsize=FIGSIZE, sharex=True, gridspec_kw={"height_ratios": [3.2, 1]}
     )
@@ -83,7 +83,7 @@ def story_chart(data: pd.DataFrame, with_title: bool = True, unit: str = "step")
     _choice_strip(strip, rows)
     strip.set_xlabel(f"{unit.capitalize()}")
     title = _story_title(rows)
-    verified = int((rows["choice"] == "verify").sum())
+    verified = int((rows["action"] == "verify").sum())
     takeaway = (
         f"This buyer checked {verified} of {len(rows)} steps; trust moved with each outcome "
         "and satisfaction carried the whole journey, before and after payment."
@@ -111,9 +111,9 @@ def _choice_strip(ax, rows: pd.DataFrame) -> None:
             color=TEXT,
             clip_on=True,
         )
-    for step, choice, outcome in zip(steps, rows["choice"], rows["outcome"], strict=True):
+    for step, choice, outcome in zip(steps, rows["action"], rows["outcome"], strict=True):
         mark, color = CHOICE_MARK.get(str(choice), ("?", TEXT))
-        weight = "bold" if "fail" in str(outcome) or "collaps" in str(outcome) else "normal"
+        weight = "bold" if any(bad in str(outcome) for bad in BAD_OUTCOMES) else "normal"
         ax.text(
             step, 0.72, mark, ha="center", va="center", fontsize=15, color=color, fontweight=weight
         )
@@ -126,9 +126,9 @@ def _choice_strip(ax, rows: pd.DataFrame) -> None:
 
 
 def _story_title(rows: pd.DataFrame) -> str:
-    verified = int((rows["choice"] == "verify").sum())
+    verified = int((rows["action"] == "verify").sum())
     last = rows.iloc[-1]
-    abandoned = rows[rows["choice"] == "abandon"]
+    abandoned = rows[rows["action"] == "abandon"]
     if len(abandoned):
         ending = f"walked away at {abandoned['stage'].iloc[0]}"
     else:
@@ -139,5 +139,8 @@ def _story_title(rows: pd.DataFrame) -> str:
     )
 
 
-def has_trace_columns(frame: pd.DataFrame) -> bool:
-    return all(c in frame.columns for c in TRACE_COLUMNS) and bool(np.size(frame))
+def as_trace(frame: pd.DataFrame) -> pd.DataFrame:
+    """The trace with `action` as plain text (it may arrive as `choice` or categorical)."""
+    if "action" not in frame.columns and "choice" in frame.columns:
+        frame = frame.rename(columns={"choice": "action"})
+    return frame.assign(action=frame["action"].astype(str), outcome=frame["outcome"].astype(str))

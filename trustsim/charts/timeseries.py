@@ -34,7 +34,7 @@ def band_data(run: RunResult, columns: list[str], scenarios: list[str] | None = 
     Example:
         >>> import trustsim
         >>> run = trustsim.run(["real-estate"], replications=2, steps=5)
-        >>> band_data(run, ["leads"])["step"].max()
+        >>> int(band_data(run, ["leads"])["step"].max())
         5
     """
     import pandas as pd
