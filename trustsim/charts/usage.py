@@ -62,14 +62,14 @@ def usage_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     )
     ax_use.set_xlim(0, 100)
     ax_use.set_xlabel("Used, % of choices")
-    _panel(ax_deals, rows, "closed_deals", y, colors, "Closed deals, %")
-    _panel(ax_sat, rows, "satisfaction", y, colors, "Satisfaction, %")
+    _panel(ax_deals, rows, "closed_deals", y, colors, "% change vs full offer")
+    _panel(ax_sat, rows, "satisfaction", y, colors, "% change vs full offer")
     ax_use.set_yticks(y, rows["feature"])
     ax_use.invert_yaxis()
     for i, tick in enumerate(ax_use.get_yticklabels()):
         tick.set_color(HIGHLIGHT if i == pick else TEXT)
         tick.set_fontweight("bold" if i == pick else "normal")
-    heads = ("How often used", "Cost of removing", "Cost of removing")
+    heads = ("How often used", "Deals without it", "Satisfaction w/o it")
     for ax, head in zip((ax_use, ax_deals, ax_sat), heads, strict=True):
         ax.set_title(head, loc="left", fontsize=15, fontweight="bold")
         ax.grid(axis="y", visible=False)
