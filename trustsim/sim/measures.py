@@ -38,6 +38,17 @@ def stage_column(measure: str, stage: str) -> str:
     return f"{measure}[{stage}]"
 
 
+def _lead_columns(per_layer_arrays, is_lead: np.ndarray, leads: int):
+    """The leads' columns of (3, n) arrays; the arrays themselves when everyone is a lead.
+
+    `np.take` along the axis is several times faster than `array[:, index]`.
+    """
+    if leads == len(is_lead):
+        return per_layer_arrays
+    index = np.flatnonzero(is_lead)
+    return tuple(np.take(array, index, axis=1) for array in per_layer_arrays)
+
+
 def measure(model) -> dict[str, float]:
     """Every per-step measure of the model at its current step."""
     eng, spec = model.engine, model.spec
@@ -78,11 +89,8 @@ def measure(model) -> dict[str, float]:
         "revenue": spec.market.deal_value * closed + spec.repeat.value * repeats,
         "mean_reactance": float(eng.reactance[is_lead].mean()) if leads else 0.0,
     }
-    lead_index = np.flatnonzero(is_lead)
     per_layer = rules.expected_trust(
-        eng.good[:, lead_index],
-        eng.bad[:, lead_index],
-        eng.base_rate[:, lead_index],
+        *_lead_columns((eng.good, eng.bad, eng.base_rate), is_lead, leads),
         spec.trust.prior_weight,
     )
     for layer, name in enumerate(LAYERS):

@@ -30,24 +30,64 @@ OUTCOME_NONE, OUTCOME_SUCCESS, OUTCOME_CAUGHT, OUTCOME_INCIDENT, OUTCOME_COLLAPS
 OUTCOMES = ("walked away", "success", "error caught", "incident", "deal collapsed")
 
 
+# Buyers per block. Sub-steps work block by block so that a block's inputs and
+# temporaries stay in the CPU cache instead of streaming arrays of the whole market
+# through memory once per operation; blocks change no value (rules are elementwise).
+BLOCK = 8192
+
+
 @dataclass(slots=True)
 class StepContext:
     """What one step's sub-steps hand to each other (arrays over the acting buyers)."""
 
-    acting: np.ndarray  # buyer indices
+    acting: np.ndarray  # buyer indices, ascending
     stage: np.ndarray
-    trust: np.ndarray | None = None
-    risk: np.ndarray | None = None
-    detect: np.ndarray | None = None
-    effort: np.ndarray | None = None
-    p_delegate: np.ndarray | None = None
-    p_verify: np.ndarray | None = None
-    action: np.ndarray | None = None
-    success: np.ndarray | None = None
-    caught: np.ndarray | None = None
-    incident: np.ndarray | None = None
-    collapsed: np.ndarray | None = None
-    completed: np.ndarray | None = None
+    trust: np.ndarray
+    risk: np.ndarray
+    detect: np.ndarray
+    effort: np.ndarray
+    p_delegate: np.ndarray
+    p_verify: np.ndarray
+    action: np.ndarray
+    success: np.ndarray
+    caught: np.ndarray
+    incident: np.ndarray
+    collapsed: np.ndarray
+    completed: np.ndarray
+
+    @classmethod
+    def empty(cls, acting: np.ndarray, stage: np.ndarray) -> StepContext:
+        n = len(acting)
+        floats = {name: np.empty(n) for name in ("trust", "risk", "detect", "effort")}
+        flags = {
+            name: np.empty(n, dtype=bool)
+            for name in ("success", "caught", "incident", "collapsed", "completed")
+        }
+        return cls(
+            acting, stage, **floats, p_delegate=np.empty(n), p_verify=np.empty(n),
+            action=np.empty(n, dtype=np.int8), **flags,
+        )  # fmt: skip
+
+    def blocks(self):
+        """(slice into the context, buyer indices, their stages) per block of buyers."""
+        for start in range(0, len(self.acting), BLOCK):
+            part = slice(start, start + BLOCK)
+            yield part, self.acting[part], self.stage[part]
+
+
+def layer_columns(per_layer: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Columns `index` of a (3, n) per-layer array, as a C-ordered (3, len(index)) array.
+
+    `np.take` along the axis is several times faster than `per_layer[:, index]`, whose
+    result is also F-ordered, which slows every operation on it.
+    """
+    return np.take(per_layer, index, axis=1)
+
+
+def set_layer_columns(per_layer: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    """per_layer[:, index] = values, one layer at a time (faster than the 2-D scatter)."""
+    for layer in range(per_layer.shape[0]):
+        per_layer[layer, index] = values[layer]
 
 
 class VectorizedEngine:
@@ -98,43 +138,46 @@ class VectorizedEngine:
         very step it pushes (a refinement of MODEL.md's order, see docs/ODD.md).
         """
         acting = np.flatnonzero((self.status == ACTIVE) | (self.status == POST_PURCHASE))
-        k = self.stage[acting]
+        self.ctx = StepContext.empty(acting, self.stage[acting])
         st = self.stages
-        self.reactance[acting] = rules.accumulate_reactance(
-            self.reactance[acting],
-            self.propensity[acting],
-            st.pressure[k],
-            st.forced[k],
-            self.control_need[acting],
-            self.scenario.reactance.decay,
-            self.scenario.reactance.forced_weight,
-        )
-        self.ctx = StepContext(acting, k)
+        for _, idx, k in self.ctx.blocks():
+            self.reactance[idx] = rules.accumulate_reactance(
+                self.reactance[idx],
+                self.propensity[idx],
+                st.pressure[k],
+                st.forced[k],
+                self.control_need[idx],
+                self.scenario.reactance.decay,
+                self.scenario.reactance.forced_weight,
+            )
 
     def decide(self, u: np.ndarray, t: int) -> None:
         """Perceived risk, utilities and a logit choice for every active buyer."""
+        for part, idx, k in self.ctx.blocks():
+            self._decide_block(u, part, idx, k)
+
+    def _decide_block(self, u: np.ndarray, part: slice, idx: np.ndarray, k: np.ndarray):
         p = self.scenario
         st = self.stages
-        acting, k = self.ctx.acting, self.ctx.stage
-        w = st.weights[:, k]
+        w = layer_columns(st.weights, k)
         prior = p.trust.prior_weight
-        good, bad = self.good[:, acting], self.bad[:, acting]
+        good, bad = layer_columns(self.good, idx), layer_columns(self.bad, idx)
         trust = rules.stage_weighted(
-            rules.expected_trust(good, bad, self.base_rate[:, acting], prior), w
+            rules.expected_trust(good, bad, layer_columns(self.base_rate, idx), prior), w
         )
         uncert = rules.stage_weighted(rules.uncertainty(good, bad, prior), w)
         stake, affordance = st.stake[k], st.affordance[k]
-        c, ch = self.control_need[acting], p.choice
+        c, ch = self.control_need[idx], p.choice
         risk = rules.perceived_risk(
             stake,
-            self.risk_aversion[acting],
+            self.risk_aversion[idx],
             trust,
             uncert,
             affordance,
             ch.uncertainty_weight,
             ch.structural_assurance,
         )
-        skill = self.skill[acting]
+        skill = self.skill[idx]
         detect = rules.detection_chance(ch.detection, skill, affordance, ch.outside_means)
         effort = rules.verification_effort(
             ch.verification_cost, ch.affordance_cost_relief, affordance, skill
@@ -153,10 +196,10 @@ class VectorizedEngine:
             ch.verify_trust_share,
         )
         v_out = rules.abandon_utility(
-            self.reactance[acting],
+            self.reactance[idx],
             st.pressure[k],
-            self.waited[acting],
-            self.patience[acting],
+            self.waited[idx],
+            self.patience[idx],
             st.competition[k],
             ch.exit_bias,
             ch.reactance_weight,
@@ -166,63 +209,76 @@ class VectorizedEngine:
         p_del, p_ver = rules.choice_probabilities(
             v_del, v_ver, v_out, st.can_delegate[k], st.can_verify[k], ch.temperature
         )
-        action = rules.choose_action(p_del, p_ver, u[CHOICE, acting])
         ctx = self.ctx
-        ctx.trust, ctx.risk, ctx.detect, ctx.effort = trust, risk, detect, effort
-        ctx.p_delegate, ctx.p_verify, ctx.action = p_del, p_ver, action
+        ctx.action[part] = rules.choose_action(p_del, p_ver, u[CHOICE, idx])
+        ctx.trust[part], ctx.risk[part], ctx.detect[part], ctx.effort[part] = (
+            trust, risk, detect, effort,
+        )  # fmt: skip
+        ctx.p_delegate[part], ctx.p_verify[part] = p_del, p_ver
 
     def resolve_outcomes(self, u: np.ndarray, t: int) -> None:
         """The service does the step right or not; checks catch some errors."""
-        ctx, st, acting = self.ctx, self.stages, self.ctx.acting
-        took_part = ctx.action != ABANDON
-        verified = ctx.action == VERIFY
-        success = took_part & (u[SERVICE, acting] < st.reliability[ctx.stage])
-        failed = took_part & ~success
-        caught = failed & verified & (u[DETECTION, acting] < ctx.detect)
-        incident = failed & ~caught
-        collapse = rules.collapse_chance(st.stake[ctx.stage], self.scenario.outcomes.collapse)
-        collapsed = incident & (u[COLLAPSE, acting] < collapse)
-        spills_over = verified & (
-            u[DELAY, acting]
-            < self.scenario.outcomes.verification_delay * (1.0 - st.affordance[ctx.stage])
-        )
-        ctx.completed = (success | caught) & ~spills_over
-        ctx.success, ctx.caught, ctx.incident, ctx.collapsed = success, caught, incident, collapsed
+        ctx, st, out = self.ctx, self.stages, self.scenario.outcomes
+        for part, idx, k in ctx.blocks():
+            action = ctx.action[part]
+            took_part = action != ABANDON
+            verified = action == VERIFY
+            success = took_part & (u[SERVICE, idx] < st.reliability[k])
+            failed = took_part & ~success
+            caught = failed & verified & (u[DETECTION, idx] < ctx.detect[part])
+            incident = failed & ~caught
+            collapse = rules.collapse_chance(st.stake[k], out.collapse)
+            ctx.collapsed[part] = incident & (u[COLLAPSE, idx] < collapse)
+            spills_over = verified & (
+                u[DELAY, idx] < out.verification_delay * (1.0 - st.affordance[k])
+            )
+            ctx.completed[part] = (success | caught) & ~spills_over
+            ctx.success[part], ctx.caught[part], ctx.incident[part] = success, caught, incident
 
     def update_trust(self, u: np.ndarray, t: int) -> None:
         """Evidence forgets toward the prior, then this step's evidence is added by layer."""
-        ctx, tr, acting = self.ctx, self.scenario.trust, self.ctx.acting
-        w = self.stages.weights[:, ctx.stage]
-        verified = ctx.action == VERIFY
-        good_amount = np.where(
-            ctx.success, np.where(verified, tr.verified_evidence, tr.success_evidence), 0.0
-        )
-        bad_amount = np.where(ctx.incident, tr.failure_evidence, 0.0) + np.where(
-            ctx.caught, tr.failure_evidence * tr.caught_failure_scale, 0.0
-        )
-        good = rules.add_evidence(rules.forget(self.good[:, acting], tr.forgetting), good_amount, w)
-        bad = rules.add_evidence(rules.forget(self.bad[:, acting], tr.forgetting), bad_amount, w)
-        # A caught error is also evidence that the platform works: it let the buyer catch it.
-        good[0] += np.where(
-            ctx.caught, tr.success_evidence * self.stages.affordance[ctx.stage], 0.0
-        )
-        self.good[:, acting] = good
-        self.bad[:, acting] = bad
+        ctx, tr = self.ctx, self.scenario.trust
+        for part, idx, k in ctx.blocks():
+            w = layer_columns(self.stages.weights, k)
+            success, caught = ctx.success[part], ctx.caught[part]
+            verified = ctx.action[part] == VERIFY
+            good_amount = np.where(
+                success, np.where(verified, tr.verified_evidence, tr.success_evidence), 0.0
+            )
+            bad_amount = np.where(ctx.incident[part], tr.failure_evidence, 0.0) + np.where(
+                caught, tr.failure_evidence * tr.caught_failure_scale, 0.0
+            )
+            good = rules.add_evidence(
+                rules.forget(layer_columns(self.good, idx), tr.forgetting), good_amount, w
+            )
+            bad = rules.add_evidence(
+                rules.forget(layer_columns(self.bad, idx), tr.forgetting), bad_amount, w
+            )
+            # A caught error is also evidence that the platform works: it let the buyer
+            # catch it.
+            good[0] += np.where(caught, tr.success_evidence * self.stages.affordance[k], 0.0)
+            set_layer_columns(self.good, idx, good)
+            set_layer_columns(self.bad, idx, bad)
 
     def update_satisfaction(self, u: np.ndarray, t: int) -> None:
-        ctx, st, sat, acting = self.ctx, self.stages, self.scenario.satisfaction, self.ctx.acting
-        k = ctx.stage
-        outcome = np.where(ctx.success, 1.0, np.where(ctx.caught, sat.caught_outcome, 0.0))
+        """Each step's experience against expectation enters the running satisfaction."""
+        for part, idx, k in self.ctx.blocks():
+            self._satisfaction_block(part, idx, k)
+
+    def _satisfaction_block(self, part: slice, idx: np.ndarray, k: np.ndarray) -> None:
+        ctx, st, sat = self.ctx, self.stages, self.scenario.satisfaction
+        success, caught, action = ctx.success[part], ctx.caught[part], ctx.action[part]
+        outcome = np.where(success, 1.0, np.where(caught, sat.caught_outcome, 0.0))
         experience = rules.stage_experience(
             outcome,
-            ctx.trust,
-            ctx.risk,
-            np.where(ctx.action == VERIFY, ctx.effort, 0.0),
-            self.control_need[acting],
+            ctx.trust[part],
+            ctx.risk[part],
+            np.where(action == VERIFY, ctx.effort[part], 0.0),
+            self.control_need[idx],
             st.pressure[k],
-            self.propensity[acting],
+            self.propensity[idx],
             st.forced[k],
-            np.where(ctx.incident, st.stake[k], 0.0),
+            np.where(ctx.incident[part], st.stake[k], 0.0),
             baseline=sat.baseline,
             surprise_weight=sat.surprise_weight,
             loss_aversion=sat.loss_aversion,
@@ -233,39 +289,45 @@ class VectorizedEngine:
             incident_loss=sat.incident_loss,
         )
         # Walking away is not a step experienced: the buyer keeps the opinion formed so far.
-        current = self.satisfaction[acting]
-        experience = np.where(ctx.action == ABANDON, current, experience)
-        self.satisfaction[acting] = rules.update_satisfaction(current, experience, sat.smoothing)
+        current = self.satisfaction[idx]
+        experience = np.where(action == ABANDON, current, experience)
+        self.satisfaction[idx] = rules.update_satisfaction(current, experience, sat.smoothing)
 
     def advance_journeys(self, u: np.ndarray, t: int) -> None:
         """Move on, close, finish, walk away or collapse; count what happened per stage."""
-        ctx, st, acting = self.ctx, self.stages, self.ctx.acting
-        k, action, n = ctx.stage, ctx.action, st.count
+        ctx, n = self.ctx, self.stages.count
+        action, k = ctx.action, ctx.stage
         self.choices_at += np.bincount(k, minlength=n)
         self.delegations_at += np.bincount(k[action == DELEGATE], minlength=n)
         self.verifications_at += np.bincount(k[action == VERIFY], minlength=n)
         self.abandoned_at += np.bincount(k[action == ABANDON], minlength=n)
-        self.delegations[acting] += action == DELEGATE
-        self.verifications[acting] += action == VERIFY
-        self.incidents[acting] += ctx.incident
         self.caught_total += int(np.count_nonzero(ctx.caught))
+        for part, idx, k in ctx.blocks():
+            self._advance_block(t, part, idx, k)
 
-        leaving = (action == ABANDON) | ctx.collapsed
-        was_post = self.status[acting] == POST_PURCHASE
-        completed = ctx.completed & ~leaving
+    def _advance_block(self, t: int, part: slice, idx: np.ndarray, k: np.ndarray) -> None:
+        ctx, n, closing = self.ctx, self.stages.count, self.stages.closing
+        action = ctx.action[part]
+        self.delegations[idx] += action == DELEGATE
+        self.verifications[idx] += action == VERIFY
+        self.incidents[idx] += ctx.incident[part]
+
+        leaving = (action == ABANDON) | ctx.collapsed[part]
+        status = self.status[idx]
+        was_post = status == POST_PURCHASE
+        completed = ctx.completed[part] & ~leaving
         next_stage = k + completed
-        closes = completed & (k == st.closing)
+        closes = completed & (k == closing)
         finishes = completed & (next_stage >= n)
 
-        status = self.status[acting]
         status = np.where(closes, POST_PURCHASE, status)
         status = np.where(finishes, FINISHED, status)
         status = np.where(leaving, np.where(was_post, FINISHED, ABANDONED), status)
-        self.status[acting] = status
-        self.churned[acting[leaving & was_post]] = True
-        self.closed[acting[closes]] = t
-        self.stage[acting] = np.minimum(next_stage, n - 1)
-        self.waited[acting] = np.where(completed, 0, self.waited[acting] + 1)
+        self.status[idx] = status
+        self.churned[idx[leaving & was_post]] = True
+        self.closed[idx[closes]] = t
+        self.stage[idx] = np.minimum(next_stage, n - 1)
+        self.waited[idx] = np.where(completed, 0, self.waited[idx] + 1)
 
     def choice_record(self, t: int) -> dict[str, np.ndarray]:
         """This step's choices and outcomes, one entry per acting buyer (for logs and traces)."""
@@ -276,9 +338,9 @@ class VectorizedEngine:
         outcome[ctx.incident] = OUTCOME_INCIDENT
         outcome[ctx.collapsed] = OUTCOME_COLLAPSE
         per_layer = rules.expected_trust(
-            self.good[:, acting],
-            self.bad[:, acting],
-            self.base_rate[:, acting],
+            layer_columns(self.good, acting),
+            layer_columns(self.bad, acting),
+            layer_columns(self.base_rate, acting),
             self.scenario.trust.prior_weight,
         )
         record = {

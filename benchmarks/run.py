@@ -1,0 +1,378 @@
+"""trustsim speed and memory benchmarks: one command, one table.
+
+In the spirit of Mesa's benchmarks: fixed configurations, model set-up and run timed
+apart, a warm-up before timing, several seeds, the median reported. Every benchmark
+keeps its raw samples so a later run can be compared with a saved one.
+
+    uv run python benchmarks/run.py                     # full suite (a few minutes)
+    uv run python benchmarks/run.py --quick             # fewer seeds, no 1 M run, no demo
+    uv run python benchmarks/run.py --save before.json
+    uv run python benchmarks/run.py --compare before.json   # flags changes beyond noise
+
+Throughput is counted in *active* buyer-steps: buyers who act in a step (active or
+after purchase), summed over steps, divided by the time `model.step()` took (the whole
+step: every sub-step, word of mouth, arrivals and the DataCollector). The configuration
+`benchmarks/all-active.toml` makes every buyer a lead at the first step and keeps them
+active, so the count is close to buyers x steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ALL_ACTIVE = HERE / "all-active.toml"
+TRUSTSIM = Path(sys.executable).parent / "trustsim"
+
+
+@dataclass
+class Result:
+    """One benchmark: its raw samples and how to read them."""
+
+    name: str
+    unit: str
+    samples: list[float]
+    higher_is_better: bool
+    config: str = ""
+    target: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def met(self) -> str:
+        if self.target is None:
+            return ""
+        ok = self.median >= self.target if self.higher_is_better else self.median <= self.target
+        return "yes" if ok else "no"
+
+
+# ------------------------------------------------------------------ measurements
+def _scenario(size: int):
+    from trustsim.scenarios import load_scenario
+
+    return load_scenario(ALL_ACTIVE, [f"market.size={size}"])
+
+
+def _acting(engine) -> int:
+    from trustsim.sim.vectorized import ACTIVE, POST_PURCHASE
+
+    status = engine.status
+    return int(np.count_nonzero((status == ACTIVE) | (status == POST_PURCHASE)))
+
+
+def buyer_steps_per_second(engine: str, size: int, steps: int, seed: int) -> float:
+    """Active buyer-steps per second of `model.step()`, set-up excluded."""
+    from trustsim.sim import TrustModel
+
+    scenario = _scenario(size)
+    model = TrustModel(scenario, rng=seed, engine=engine, steps=steps)
+    elapsed, active_steps = 0.0, 0
+    for _ in range(steps):
+        active_steps += _acting(model.engine)  # counted outside the timed region
+        start = time.perf_counter()
+        model.step()
+        elapsed += time.perf_counter() - start
+    return active_steps / elapsed
+
+
+def throughput(engine: str, size: int, steps: int, seeds: int, target=None) -> Result:
+    buyer_steps_per_second(engine, min(size, 1000), 3, seed=999)  # warm-up
+    samples = [buyer_steps_per_second(engine, size, steps, seed) for seed in range(seeds)]
+    return Result(
+        name=f"throughput {engine} {size:,}",
+        unit="buyer-steps/s",
+        samples=samples,
+        higher_is_better=True,
+        config=f"all-active, {size:,} buyers, {steps} steps, {seeds} seeds",
+        target=target,
+    )
+
+
+def engine_ratio(fast: Result, slow: Result, size: int, target: float) -> Result:
+    """Vectorized over agents throughput on the same configuration (all sample pairs)."""
+    samples = [f / s for f in fast.samples for s in slow.samples]
+    return Result(
+        name=f"engine ratio {size:,}",
+        unit="x",
+        samples=samples,
+        higher_is_better=True,
+        config=f"vectorized / agents, all-active, {size:,} buyers",
+        target=target,
+    )
+
+
+def setup_time(size: int, repeats: int) -> Result:
+    """Seconds to build a `TrustModel` of `size` buyers (scenario parsed beforehand)."""
+    from trustsim.scenarios import load_scenario
+    from trustsim.sim import TrustModel
+
+    scenario = load_scenario("real-estate", [f"market.size={size}"])
+    TrustModel(scenario, rng=0)  # warm-up
+    samples = []
+    for seed in range(repeats):
+        start = time.perf_counter()
+        TrustModel(scenario, rng=seed)
+        samples.append(time.perf_counter() - start)
+    return Result(
+        name=f"set-up {size:,}",
+        unit="ms",
+        samples=[1000 * s for s in samples],
+        higher_is_better=False,
+        config=f"real-estate, market.size={size:,}, {repeats} repeats",
+        target=20.0,
+    )
+
+
+def memory_probe(size: int, steps: int) -> dict:
+    """Run in a fresh process: peak traced memory and peak RSS of one all-active run."""
+    import resource
+    import tracemalloc
+
+    from trustsim.sim import TrustModel
+
+    scenario = _scenario(size)
+    tracemalloc.start()
+    model = TrustModel(scenario, rng=0, steps=steps)
+    model.run_model()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return {"peak_traced": peak, "max_rss": max_rss}
+
+
+def _probe_in_subprocess(size: int, steps: int) -> dict:
+    command = [sys.executable, str(Path(__file__)), "--probe-memory", str(size), str(steps)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def memory(size: int, steps: int, repeats: int) -> list[Result]:
+    probes = [_probe_in_subprocess(size, steps) for _ in range(repeats)]
+    config = f"all-active, {size:,} buyers, {steps} steps, tracemalloc peak"
+    per_buyer = Result(
+        name=f"memory per buyer ({size:,})",
+        unit="bytes",
+        samples=[p["peak_traced"] / size for p in probes],
+        higher_is_better=False,
+        config=config,
+        target=300.0,
+    )
+    peak = Result(
+        name=f"peak memory {size:,} x {steps}",
+        unit="MiB",
+        samples=[p["peak_traced"] / 2**20 for p in probes],
+        higher_is_better=False,
+        config=config,
+        target=1024.0,
+        extra={"max_rss_mib": [p["max_rss"] / 2**20 for p in probes]},
+    )
+    return [per_buyer, peak]
+
+
+def command_time(args: list[str], repeats: int, name: str, target=None):
+    """Wall time of a `trustsim` command in a fresh process (one warm-up run first)."""
+    run = [str(TRUSTSIM), *args]
+    subprocess.run(run, capture_output=True, check=True)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(run, capture_output=True, check=True)
+        samples.append(time.perf_counter() - start)
+    return Result(
+        name=name,
+        unit="s",
+        samples=samples,
+        higher_is_better=False,
+        config=f"`trustsim {' '.join(args)}`, {repeats} runs",
+        target=target,
+    )
+
+
+# ------------------------------------------------------------------------- suite
+def suite(quick: bool) -> list[Result]:
+    seeds = 3 if quick else 5
+    results = []
+    fast = {}
+    for size in (1_000, 10_000, 100_000):
+        target = 10e6 if size == 100_000 else None
+        fast[size] = throughput("vectorized", size, 20, seeds, target)
+        results.append(fast[size])
+        _report(fast[size])
+    # The agents engine is 10^2-10^3 times slower: 100,000 agents would take minutes per
+    # run, so it is measured at 1,000 and 10,000 buyers (fewer steps at 10,000).
+    for size, steps in ((1_000, 10), (10_000, 4)):
+        slow = throughput("agents", size, steps, 3)
+        _report(slow)
+        ratio = engine_ratio(fast[size], slow, size, target=100.0)
+        results += [slow, ratio]
+        _report(ratio)
+    results.append(setup_time(5_000, 21))
+    _report(results[-1])
+    results += memory(100_000, 52, 1 if quick else 3)
+    _report(results[-1])
+    if not quick:
+        million = memory(1_000_000, 52, 1)
+        results.append(million[1])
+        _report(million[1])
+    results.append(command_time(["--help"], 10, "trustsim --help", target=0.3))
+    _report(results[-1])
+    if not quick:
+        results.append(command_time(["demo"], 3, "trustsim demo"))
+        _report(results[-1])
+    return results
+
+
+def _report(result: Result) -> None:
+    print(f"  {result.name}: {_fmt(result.median, result.unit)}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------ output
+def _fmt(value: float, unit: str) -> str:
+    if unit == "buyer-steps/s":
+        return f"{value / 1e6:.2f} M/s" if value >= 1e5 else f"{value / 1e3:.1f} k/s"
+    if unit == "x":
+        return f"{value:,.0f}x"
+    if unit == "s":
+        return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    if unit == "MiB":
+        return f"{value:,.0f} MiB"
+    return f"{value:,.0f} {unit}"
+
+
+def _target(result: Result) -> str:
+    if result.target is None:
+        return ""
+    sign = ">=" if result.higher_is_better else "<="
+    return f"{sign} {_fmt(result.target, result.unit)}"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}; Python {platform.python_version()}; numpy {np.__version__}"
+
+
+def print_table(results: list[Result], markdown: bool) -> None:
+    headers = ("Benchmark", "Median", "Target", "Met", "Configuration")
+    rows = [(r.name, _fmt(r.median, r.unit), _target(r), r.met(), r.config) for r in results]
+    for r in results:
+        if "max_rss_mib" in r.extra:
+            rss = statistics.median(r.extra["max_rss_mib"])
+            rows.append((f"{r.name} (process RSS)", f"{rss:,.0f} MiB", "", "", "getrusage"))
+    if markdown:
+        print("| " + " | ".join(headers) + " |")
+        print("|" + "---|" * len(headers))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        print(f"\n{machine()}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"trustsim benchmarks ({machine()})", title_justify="left")
+    for header in headers:
+        table.add_column(header, justify="right" if header in ("Median", "Target") else "left")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+
+
+# ----------------------------------------------------------------------- compare
+def bootstrap_ratio(new, old, draws: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """Ratio of medians new/old with a 95% percentile-bootstrap confidence interval.
+
+    Example:
+        >>> ratio, low, high = bootstrap_ratio([2.0, 2.1, 1.9], [1.0, 1.05, 0.95])
+        >>> round(ratio, 2), low > 1.0
+        (2.0, True)
+    """
+    rng = np.random.default_rng(seed)
+    new, old = np.asarray(new, float), np.asarray(old, float)
+    boot_new = np.median(rng.choice(new, (draws, len(new))), axis=1)
+    boot_old = np.median(rng.choice(old, (draws, len(old))), axis=1)
+    ratios = boot_new / boot_old
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(np.median(new) / np.median(old)), float(low), float(high)
+
+
+def verdict(result: Result, low: float, high: float) -> str:
+    """'better' or 'worse' when the whole CI of the ratio is on one side of 1."""
+    if low <= 1.0 <= high:
+        return "same (within noise)"
+    faster = low > 1.0 if result.higher_is_better else high < 1.0
+    return "BETTER" if faster else "WORSE"
+
+
+def compare(results: list[Result], saved_path: Path) -> int:
+    """Print new vs saved per benchmark; return 1 if any benchmark got worse."""
+    saved = {r["name"]: r for r in json.loads(saved_path.read_text())["results"]}
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Compared with {saved_path}", title_justify="left")
+    for header in ("Benchmark", "Saved", "Now", "Now / saved", "95% CI", "Verdict"):
+        table.add_column(header)
+    worse = 0
+    for r in results:
+        if r.name not in saved:
+            continue
+        old = saved[r.name]["samples"]
+        ratio, low, high = bootstrap_ratio(r.samples, old)
+        word = verdict(r, low, high)
+        worse += word == "WORSE"
+        table.add_row(
+            r.name, _fmt(statistics.median(old), r.unit), _fmt(r.median, r.unit),
+            f"{ratio:.3f}", f"[{low:.3f}, {high:.3f}]", word,
+        )  # fmt: skip
+    Console(width=160).print(table)
+    return 1 if worse else 0
+
+
+# -------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer seeds; no 1 M run, no demo")
+    parser.add_argument("--save", type=Path, help="write the raw samples to this JSON file")
+    parser.add_argument("--compare", type=Path, help="compare with a file written by --save")
+    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--probe-memory", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.probe_memory:
+        print(json.dumps(memory_probe(*args.probe_memory)))
+        return 0
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    print("Running benchmarks (progress on stderr)...", file=sys.stderr)
+    results = suite(args.quick)
+    print_table(results, args.markdown)
+    if args.save:
+        payload = {"machine": machine(), "results": [asdict(r) for r in results]}
+        args.save.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"Samples saved to {args.save}", file=sys.stderr)
+    if args.compare:
+        return compare(results, args.compare)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
