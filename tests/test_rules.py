@@ -148,3 +148,9 @@ def test_rules_broadcast_over_arrays_like_scalars():
     vector = rules.perceived_risk(stakes, 0.6, 0.7, 0.3, 0.0, 0.5, 0.6)
     scalars = [rules.perceived_risk(x, 0.6, 0.7, 0.3, 0.0, 0.5, 0.6) for x in stakes]
     assert vector.tolist() == pytest.approx(scalars)
+
+
+def test_an_unavailable_action_with_a_huge_utility_does_not_break_the_logit():
+    # Delegation unavailable but with an enormous utility: the rest still share the mass.
+    p_del, p_ver = rules.choice_probabilities(1e6, 0.0, 0.0, 0.0, 1.0, 0.01)
+    assert p_del == 0.0 and p_ver == pytest.approx(0.5)

@@ -118,6 +118,9 @@ class Buyer(mesa.Agent):
             draws: this buyer's column of the step's uniform draws (5 values).
             t: the step number.
         """
+        # Repeat purchases come first, from customers who finished in an earlier step, so
+        # a buyer never uses the same draw (row 0) for a choice and a repeat purchase.
+        self.repeat_purchases(draws, t)
         if self.is_acting:
             self.feel_pressure(draws, t)
             self.decide(draws, t)
@@ -125,7 +128,6 @@ class Buyer(mesa.Agent):
             self.update_trust(draws, t)
             self.update_satisfaction(draws, t)
             self.advance_journeys(draws, t)
-        self.repeat_purchases(draws, t)
 
     def feel_pressure(self, draws: np.ndarray, t: int) -> None:
         """The stage's pressure and forcing build reactance, before the choice."""

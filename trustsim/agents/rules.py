@@ -105,14 +105,17 @@ def choice_probabilities(v_delegate, v_verify, v_abandon, can_delegate, can_veri
     """Multinomial logit over the available actions.
 
     P_j = avail_j * exp(V_j / tau) / sum_i avail_i * exp(V_i / tau); ABANDON is always
-    available. The largest utility is subtracted first for numerical stability.
+    available. The largest available utility is subtracted first for numerical
+    stability (an unavailable action with a huge utility must not underflow the rest).
 
     Returns:
         (p_delegate, p_verify): the abandon probability is 1 - p_delegate - p_verify.
     """
-    top = np.maximum(np.maximum(v_delegate, v_verify), v_abandon)
-    e_del = np.exp((v_delegate - top) / temperature) * can_delegate
-    e_ver = np.exp((v_verify - top) / temperature) * can_verify
+    v_del = np.where(can_delegate > 0, v_delegate, -np.inf)
+    v_ver = np.where(can_verify > 0, v_verify, -np.inf)
+    top = np.maximum(np.maximum(v_del, v_ver), v_abandon)
+    e_del = np.exp((v_del - top) / temperature)
+    e_ver = np.exp((v_ver - top) / temperature)
     e_out = np.exp((v_abandon - top) / temperature)
     total = e_del + e_ver + e_out
     return e_del / total, e_ver / total

@@ -37,13 +37,13 @@ class TrustModel(mesa.Model):
 
     # The schedule of one step, in order. Each name is a method of the engine.
     STEP_ORDER = (
+        "repeat_purchases",  # customers who finished earlier buy again
         "feel_pressure",  # the stage's pressure and forcing build reactance
         "decide",  # perceived risk, utilities, logit choice
         "resolve_outcomes",  # the service succeeds or fails; checks catch errors
         "update_trust",  # forgetting, then evidence per layer
         "update_satisfaction",  # experience against expectation
         "advance_journeys",  # move on, close, finish, walk away
-        "repeat_purchases",  # finished customers buy again
     )
 
     def __init__(

@@ -46,7 +46,8 @@ class StageTable:
             weights=np.array([s.weights for s in stages], dtype=np.float64).T.copy(),
             can_delegate=column(lambda s: float(s.delegation)),
             can_verify=column(lambda s: float(not s.forced)),
-            affordance=column(lambda s: s.affordance),
+            # A forced step cannot be checked, so its affordance assures nobody.
+            affordance=column(lambda s: 0.0 if s.forced else s.affordance),
             pressure=column(lambda s: s.pressure),
             forced=column(lambda s: float(s.forced)),
             competition=column(lambda s: s.competition),
