@@ -452,17 +452,26 @@ def _default_out(experiment, out_dir) -> str:
 
 
 def _describe_plan(experiment, out_dir) -> str:
-    from trustsim.experiments.design import design_size
+    from trustsim.experiments.design import design_size, sobol_base_samples
 
     n = design_size(experiment)
     spec = experiment.spec
     scenarios = len(experiment.bases)
     runs = n * scenarios * spec.replications
-    return (
+    text = (
         f"{experiment.name}: {spec.design.method} design, {n} points x {scenarios} "
         f"scenario{'s' * (scenarios > 1)} x {spec.replications} replications = {runs} runs "
         f"-> {out_dir}"
     )
+    if spec.design.method == "sobol" and sobol_base_samples(spec.design.samples) != (
+        spec.design.samples
+    ):
+        text += (
+            f"\n(samples = {spec.design.samples} rounded up to "
+            f"{sobol_base_samples(spec.design.samples)}: Sobol' sequences are balanced only "
+            "at powers of two)"
+        )
+    return text
 
 
 @main.command()
@@ -490,8 +499,6 @@ def sweep(experiment, out_dir, workers, scheduler, batch_size, dashboard, quiet,
     if dry_run:
         return
     report = _run_sweep(loaded, out_dir, workers, scheduler, batch_size, dashboard, quiet)
-    if report.note:
-        click.echo(f"Note: {report.note}.", err=True)
     click.echo(
         f"{report.total} runs planned: {report.skipped} were on disk, {report.ran} ran now "
         f"in {report.seconds:.1f} s; {report.failed} failed. Results in {report.out_dir}; "

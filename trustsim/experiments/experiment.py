@@ -151,17 +151,6 @@ class ExperimentSpec(_Strict):
     design: Design = Field(default_factory=Design)
     factors: dict[str, Factor] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _grid_has_levels(self) -> ExperimentSpec:
-        if self.design.method == "grid":
-            for path, factor in self.factors.items():
-                if factor.is_range and factor.levels is None:
-                    raise ValueError(
-                        f"factor {path!r} is a range; a grid needs its levels, e.g. "
-                        "levels = 5, or values = [...]"
-                    )
-        return self
-
 
 @dataclass(frozen=True)
 class FactorInfo:
@@ -268,6 +257,7 @@ def experiment_from_dict(
     if not spec.name:
         spec.name = "experiment"
     fixed = [*spec.set, *([f"time.steps={spec.steps}"] if spec.steps is not None else [])]
+    _check_grid_levels(spec, label)
     _check_factor_paths(spec, label)
     bases = _resolve_bases(spec, fixed, label, relative_to)
     factors = [_factor_info(path, factor, bases, label) for path, factor in spec.factors.items()]
@@ -312,6 +302,17 @@ def _allowed_keys(loc: tuple[str, ...]) -> list[str]:
     if loc[0] == "factors":
         return list(Factor.model_fields)
     return list(ExperimentSpec.model_fields)
+
+
+def _check_grid_levels(spec: ExperimentSpec, label: str) -> None:
+    if spec.design.method != "grid":
+        return
+    for path, factor in spec.factors.items():
+        if factor.is_range and factor.levels is None:
+            raise TrustsimInputError(
+                f'{label}: factors."{path}": a range in a grid needs its levels; add '
+                'levels = 5 (or give values = [...]), or use design.method = "lhs".'
+            )
 
 
 def _check_factor_paths(spec: ExperimentSpec, label: str) -> None:
@@ -417,10 +418,18 @@ def _probe(base: Scenario, path: str, value: Any, where: str, scenario: str) -> 
         load_scenario(base, [override])
     except TrustsimInputError as exc:
         reason = str(exc).removeprefix(f"--set {override}: ").removeprefix(f"--set {override}")
-        reason = reason.removeprefix(f"scenario {scenario!r}: ")
+        reason = reason.removeprefix(f"{path} = {value!r}: ").strip()
+        if any(text in reason for text in PATH_PROBLEMS):
+            raise TrustsimInputError(
+                f"{where}: not a value of scenario {scenario!r}: {reason}"
+            ) from None
         raise TrustsimInputError(
-            f"{where}: value {value!r} is not valid for scenario {scenario!r}: {reason.strip()}"
+            f"{where}: value {value!r} is not valid for scenario {scenario!r}: {reason}"
         ) from None
+
+
+# Loader messages that mean the path itself is wrong, whatever the value.
+PATH_PROBLEMS = ("unknown field", "there is no", "not a table", "set a field of")
 
 
 def override_text(path: str, value: Any) -> str:

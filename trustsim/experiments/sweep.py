@@ -18,6 +18,7 @@ import functools
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import secrets
@@ -543,7 +544,11 @@ def open_client(workers: int | None, scheduler: str | None, dashboard: bool = Fa
         n_workers=n,
         threads_per_worker=1,  # runs are single-threaded numpy; processes avoid the GIL
         processes=True,
-        dashboard_address=":8787" if dashboard else None,
+        # Without a dashboard the scheduler still serves /health; a free port avoids
+        # clashing with another cluster's 8787.
+        dashboard_address=":8787" if dashboard else ":0",
+        scheduler_kwargs={"dashboard": dashboard},
+        silence_logs=logging.ERROR,  # cancelled tasks on Ctrl-C are expected, not warnings
     )
     return Client(cluster), cluster
 
