@@ -213,7 +213,11 @@ def suite(quick: bool) -> list[Result]:
         _report(fast[size])
     # The agents engine is 10^2-10^3 times slower: 100,000 agents would take minutes per
     # run, so it is measured at 1,000 and 10,000 buyers (fewer steps at 10,000).
-    for size, steps in ((1_000, 10), (10_000, 4)):
+    from trustsim.sim import ENGINES
+
+    # An older trustsim (compared with --compare) may have no agents engine.
+    agent_configs = ((1_000, 10), (10_000, 4)) if "agents" in ENGINES else ()
+    for size, steps in agent_configs:
         slow = throughput("agents", size, steps, 3)
         _report(slow)
         ratio = engine_ratio(fast[size], slow, size, target=100.0)

@@ -24,6 +24,8 @@ STATUSES = ("potential", "active", "post_purchase", "finished", "abandoned")
 CHOICE = ARRIVAL = REPEAT = 0
 SERVICE, DETECTION, COLLAPSE, DELAY = 1, 2, 3, 4
 UNIFORM_ROWS = 5
+# Draws are read as `u[ROW][index]`: a row view, then a 1-D gather, about twice as fast as
+# numpy's mixed indexing `u[ROW, index]`.
 
 # Outcome of a step for the choice log.
 OUTCOME_NONE, OUTCOME_SUCCESS, OUTCOME_CAUGHT, OUTCOME_INCIDENT, OUTCOME_COLLAPSE = range(5)
@@ -33,7 +35,7 @@ OUTCOMES = ("walked away", "success", "error caught", "incident", "deal collapse
 # Buyers per block. Sub-steps work block by block so that a block's inputs and
 # temporaries stay in the CPU cache instead of streaming arrays of the whole market
 # through memory once per operation; blocks change no value (rules are elementwise).
-BLOCK = 8192
+BLOCK = 16_384
 
 
 @dataclass(slots=True)
@@ -69,10 +71,14 @@ class StepContext:
         )  # fmt: skip
 
     def blocks(self):
-        """(slice into the context, buyer indices, their stages) per block of buyers."""
+        """(slice into the context, buyer indices, their stages) per block of buyers.
+
+        Stages come as intp: indexing the stage tables with intp is faster than with the
+        int16 they are stored in.
+        """
         for start in range(0, len(self.acting), BLOCK):
             part = slice(start, start + BLOCK)
-            yield part, self.acting[part], self.stage[part]
+            yield part, self.acting[part], self.stage[part].astype(np.intp)
 
 
 def layer_columns(per_layer: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -210,7 +216,7 @@ class VectorizedEngine:
             v_del, v_ver, v_out, st.can_delegate[k], st.can_verify[k], ch.temperature
         )
         ctx = self.ctx
-        ctx.action[part] = rules.choose_action(p_del, p_ver, u[CHOICE, idx])
+        ctx.action[part] = rules.choose_action(p_del, p_ver, u[CHOICE][idx])
         ctx.trust[part], ctx.risk[part], ctx.detect[part], ctx.effort[part] = (
             trust, risk, detect, effort,
         )  # fmt: skip
@@ -223,14 +229,14 @@ class VectorizedEngine:
             action = ctx.action[part]
             took_part = action != ABANDON
             verified = action == VERIFY
-            success = took_part & (u[SERVICE, idx] < st.reliability[k])
+            success = took_part & (u[SERVICE][idx] < st.reliability[k])
             failed = took_part & ~success
-            caught = failed & verified & (u[DETECTION, idx] < ctx.detect[part])
+            caught = failed & verified & (u[DETECTION][idx] < ctx.detect[part])
             incident = failed & ~caught
             collapse = rules.collapse_chance(st.stake[k], out.collapse)
-            ctx.collapsed[part] = incident & (u[COLLAPSE, idx] < collapse)
+            ctx.collapsed[part] = incident & (u[COLLAPSE][idx] < collapse)
             spills_over = verified & (
-                u[DELAY, idx] < out.verification_delay * (1.0 - st.affordance[k])
+                u[DELAY][idx] < out.verification_delay * (1.0 - st.affordance[k])
             )
             ctx.completed[part] = (success | caught) & ~spills_over
             ctx.success[part], ctx.caught[part], ctx.incident[part] = success, caught, incident
@@ -368,18 +374,18 @@ class VectorizedEngine:
             return
         loyal = np.flatnonzero((self.status == FINISHED) & ~self.churned)
         chance = rules.repeat_chance(self.satisfaction[loyal], rp.rate, rp.threshold)
-        self.repeats[loyal] += u[REPEAT, loyal] < chance
+        self.repeats[loyal] += u[REPEAT][loyal] < chance
 
     def arrive_leads(
         self, u: np.ndarray, t: int, hazard: float, outside: float, base_rates: np.ndarray
     ) -> np.ndarray:
         """Potential buyers become leads with the market's hazard; they act from next step."""
         potential = np.flatnonzero(self.status == POTENTIAL)
-        draws = u[ARRIVAL, potential]
+        draws = u[ARRIVAL][potential]
         new = potential[draws < hazard]
         self.status[new] = ACTIVE
         self.arrived[new] = t
-        self.from_word_of_mouth[new] = u[ARRIVAL, new] >= outside
+        self.from_word_of_mouth[new] = u[ARRIVAL][new] >= outside
         self.base_rate[:, new] = base_rates[:, None]
         self.satisfaction[new] = self.scenario.satisfaction.initial
         return new
