@@ -143,6 +143,8 @@ class VectorizedEngine:
         Reactance is updated before the choice, so aggressive pressure can backfire at the
         very step it pushes (a refinement of MODEL.md's order, see docs/ODD.md).
         """
+        # Drop the last step's context first, so two are never alive at once (peak memory).
+        self.ctx = None
         acting = np.flatnonzero((self.status == ACTIVE) | (self.status == POST_PURCHASE))
         self.ctx = StepContext.empty(acting, self.stage[acting])
         st = self.stages
