@@ -66,3 +66,14 @@ def test_cli_trace_table_json_and_errors():
     missing = runner.invoke(main, ["trace", "real-estate", "--buyer", "999999", "--steps", "2"])
     assert missing.exit_code == 2
     assert "numbered 0 to 1999" in missing.output
+
+
+def test_trace_is_written_where_the_story_chart_looks(tmp_path, journey):
+    from trustsim.charts import load_trace
+    from trustsim.experiments.trace import write_trace
+
+    assert write_trace(journey, tmp_path).name == "trace.parquet"
+    assert write_trace(journey, tmp_path / "buyer.csv").is_file()
+    loaded = load_trace(tmp_path)
+    assert list(loaded["step"]) == list(journey["step"])
+    assert list(loaded["action"]) == list(journey["action"].astype(str))

@@ -605,10 +605,21 @@ def sensitivity(
     help="Simulation engine (both give the same trace).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-    show_default=True, help="Output format on stdout.",
-)  # fmt: skip
-def trace(scenario, buyer, seed, steps, overrides, engine, fmt):
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(),
+    default=None,
+    help="Also write the trace: FILE.parquet, FILE.csv, or DIR (DIR/trace.parquet).",
+)
+def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path):
     """One buyer's journey, step by step: trust per layer, felt risk, choice
     probabilities, choice, outcome, satisfaction and reactance.
 
@@ -618,6 +629,7 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt):
     Example:
       trustsim trace real-estate --buyer 12 --seed 0
       trustsim trace delivery-trial-journey --buyer 3 --format json > buyer3.json
+      trustsim trace real-estate --buyer 12 --out results/ && trustsim chart results/ -k story
     """
     from trustsim.experiments.trace import print_trace, trace_buyer
 
@@ -626,6 +638,10 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt):
     )
     title = f"Buyer {buyer} in {scenario} (seed {seed})"
     print_trace(journey, buyer, title, fmt)
+    if out_path:
+        from trustsim.experiments.trace import write_trace
+
+        click.echo(f"Trace written to {write_trace(journey, out_path)}", err=True)
 
 
 # --- end trace (issue 3) ------------------------------------------------------------

@@ -245,3 +245,26 @@ def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table
         console = Console(highlight=False, width=140)
     console.print(table)
     console.print(journey_summary(journey, buyer))
+
+
+def write_trace(journey: pd.DataFrame, out: str | Path) -> Path:
+    """Write the trace as Parquet or CSV (by suffix); a path without one is a directory.
+
+    A directory gets `trace.parquet`, where `trustsim chart DIR --kind story` finds it.
+
+    Example:
+        >>> import tempfile
+        >>> journey = trace_buyer("delivery-trial-journey", buyer=3)
+        >>> write_trace(journey, tempfile.mkdtemp()).name
+        'trace.parquet'
+    """
+    from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
+
+    path = Path(out)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        path = path / "trace.parquet"
+    if path.suffix.lower() == ".csv":
+        write_text_atomic(path, journey.to_csv(index=False))
+    else:
+        write_parquet_atomic(journey, path)
+    return path
