@@ -70,15 +70,12 @@ def timed_sweep(experiment, out: Path, **options) -> dict:
 
 
 def start_cluster(workers: int):
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    from trustsim.experiments.sweep import local_cluster
 
     start = time.perf_counter()
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        dashboard_address=":0",
-        scheduler_kwargs={"dashboard": False},
-    )
+    cluster = local_cluster(workers)  # as `trustsim sweep` starts it
     client = Client(cluster)
     client.run(_warm_up)
     return client, cluster, time.perf_counter() - start
@@ -141,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     workloads = [
         ("small (300 buyers, 30 steps)", args.runs, ["market.size=300", "time.steps=30"]),
-        ("long (16,000 buyers, 104 steps)", args.long_runs, ["market.size=16000"]),
+        ("long (30,000 buyers, 104 steps)", args.long_runs, ["market.size=30000"]),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

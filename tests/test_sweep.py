@@ -81,12 +81,11 @@ def keys_in_parts(out: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=":0",
-        scheduler_kwargs={"dashboard": False},
-    )  # fmt: skip
+    from trustsim.experiments.sweep import local_cluster
+
+    cluster = local_cluster(2)
     with Client(cluster) as c:
         yield c
     cluster.close()
