@@ -265,29 +265,28 @@ def paired_differences(
         for metric in metrics:
             diff = (other[metric] - base_runs[metric]).to_numpy(dtype=float)
             mean, low, high = mean_ci(diff)
-            base_mean = (
-                float(np.nanmean(base_runs[metric]))
-                if base_runs[metric].notna().any()
-                else math.nan
-            )
+            base_mean = _nanmean(base_runs[metric])
+            relative = mean / base_mean if base_mean and not math.isnan(base_mean) else math.nan
             rows.append(
                 {
                     "scenario": name,
                     "metric": metric,
                     "base_mean": base_mean,
-                    "mean": float(np.nanmean(other[metric]))
-                    if other[metric].notna().any()
-                    else math.nan,
+                    "mean": _nanmean(other[metric]),
                     "diff": mean,
                     "ci_low": low,
                     "ci_high": high,
-                    "relative": mean / base_mean
-                    if base_mean not in (0.0,) and not math.isnan(base_mean)
-                    else math.nan,
+                    "relative": relative,
                     "p_value": wilcoxon_p(diff),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _nanmean(values) -> float:
+    """Mean ignoring NaN; NaN (without a warning) when every value is NaN."""
+    x = np.asarray(values, dtype=float)
+    return float(np.nanmean(x)) if np.any(~np.isnan(x)) else math.nan
 
 
 def compare(
