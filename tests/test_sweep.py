@@ -126,15 +126,23 @@ def test_one_worker_cluster_gives_the_same_numbers(tmp_path, experiment, referen
     pd.testing.assert_frame_equal(by_key(out), by_key(reference), check_exact=True)
 
 
-def test_common_random_numbers_across_design_points(reference):
+def test_each_run_uses_the_replication_seed_of_the_root_seed(reference, experiment):
+    """Common random numbers: run (point, r) is simulate(point, SeedSequence(7, (r,)))."""
+    from trustsim.experiments.runner import replication_seed, simulate
+    from trustsim.scenarios import load_scenario
+
     runs = load_runs(reference)
-    # Replication r has the same seed at every point: leads arrive from the same draws,
-    # so at fixed outside influence the lead counts of r differ from r' the same way
-    # whatever the affordance. (Leads do not depend on the contract-stage affordance
-    # until word of mouth feeds back, so at least the first replication pairs match.)
-    assert runs["replication"].nunique() == 4
-    seeds_differ = runs.groupby("replication")["leads"].mean().nunique() > 1
-    assert seeds_differ
+    base = load_experiment(experiment).bases["real-estate"]
+    for point, replication in [(0, 0), (5, 3), (3, 1)]:
+        row = runs[(runs["point"] == point) & (runs["replication"] == replication)].iloc[0]
+        overrides = [
+            f"stages.contract.affordance={float(row['stages.contract.affordance'])!r}",
+            f"market.outside_influence={float(row['market.outside_influence'])!r}",
+        ]
+        summary, _ = simulate(load_scenario(base, overrides), replication_seed(7, replication))
+        assert [summary[m] for m in METRICS] == pytest.approx(
+            [row[m] for m in METRICS], rel=0, abs=0, nan_ok=True
+        )
 
 
 def test_rerun_skips_everything_and_partial_loss_reruns_only_the_lost(
@@ -181,15 +189,15 @@ def _descendants(pid: int) -> list:
     return psutil.Process(pid).children(recursive=True)
 
 
-def _end(processes) -> None:
-    """End the given processes (started by this test) if they outlive their parent."""
+def _end(processes, timeout: float = 15.0) -> list:
+    """Wait for the given processes (started by this test) to exit; kill and return the
+    ones still alive after `timeout` seconds."""
     import psutil
 
-    for proc in processes:
-        try:
-            proc.wait(timeout=10)
-        except psutil.TimeoutExpired:
-            proc.kill()
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    for proc in alive:
+        proc.kill()
+    return alive
 
 
 def _run_cli_sweep(experiment: Path, out: Path, *args: str) -> str:
@@ -217,10 +225,12 @@ def _assert_every_planned_run_once(out: Path, reference: Path) -> None:
 def test_sigkill_mid_sweep_then_rerun_leaves_every_key_exactly_once(tmp_path, base_toml, reference):
     slow = write_experiment(tmp_path, base_toml, replications=12)  # 72 runs, one per part
     out = tmp_path / "killed"
-    process = _start_cli_sweep(slow, out, "--workers", "0", "--batch-size", "1")
+    process = _start_cli_sweep(slow, out, "--workers", "2", "--batch-size", "1")
     _wait_for_parts(out, 6, process)
+    children = _descendants(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    assert not _end(children), "worker processes outlived the killed sweep"
     on_disk = len(keys_in_parts(out))
     assert 6 <= on_disk < 72, "the kill must come mid-way"
     stderr = _run_cli_sweep(slow, out, "--workers", "0")
