@@ -36,7 +36,9 @@ from trustsim.experiments.experiment import Experiment, load_experiment, overrid
 from trustsim.experiments.store import SweepDir, write_part
 
 # Source files whose code decides a run's numbers; a change to any of them is a new model.
-MODEL_SOURCES = ("sim/*.py", "agents/*.py", "experiments/runner.py")
+# From the runner only the two functions a sweep calls count, not the comparison code.
+MODEL_SOURCES = ("sim/*.py", "agents/*.py")
+MODEL_FUNCTIONS = ("simulate", "replication_seed")
 TARGET_TASK_SECONDS = 1.0
 # Tasks in flight per worker thread: enough that no worker waits for the client.
 IN_FLIGHT_PER_THREAD = 2
@@ -48,11 +50,17 @@ ProgressCallback = Callable[[int, int, int], None]
 def model_version() -> str:
     """The package version plus a hash of the model's source code.
 
+    The source is every module of trustsim.sim and trustsim.agents and the runner's
+    `simulate` and `replication_seed`: editing any of them makes results on disk stale.
+
     Example:
         >>> model_version().startswith(__import__("trustsim").__version__)
         True
     """
+    import inspect
+
     import trustsim
+    from trustsim.experiments import runner
 
     root = Path(trustsim.__file__).parent
     digest = hashlib.sha256()
@@ -60,6 +68,8 @@ def model_version() -> str:
         for path in sorted(root.glob(pattern)):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+    for name in MODEL_FUNCTIONS:
+        digest.update(inspect.getsource(getattr(runner, name)).encode())
     return f"{trustsim.__version__}+{digest.hexdigest()[:12]}"
 
 
