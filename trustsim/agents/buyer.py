@@ -272,7 +272,7 @@ class Buyer(mesa.Agent):
         """Move on, close, finish, walk away or collapse; tell the service what happened."""
         st, last = self.service.stages, self.last
         k, action, n = self.stage, last["action"], st.count
-        self.service.record(int(k), action, last["caught"])
+        self.service.record(int(k), action, last["caught"], last["incident"])
         self.delegations += action == DELEGATE
         self.verifications += action == VERIFY
         self.incidents += last["incident"]
@@ -284,11 +284,14 @@ class Buyer(mesa.Agent):
         if completed and k == st.closing:
             self.status = np.int8(POST_PURCHASE)
             self.closed = t
+            self.service.record_close(t - self.arrived)
         if completed and next_stage >= n:
             self.status = np.int8(FINISHED)
         if leaving:
             self.status = np.int8(FINISHED if was_post else ABANDONED)
             self.churned = self.churned or was_post
+        if self.status in (FINISHED, ABANDONED):
+            self.service.record_leaving(self, churned=leaving and was_post)
         self.stage = np.int16(min(next_stage, n - 1))
         self.waited = np.int32(0 if completed else self.waited + 1)
         last["outcome"] = _outcome_code(last)
@@ -299,7 +302,9 @@ class Buyer(mesa.Agent):
         if rp.rate == 0.0 or self.status != FINISHED or self.churned:
             return
         chance = rules.repeat_chance(self.satisfaction, rp.rate, rp.threshold)
-        self.repeats += int(draws[REPEAT] < chance)
+        again = int(draws[REPEAT] < chance)
+        self.repeats += again
+        self.service.tally.repeats += again
 
     def arrive(self, draws: np.ndarray, t: int, hazard: float, outside: float, base_rates):
         """A potential buyer becomes a lead with the market's hazard; True if it did."""

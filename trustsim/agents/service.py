@@ -11,6 +11,7 @@ import numpy as np
 
 from trustsim.scenarios.schema import Scenario
 from trustsim.sim.params import StageTable
+from trustsim.sim.tally import Tally
 
 
 class Service:
@@ -21,6 +22,8 @@ class Service:
         stages: the per-stage offer (stake, reliability, layer weights, features, pressure).
         choices_at, delegations_at, verifications_at, abandoned_at: actions per stage.
         caught_total: errors caught by buyers who checked.
+        tally: running totals the measures read (closes, incidents, repeats, leavers).
+        leavers: buyers who left the pipeline and are not yet in the tally's frozen sums.
 
     Example:
         >>> from trustsim.scenarios import load_scenario
@@ -39,9 +42,12 @@ class Service:
         self.verifications_at = np.zeros(n, dtype=np.int64)
         self.abandoned_at = np.zeros(n, dtype=np.int64)
         self.caught_total = 0
+        mk = scenario.market
+        self.tally = Tally(n, mk.promoter_threshold, mk.detractor_threshold)
+        self.leavers: list = []
 
-    def record(self, stage: int, action: int, caught: bool) -> None:
-        """Count one buyer's action at a stage (feature usage per stage)."""
+    def record(self, stage: int, action: int, caught: bool, incident: bool) -> None:
+        """Count one buyer's action at a stage (feature usage per stage) and its outcome."""
         from trustsim.agents.rules import ABANDON, DELEGATE, VERIFY
 
         self.choices_at[stage] += 1
@@ -49,6 +55,17 @@ class Service:
         self.verifications_at[stage] += action == VERIFY
         self.abandoned_at[stage] += action == ABANDON
         self.caught_total += int(caught)
+        self.tally.incidents += int(incident)
+
+    def record_close(self, steps_to_close: int) -> None:
+        """A buyer closed the deal `steps_to_close` steps after becoming a lead."""
+        self.tally.closed += 1
+        self.tally.close_time += int(steps_to_close)
+
+    def record_leaving(self, buyer, churned: bool) -> None:
+        """A buyer left the pipeline (finished or walked away); settled with its step's peers."""
+        self.leavers.append(buyer)
+        self.tally.churned += int(churned)
 
 
 class Market:

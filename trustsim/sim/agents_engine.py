@@ -16,6 +16,8 @@ from trustsim.agents.buyer import Buyer
 from trustsim.agents.service import Market, Service
 from trustsim.scenarios.schema import LAYERS, Scenario
 from trustsim.sim.params import StageTable, draw_traits
+from trustsim.sim.tally import BuyerValues, Tally
+from trustsim.sim.vectorized import FINISHED
 
 
 def _gathered(name: str, dtype) -> property:
@@ -84,6 +86,51 @@ class AgentsEngine:
 
     def advance_journeys(self, u: np.ndarray, t: int) -> None:
         self._each_acting("advance_journeys", u, t)
+        self._settle_leavers()
+
+    def _settle_leavers(self) -> None:
+        """Add the buyers who left since the last settling to the tally, in buyer order.
+
+        One step's leavers at a time, in the array engine's order, so the frozen sums
+        round identically.
+        """
+        service = self.service
+        if service.leavers:
+            index = np.array(sorted(b.index for b in service.leavers), dtype=np.intp)
+            service.leavers = []
+            prior = self.scenario.trust.prior_weight
+            self.take(index).settle_into(service.tally, FINISHED, prior)
+
+    @property
+    def tally(self) -> Tally:
+        """The running totals of `trustsim.sim.tally`, with every leaver settled."""
+        self._settle_leavers()
+        return self.service.tally
+
+    @property
+    def active(self) -> np.ndarray:
+        """Buyers active or after purchase, ascending (those who act next step)."""
+        return np.array([b.index for b in self.buyers if b.is_acting], dtype=np.intp)
+
+    def take(self, index: np.ndarray) -> BuyerValues:
+        """The state of buyers `index` as arrays in the array engine's dtypes."""
+        chosen = [self.buyers[i] for i in index]
+
+        def column(name, dtype):
+            return np.array([getattr(b, name) for b in chosen], dtype=dtype)
+
+        def layers(name):
+            return (
+                np.array([getattr(b, name) for b in chosen], dtype=np.float64)
+                .reshape(-1, 3)
+                .T.copy()
+            )
+
+        return BuyerValues(
+            column("status", np.int8), column("stage", np.int16),
+            column("satisfaction", np.float64), column("reactance", np.float64),
+            layers("good"), layers("bad"), layers("base_rate"),
+        )  # fmt: skip
 
     def repeat_purchases(self, u: np.ndarray, t: int) -> None:
         for buyer in self.buyers:
@@ -96,6 +143,8 @@ class AgentsEngine:
         arrived = [
             b.index for b in self.buyers if b.arrive(u[:, b.index], t, hazard, outside, base_rates)
         ]
+        wom = sum(self.buyers[i].from_word_of_mouth for i in arrived)
+        self.service.tally.arrive(len(arrived), wom)
         return np.array(arrived, dtype=np.int64)
 
     def word_of_mouth(self) -> tuple[int, int]:

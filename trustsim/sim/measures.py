@@ -1,7 +1,8 @@
 """What is measured per step and per run (MODEL.md, "What is measured").
 
-`measure(model)` computes every measure once per step from the engine's arrays; the Mesa
-`DataCollector` reporters read from that dict. Undefined ratios (no customers yet, a stage
+`measure(model)` computes every measure once per step from the engine's running totals
+(`trustsim.sim.tally`) and its active buyers' values; the Mesa `DataCollector` reporters
+read from that dict. Undefined ratios (no customers yet, a stage
 nobody reached) are NaN rather than a made-up number.
 """
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import math
 
+import mesa
 import numpy as np
 
 from trustsim.agents import rules
 from trustsim.scenarios.schema import LAYERS
-from trustsim.sim.vectorized import ABANDONED, ACTIVE, FINISHED, POST_PURCHASE, POTENTIAL
+from trustsim.sim.vectorized import POST_PURCHASE
 
 # Run-level measures in the order tables show them; per-stage measures follow.
 HEADLINE = (
@@ -38,68 +40,58 @@ def stage_column(measure: str, stage: str) -> str:
     return f"{measure}[{stage}]"
 
 
-def _lead_values(arrays, is_lead: np.ndarray, leads: int):
-    """The leads' entries of each array; the arrays themselves when everyone is a lead."""
-    if leads == len(is_lead):
-        return arrays
-    index = np.flatnonzero(is_lead)
-    return tuple(array[index] for array in arrays)
+def _mean(frozen: float, active: np.ndarray, count: int, default: float) -> float:
+    """(frozen sum over buyers who left + sum over active buyers) / count, or `default`."""
+    return (frozen + float(active.sum())) / count if count else default
 
 
 def measure(model) -> dict[str, float]:
-    """Every per-step measure of the model at its current step."""
-    eng, spec = model.engine, model.spec
-    status = eng.status
-    # Five int8 comparisons need less memory than np.bincount, which widens to intp.
-    counts = [np.count_nonzero(status == code) for code in range(5)]
-    leads = int(counts[ACTIVE] + counts[POST_PURCHASE] + counts[FINISHED] + counts[ABANDONED])
-    customers = eng.closed >= 0
-    closed = int(np.count_nonzero(customers))
-    repeats = int(eng.repeats.sum())
-    finished = status == FINISHED
-    n_finished = int(counts[FINISHED])
-    s = eng.satisfaction
-    fin_promoters = int(np.count_nonzero(finished & (s >= spec.market.promoter_threshold)))
-    fin_detractors = int(np.count_nonzero(finished & (s <= spec.market.detractor_threshold)))
-    is_lead = status != POTENTIAL
+    """Every per-step measure of the model at its current step.
+
+    Costs O(active buyers): counts and the sums over buyers who left the pipeline come
+    from the engine's running `Tally`; only active buyers' values are read.
+    """
+    eng, spec, tally = model.engine, model.spec, model.engine.tally
+    now = eng.take(eng.active)
+    leads, closed, prior = tally.leads, tally.closed, spec.trust.prior_weight
+    post = now.status == POST_PURCHASE
     out = {
         "leads": leads,
         "new_leads": model.new_leads,
-        "wom_leads": int(np.count_nonzero(eng.from_word_of_mouth & is_lead)),
-        "active": int(counts[ACTIVE] + counts[POST_PURCHASE]),
-        "post_purchase": int(counts[POST_PURCHASE]),
-        "finished": n_finished,
-        "abandoned": int(counts[ABANDONED]),
-        "churned": int(np.count_nonzero(eng.churned)),
+        "wom_leads": tally.wom_leads,
+        "active": len(now.status),
+        "post_purchase": int(np.count_nonzero(post)),
+        "finished": tally.finished,
+        "abandoned": tally.abandoned,
+        "churned": tally.churned,
         "closed_deals": closed,
         "conversion": _ratio(closed, leads),
-        "satisfaction": float(s[customers].mean()) if closed else math.nan,
-        "lead_satisfaction": float(s[is_lead].mean()) if leads else spec.satisfaction.initial,
-        "nps": 100.0 * _ratio(fin_promoters - fin_detractors, n_finished),
+        # Customers are the finished buyers and those after purchase.
+        "satisfaction": _mean(
+            tally.finished_satisfaction, now.satisfaction[post], closed, math.nan
+        ),
+        "lead_satisfaction": _mean(
+            tally.satisfaction, now.satisfaction, leads, spec.satisfaction.initial
+        ),
+        "nps": 100.0 * _ratio(tally.promoters - tally.finished_detractors, tally.finished),
         "promoters": model.promoters,
         "detractors": model.detractors,
-        "time_to_close": (
-            float((eng.closed[customers] - eng.arrived[customers]).mean()) if closed else math.nan
-        ),
-        "incidents": int(eng.incidents.sum()),
+        "time_to_close": _ratio(tally.close_time, closed),
+        "incidents": tally.incidents,
         "errors_caught": eng.caught_total,
-        "repeat_purchases": repeats,
-        "revenue": spec.market.deal_value * closed + spec.repeat.value * repeats,
-        "mean_reactance": float(eng.reactance[is_lead].mean()) if leads else 0.0,
+        "repeat_purchases": tally.repeats,
+        "revenue": spec.market.deal_value * closed + spec.repeat.value * tally.repeats,
+        "mean_reactance": _mean(tally.reactance, now.reactance, leads, 0.0),
     }
     for layer, name in enumerate(LAYERS):
-        # One layer at a time keeps the temporaries at one row (peak memory).
-        trust = rules.expected_trust(
-            *_lead_values((eng.good[layer], eng.bad[layer], eng.base_rate[layer]), is_lead, leads),
-            spec.trust.prior_weight,
+        trust = rules.expected_trust(now.good[layer], now.bad[layer], now.base_rate[layer], prior)
+        out[f"trust_{name}"] = _mean(
+            tally.trust[layer], trust, leads, float(spec.trust.base_rate[layer])
         )
-        out[f"trust_{name}"] = float(trust.mean()) if leads else float(spec.trust.base_rate[layer])
-    active_at = np.bincount(
-        eng.stage[(status == ACTIVE) | (status == POST_PURCHASE)], minlength=model.stages.count
-    )
+    active_at = np.bincount(now.stage, minlength=model.stages.count)
     # A buyer's stage only moves forward and stays where they left or finished, so the
     # leads who ever reached stage k are the leads whose stage is k or later.
-    at_stage = np.bincount(eng.stage[is_lead], minlength=model.stages.count)
+    at_stage = active_at + tally.left_at
     reached = np.cumsum(at_stage[::-1])[::-1]
     for index, stage in enumerate(model.stages.names):
         choices = eng.choices_at[index]
@@ -111,6 +103,14 @@ def measure(model) -> dict[str, float]:
     return out
 
 
+def current(model) -> dict[str, float]:
+    """This step's measures, computed once per step however many readers ask."""
+    if model.measured is None or model.measured_step != model.steps:
+        model.measured = measure(model)
+        model.measured_step = model.steps
+    return model.measured
+
+
 def model_reporters(model) -> dict:
     """DataCollector reporters, one per measure, reading the step's measured values."""
     names = list(measure(model))
@@ -119,22 +119,40 @@ def model_reporters(model) -> dict:
 
     def reporter(name):
         def read(m):
-            if m.measured is None or m.measured_step != m.steps:
-                m.measured = measure(m)
-                m.measured_step = m.steps
-            return m.measured[name]
+            return current(m)[name]
 
         read.__name__ = name
+        read.measure_name = name  # lets `MeasureCollector` read the dict directly
         return read
 
     return {name: reporter(name) for name in names}
 
 
+class MeasureCollector(mesa.DataCollector):
+    """Mesa's DataCollector, storing this step's measures without deep-copying each one.
+
+    Mesa deep-copies every reporter's value so a later step cannot change a stored
+    mutable object; the measures are fresh Python numbers, so the ~70 copies per step are
+    pure cost (a sizeable share of a step with 1,000 buyers). Reporters that are not
+    measures are collected by Mesa as usual.
+    """
+
+    def collect(self, model) -> None:
+        mine = all(hasattr(r, "measure_name") for r in self.model_reporters.values())
+        if not mine or self.agent_reporters or self.agenttype_reporters:
+            super().collect(model)
+            return
+        if hasattr(self, "_collection_steps"):
+            self._collection_steps.append(model.time)
+        values = current(model)
+        for name, reporter in self.model_reporters.items():
+            self.model_vars[name].append(values[reporter.measure_name])
+
+
 def closing_snapshot(model) -> dict[str, float]:
     """Closed deals and conversion at the short horizon."""
-    eng = model.engine
-    leads = int(np.count_nonzero(eng.status != POTENTIAL))
-    closed = int(np.count_nonzero(eng.closed >= 0))
+    tally = model.engine.tally
+    leads, closed = tally.leads, tally.closed
     return {"short_closed_deals": closed, "short_conversion": _ratio(closed, leads)}
 
 

@@ -78,7 +78,9 @@ class TrustModel(mesa.Model):
         self.short_horizon_snapshot: dict[str, float] | None = None
         self.record_choices = record_choices
         self._choice_records: list[dict] = []
-        self.datacollector = mesa.DataCollector(model_reporters=measures.model_reporters(self))
+        self.datacollector = measures.MeasureCollector(
+            model_reporters=measures.model_reporters(self)
+        )
         self.datacollector.collect(self)
 
     def step(self) -> None:

@@ -15,6 +15,7 @@ from trustsim.agents import rules
 from trustsim.agents.rules import ABANDON, DELEGATE, VERIFY
 from trustsim.scenarios.schema import LAYERS, Scenario
 from trustsim.sim.params import StageTable, draw_traits
+from trustsim.sim.tally import BuyerValues, Tally
 
 POTENTIAL, ACTIVE, POST_PURCHASE, FINISHED, ABANDONED = range(5)
 STATUSES = ("potential", "active", "post_purchase", "finished", "abandoned")
@@ -135,6 +136,10 @@ class VectorizedEngine:
         self.abandoned_at = np.zeros(n, dtype=np.int64)
         self.caught_total = 0
         self.ctx: StepContext | None = None
+        mk = scenario.market
+        self.tally = Tally(n, mk.promoter_threshold, mk.detractor_threshold)
+        # Buyers active (or after purchase) after the last step, ascending: they act next.
+        self.active = np.empty(0, dtype=np.intp)
 
     # ----------------------------------------------------------------- sub-steps
     def feel_pressure(self, u: np.ndarray, t: int) -> None:
@@ -145,7 +150,7 @@ class VectorizedEngine:
         """
         # Drop the last step's context first, so two are never alive at once (peak memory).
         self.ctx = None
-        acting = np.flatnonzero((self.status == ACTIVE) | (self.status == POST_PURCHASE))
+        acting = self.active
         self.ctx = StepContext.empty(acting, self.stage[acting])
         st = self.stages
         for _, idx, k in self.ctx.blocks():
@@ -310,8 +315,18 @@ class VectorizedEngine:
         self.verifications_at += np.bincount(k[action == VERIFY], minlength=n)
         self.abandoned_at += np.bincount(k[action == ABANDON], minlength=n)
         self.caught_total += int(np.count_nonzero(ctx.caught))
+        self.tally.incidents += int(np.count_nonzero(ctx.incident))
         for part, idx, k in ctx.blocks():
             self._advance_block(t, part, idx, k)
+        self._settle_leavers(ctx.acting)
+
+    def _settle_leavers(self, acting: np.ndarray) -> None:
+        """Buyers who finished or walked away this step leave `active` for the tally."""
+        gone = self.status[acting] >= FINISHED
+        if not gone.any():
+            return
+        self.take(acting[gone]).settle_into(self.tally, FINISHED, self.scenario.trust.prior_weight)
+        self.active = acting[~gone]
 
     def _advance_block(self, t: int, part: slice, idx: np.ndarray, k: np.ndarray) -> None:
         ctx, n, closing = self.ctx, self.stages.count, self.stages.closing
@@ -332,8 +347,12 @@ class VectorizedEngine:
         status = np.where(finishes, FINISHED, status)
         status = np.where(leaving, np.where(was_post, FINISHED, ABANDONED), status)
         self.status[idx] = status
-        self.churned[idx[leaving & was_post]] = True
-        self.closed[idx[closes]] = t
+        churns, closers = idx[leaving & was_post], idx[closes]
+        self.churned[churns] = True
+        self.closed[closers] = t
+        self.tally.churned += len(churns)
+        self.tally.closed += len(closers)
+        self.tally.close_time += int((t - self.arrived[closers]).sum())
         self.stage[idx] = np.minimum(next_stage, n - 1)
         self.waited[idx] = np.where(completed, 0, self.waited[idx] + 1)
 
@@ -376,7 +395,9 @@ class VectorizedEngine:
             return
         loyal = np.flatnonzero((self.status == FINISHED) & ~self.churned)
         chance = rules.repeat_chance(self.satisfaction[loyal], rp.rate, rp.threshold)
-        self.repeats[loyal] += u[REPEAT][loyal] < chance
+        again = u[REPEAT][loyal] < chance
+        self.repeats[loyal] += again
+        self.tally.repeats += int(np.count_nonzero(again))
 
     def arrive_leads(
         self, u: np.ndarray, t: int, hazard: float, outside: float, base_rates: np.ndarray
@@ -390,7 +411,19 @@ class VectorizedEngine:
         self.from_word_of_mouth[new] = u[ARRIVAL][new] >= outside
         self.base_rate[:, new] = base_rates[:, None]
         self.satisfaction[new] = self.scenario.satisfaction.initial
+        self.tally.arrive(len(new), np.count_nonzero(self.from_word_of_mouth[new]))
+        if len(new):
+            # Disjoint from the active buyers (they were potential); keep buyer order.
+            self.active = np.sort(np.concatenate((self.active, new)))
         return new
+
+    def take(self, index: np.ndarray) -> BuyerValues:
+        """The state of buyers `index` as arrays (what the measures and the tally read)."""
+        return BuyerValues(
+            self.status[index], self.stage[index], self.satisfaction[index],
+            self.reactance[index], layer_columns(self.good, index),
+            layer_columns(self.bad, index), layer_columns(self.base_rate, index),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ tallies
     def word_of_mouth(self) -> tuple[int, int]:
@@ -399,10 +432,4 @@ class VectorizedEngine:
         Only a customer who went through the journey recommends it; anyone who left
         unhappy, customer or not, warns others.
         """
-        mk = self.scenario.market
-        finished = self.status == FINISHED
-        gone = finished | (self.status == ABANDONED)
-        s = self.satisfaction
-        promoters = int(np.count_nonzero(finished & (s >= mk.promoter_threshold)))
-        detractors = int(np.count_nonzero(gone & (s <= mk.detractor_threshold)))
-        return promoters, detractors
+        return self.tally.promoters, self.tally.detractors

@@ -1,0 +1,94 @@
+"""Running totals the engines keep as buyers move, so a step's measures cost O(active buyers).
+
+A buyer who left the pipeline (finished or abandoned) never acts again: forgetting,
+pressure and experiences apply only to acting buyers, so their trust, satisfaction,
+reactance and stage are frozen. Their contributions are added here once, when they
+leave, and a mean over leads is (frozen sum + sum over active buyers) / leads.
+
+Every engine calls `settle` with the buyers who left in a step as arrays in ascending
+buyer order, so the floating-point sums are computed in the same order by every engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trustsim.agents import rules
+
+
+class Tally:
+    """Counters and frozen sums over buyers, updated by the engine as things happen.
+
+    Attributes (counts): leads, wom_leads, closed, close_time (sum of closing step -
+    arrival step over customers), repeats, incidents, churned, finished, abandoned,
+    promoters (finished, satisfaction >= promoter threshold), finished_detractors and
+    detractors (finished or abandoned, satisfaction <= detractor threshold), left_at
+    (per stage: buyers who left the pipeline there).
+    Frozen sums over buyers who left: trust (per layer), satisfaction (all who left, and
+    finished customers only), reactance.
+    """
+
+    def __init__(self, stage_count: int, promoter_threshold: float, detractor_threshold: float):
+        self.promoter_threshold = promoter_threshold
+        self.detractor_threshold = detractor_threshold
+        self.leads = self.wom_leads = self.closed = self.close_time = 0
+        self.repeats = self.incidents = self.churned = 0
+        self.finished = self.abandoned = 0
+        self.promoters = self.finished_detractors = self.detractors = 0
+        self.left_at = np.zeros(stage_count, dtype=np.int64)
+        self.trust = [0.0, 0.0, 0.0]
+        self.satisfaction = 0.0
+        self.finished_satisfaction = 0.0
+        self.reactance = 0.0
+
+    def arrive(self, count: int, from_word_of_mouth: int) -> None:
+        """New leads: `count` of them, `from_word_of_mouth` of those brought by word of mouth."""
+        self.leads += int(count)
+        self.wom_leads += int(from_word_of_mouth)
+
+    def settle(self, finished, satisfaction, reactance, good, bad, base_rate, stage, prior):
+        """Buyers who left the pipeline this step, with their final values (ascending order).
+
+        `finished` flags customers who finished (the others abandoned); per-layer arrays
+        are (3, m). Adds their trust T_l = expected_trust(r_l, s_l, a_l, W), satisfaction
+        and reactance to the frozen sums and counts promoters and detractors among them.
+        """
+        if len(satisfaction) == 0:
+            return
+        n_finished = int(np.count_nonzero(finished))
+        self.finished += n_finished
+        self.abandoned += len(satisfaction) - n_finished
+        promoter = satisfaction >= self.promoter_threshold
+        detractor = satisfaction <= self.detractor_threshold
+        self.promoters += int(np.count_nonzero(finished & promoter))
+        self.finished_detractors += int(np.count_nonzero(finished & detractor))
+        self.detractors += int(np.count_nonzero(detractor))
+        self.left_at += np.bincount(stage, minlength=len(self.left_at))
+        for layer in range(3):
+            trust = rules.expected_trust(good[layer], bad[layer], base_rate[layer], prior)
+            self.trust[layer] += float(trust.sum())
+        self.satisfaction += float(satisfaction.sum())
+        self.finished_satisfaction += float(satisfaction[finished].sum())
+        self.reactance += float(reactance.sum())
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerValues:
+    """Some buyers' state as arrays in the array engine's dtypes (`engine.take(index)`)."""
+
+    status: np.ndarray  # int8
+    stage: np.ndarray  # int16
+    satisfaction: np.ndarray
+    reactance: np.ndarray
+    good: np.ndarray  # (3, m)
+    bad: np.ndarray  # (3, m)
+    base_rate: np.ndarray  # (3, m)
+
+    def settle_into(self, tally: Tally, finished_code: int, prior: float) -> None:
+        """Add these buyers, who just left the pipeline, to `tally`'s frozen sums."""
+        tally.settle(
+            self.status == finished_code, self.satisfaction, self.reactance,
+            self.good, self.bad, self.base_rate, self.stage, prior,
+        )  # fmt: skip
