@@ -117,19 +117,17 @@ def load_sweep(path: Path) -> Results:
     """
     import pandas as pd
 
+    from trustsim.experiments.results import load_runs
     from trustsim.experiments.runner import RunResult
     from trustsim.scenarios import load_scenario
 
     meta = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
-    parts = sorted((path / "parts").glob("part-*.parquet"))
-    if not parts or not (path / "points.parquet").is_file():
+    # load_runs keeps only the runs planned by this sweep (its seed and model version),
+    # each once, so stale parts in the same directory never leak into a chart.
+    runs = load_runs(path)
+    runs = runs[runs["status"] == "ok"].reset_index(drop=True)
+    if runs.empty:
         raise TrustsimInputError(f"{path}: the sweep has no finished runs yet.")
-    runs = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    if "status" in runs.columns:
-        runs = runs[runs["status"] == "ok"]
-    runs = runs.drop_duplicates("key") if "key" in runs.columns else runs
-    points = pd.read_parquet(path / "points.parquet").drop(columns=["error"], errors="ignore")
-    runs = runs.merge(points, on="params_hash", how="inner")
     scenarios = {f.stem: load_scenario(f) for f in sorted((path / "scenarios").glob("*.toml"))}
     empty = RunResult(
         pd.DataFrame(),
