@@ -181,10 +181,10 @@ def horizon_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
                 frame["step"], frame["ci_low"], frame["ci_high"], color=color, alpha=0.2, lw=0
             )
             ax.plot(frame["step"], frame["mean"], color=color)
-            if name in colors_by_name:
-                ends.append(float(frame["mean"].iloc[-1]))
-                texts.append(_short(name))
-                colors.append(color)
+            # Every line gets its direct label; background lines in a readable grey.
+            ends.append(float(frame["mean"].iloc[-1]))
+            texts.append(_short(name))
+            colors.append(color if name in colors_by_name else GREY)
         ax.set_ylim(bottom=0)
         ax.set_xlim(data["step"].min(), data["step"].max())
         room_for_labels(ax, 0.45)
