@@ -101,17 +101,56 @@ def throughput(engine: str, size: int, steps: int, seeds: int, target=None) -> R
     )
 
 
-def engine_ratio(fast: Result, slow: Result, size: int, target: float) -> Result:
-    """Vectorized over agents throughput on the same configuration (all sample pairs)."""
+def engine_ratio(fast: Result, slow: Result, size: int, target: float, engine="") -> Result:
+    """Fast engine over agents throughput on the same configuration (all sample pairs)."""
     samples = [f / s for f in fast.samples for s in slow.samples]
     return Result(
-        name=f"engine ratio {size:,}",
+        name=f"engine ratio {size:,}" if not engine else f"engine ratio {engine} {size:,}",
         unit="x",
         samples=samples,
         higher_is_better=True,
-        config=f"vectorized / agents, all-active, {size:,} buyers",
+        config=f"{engine or 'vectorized'} / agents, all-active, {size:,} buyers",
         target=target,
     )
+
+
+def compile_time(cache: Path, label: str, repeats: int) -> Result:
+    """Seconds until a compiled engine is ready in a fresh process (numba import included).
+
+    With an empty numba cache this is the one-off compilation; with a filled one, the
+    load every later process pays.
+    """
+    code = (
+        "from trustsim.sim import TrustModel; import trustsim.sim.compiled as c; "
+        "TrustModel('real-estate', rng=0, engine='compiled', steps=1); print(c.compile_seconds)"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    samples = []
+    for _ in range(repeats):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        samples.append(float(done.stdout.split()[-1]))
+    return Result(
+        name=f"compile ({label})",
+        unit="s",
+        samples=samples,
+        higher_is_better=False,
+        config=f"compiled engine ready in a fresh process, numba cache {label}, {repeats} runs",
+    )
+
+
+def _has_compiled_engine() -> bool:
+    from trustsim.sim import ENGINES
+
+    if "compiled" not in ENGINES:
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def setup_time(size: int, repeats: int) -> Result:
@@ -217,12 +256,26 @@ def command_time(args: list[str], repeats: int, name: str, target=None):
 def suite(quick: bool) -> list[Result]:
     seeds = 3 if quick else 5
     results = []
-    fast = {}
+    fast, compiled = {}, {}
     for size in (1_000, 10_000, 100_000):
         target = 10e6 if size == 100_000 else None
         fast[size] = throughput("vectorized", size, 20, seeds, target)
         results.append(fast[size])
         _report(fast[size])
+    # An older trustsim (compared with --compare) may have no compiled engine.
+    if _has_compiled_engine():
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as cache:
+            results.append(compile_time(Path(cache), "cold", 1))
+            _report(results[-1])
+            results.append(compile_time(Path(cache), "warm", 3))
+            _report(results[-1])
+        for size in (1_000, 10_000, 100_000):
+            target = 10e6 if size == 100_000 else None
+            compiled[size] = throughput("compiled", size, 20, seeds, target)
+            results.append(compiled[size])
+            _report(compiled[size])
     # The agents engine is 10^2-10^3 times slower: 100,000 agents would take minutes per
     # run, so it is measured at 1,000 and 10,000 buyers (fewer steps at 10,000).
     from trustsim.sim import ENGINES
@@ -235,6 +288,9 @@ def suite(quick: bool) -> list[Result]:
         ratio = engine_ratio(fast[size], slow, size, target=100.0)
         results += [slow, ratio]
         _report(ratio)
+        if size in compiled:
+            results.append(engine_ratio(compiled[size], slow, size, 100.0, engine="compiled"))
+            _report(results[-1])
     results.append(setup_time(5_000, 21))
     _report(results[-1])
     results.append(memory_per_buyer(100_000, 52, 1 if quick else 3))

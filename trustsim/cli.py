@@ -67,9 +67,10 @@ def _common_run_options(func):
             "(repeatable; applied to every scenario).",
         ),
         click.option(
-            "--engine", type=click.Choice(["vectorized", "agents"]), default="vectorized",
-            show_default=True,
-            help="Simulation engine: buyers as arrays, or each a Mesa agent (slow, same results).",
+            "--engine", type=click.Choice(["vectorized", "agents", "compiled"]),
+            default="vectorized", show_default=True,
+            help="Simulation engine: buyers as arrays, each a Mesa agent (slow), or arrays "
+            "with numba-compiled sub-steps (fast, needs numba); the same results.",
         ),
         click.option(
             "--out", "out_dir", type=click.Path(file_okay=False), default=None,

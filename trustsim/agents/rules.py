@@ -5,6 +5,12 @@ same, so the array engine calls it once over all active buyers and the per-agent
 calls it on one buyer's values. No function draws random numbers: the uniforms a rule
 needs are passed in, which is what lets both engines consume draws identically.
 
+The compiled engine (`trustsim.sim.compiled`) compiles these same functions with numba
+and calls them on one buyer's numbers, so they use only operations that numba also
+supports on scalars: `_where` stands for `np.where` (numba's `np.where` returns arrays,
+so the compiled engine gives it a scalar version), and clipping is written with
+`np.minimum`/`np.maximum`, which give the same values as `np.clip`.
+
 Notation follows docs/ODD.md: x stake, ra risk aversion, c control need, C verification
 skill, k reactance propensity, A affordance, phi pressure, T trust, u uncertainty.
 """
@@ -15,6 +21,11 @@ import numpy as np
 
 DELEGATE, VERIFY, ABANDON = 0, 1, 2
 ACTIONS = ("delegate", "verify", "abandon")
+
+
+def _where(condition, if_true, if_false):
+    """np.where(condition, if_true, if_false); the compiled engine gives it a scalar form."""
+    return np.where(condition, if_true, if_false)
 
 
 def expected_trust(r, s, base_rate, prior_weight):
@@ -111,8 +122,8 @@ def choice_probabilities(v_delegate, v_verify, v_abandon, can_delegate, can_veri
     Returns:
         (p_delegate, p_verify): the abandon probability is 1 - p_delegate - p_verify.
     """
-    v_del = np.where(can_delegate > 0, v_delegate, -np.inf)
-    v_ver = np.where(can_verify > 0, v_verify, -np.inf)
+    v_del = _where(can_delegate > 0, v_delegate, -np.inf)
+    v_ver = _where(can_verify > 0, v_verify, -np.inf)
     top = np.maximum(np.maximum(v_del, v_ver), v_abandon)
     e_del = np.exp((v_del - top) / temperature)
     e_ver = np.exp((v_ver - top) / temperature)
@@ -126,7 +137,8 @@ def choose_action(p_delegate, p_verify, uniform):
 
     action = 0 if u < P_del; 1 if u < P_del + P_ver; else 2
     """
-    return (uniform >= p_delegate).astype(np.int8) + (uniform >= p_delegate + p_verify)
+    # np.int8(...) converts a bool array as .astype(np.int8) does, and also a scalar bool.
+    return np.int8(uniform >= p_delegate) + (uniform >= p_delegate + p_verify)
 
 
 def forget(evidence, forgetting):
@@ -167,7 +179,6 @@ def stage_experience(
     propensity,
     forced,
     incident_stake,
-    *,
     baseline,
     surprise_weight,
     loss_aversion,
@@ -188,7 +199,7 @@ def stage_experience(
     with high control need, who value doing it themselves.
     """
     gap = outcome - expectation
-    gain = surprise_weight * np.where(gap >= 0.0, gap, loss_aversion * gap)
+    gain = surprise_weight * _where(gap >= 0.0, gap, loss_aversion * gap)
     value = (
         baseline
         + gain
@@ -198,7 +209,7 @@ def stage_experience(
         - forced_penalty * control_need * forced
         - incident_loss * incident_stake
     )
-    return np.clip(value, 0.0, 1.0)
+    return np.minimum(np.maximum(value, 0.0), 1.0)  # clip to [0, 1]
 
 
 def update_satisfaction(satisfaction, experience, smoothing):

@@ -200,7 +200,8 @@ def run(
         seed: root seed.
         steps: horizon override (default: each scenario's `time.steps`).
         overrides: `PATH=VALUE` strings applied to every scenario.
-        engine: "vectorized" or "agents" (same results, slower; see docs/ENGINES.md).
+        engine: "vectorized", "agents" (slower) or "compiled" (faster, needs numba); the
+            same results, see docs/ENGINES.md.
         progress: called as progress(done, total) after each run.
 
     Returns:

@@ -98,8 +98,7 @@ class AgentsEngine:
         if service.leavers:
             index = np.array(sorted(b.index for b in service.leavers), dtype=np.intp)
             service.leavers = []
-            prior = self.scenario.trust.prior_weight
-            self.take(index).settle_into(service.tally, FINISHED, prior)
+            self.take(index).settle_into(service.tally, FINISHED)
 
     @property
     def tally(self) -> Tally:
@@ -119,17 +118,11 @@ class AgentsEngine:
         def column(name, dtype):
             return np.array([getattr(b, name) for b in chosen], dtype=dtype)
 
-        def layers(name):
-            return (
-                np.array([getattr(b, name) for b in chosen], dtype=np.float64)
-                .reshape(-1, 3)
-                .T.copy()
-            )
-
+        trust = np.array([b.layer_trust() for b in chosen], dtype=np.float64).reshape(-1, 3)
         return BuyerValues(
             column("status", np.int8), column("stage", np.int16),
             column("satisfaction", np.float64), column("reactance", np.float64),
-            layers("good"), layers("bad"), layers("base_rate"),
+            trust.T.copy(),
         )  # fmt: skip
 
     def repeat_purchases(self, u: np.ndarray, t: int) -> None:

@@ -13,7 +13,6 @@ import math
 import mesa
 import numpy as np
 
-from trustsim.agents import rules
 from trustsim.scenarios.schema import LAYERS
 from trustsim.sim.vectorized import POST_PURCHASE
 
@@ -53,7 +52,7 @@ def measure(model) -> dict[str, float]:
     """
     eng, spec, tally = model.engine, model.spec, model.engine.tally
     now = eng.take(eng.active)
-    leads, closed, prior = tally.leads, tally.closed, spec.trust.prior_weight
+    leads, closed = tally.leads, tally.closed
     post = now.status == POST_PURCHASE
     out = {
         "leads": leads,
@@ -84,9 +83,8 @@ def measure(model) -> dict[str, float]:
         "mean_reactance": _mean(tally.reactance, now.reactance, leads, 0.0),
     }
     for layer, name in enumerate(LAYERS):
-        trust = rules.expected_trust(now.good[layer], now.bad[layer], now.base_rate[layer], prior)
         out[f"trust_{name}"] = _mean(
-            tally.trust[layer], trust, leads, float(spec.trust.base_rate[layer])
+            tally.trust[layer], now.trust[layer], leads, float(spec.trust.base_rate[layer])
         )
     active_at = np.bincount(now.stage, minlength=model.stages.count)
     # A buyer's stage only moves forward and stays where they left or finished, so the

@@ -13,7 +13,7 @@ from trustsim.sim import measures
 from trustsim.sim.params import StageTable
 from trustsim.sim.vectorized import UNIFORM_ROWS, VectorizedEngine
 
-ENGINES = ("vectorized", "agents")
+ENGINES = ("vectorized", "agents", "compiled")
 
 
 class TrustModel(mesa.Model):
@@ -22,8 +22,10 @@ class TrustModel(mesa.Model):
     Args:
         scenario: a built-in scenario name, a path to a TOML file, or a `Scenario`.
         rng: seed or generator for Mesa's `self.rng`; everything random derives from it.
-        engine: "vectorized" (buyers as arrays) or "agents" (each buyer a Mesa agent; the
-            slow, readable reference that gives the same results).
+        engine: "vectorized" (buyers as arrays, numpy), "agents" (each buyer a Mesa agent;
+            the slow, readable reference that gives the same results) or "compiled" (the
+            array engine's sub-steps as numba loops; same results up to the last bits of
+            `exp`, see docs/ENGINES.md; needs numba).
         steps: horizon override; defaults to the scenario's `time.steps`.
         record_choices: keep every buyer's choice and outcome per step (see `choice_log`);
             off by default because it grows with buyers x steps.
@@ -70,6 +72,10 @@ class TrustModel(mesa.Model):
             from trustsim.sim.agents_engine import AgentsEngine
 
             self.engine = AgentsEngine(self.spec, self.stages, setup_rng, self)
+        elif engine == "compiled":
+            from trustsim.sim.compiled import CompiledEngine
+
+            self.engine = CompiledEngine(self.spec, self.stages, setup_rng)
         else:
             self.engine = VectorizedEngine(self.spec, self.stages, setup_rng)
         self.promoters = 0

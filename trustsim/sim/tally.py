@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustsim.agents import rules
-
 
 class Tally:
     """Counters and frozen sums over buyers, updated by the engine as things happen.
@@ -48,12 +46,12 @@ class Tally:
         self.leads += int(count)
         self.wom_leads += int(from_word_of_mouth)
 
-    def settle(self, finished, satisfaction, reactance, good, bad, base_rate, stage, prior):
+    def settle(self, finished, satisfaction, reactance, trust, stage):
         """Buyers who left the pipeline this step, with their final values (ascending order).
 
-        `finished` flags customers who finished (the others abandoned); per-layer arrays
-        are (3, m). Adds their trust T_l = expected_trust(r_l, s_l, a_l, W), satisfaction
-        and reactance to the frozen sums and counts promoters and detractors among them.
+        `finished` flags customers who finished (the others abandoned); `trust` is their
+        expected trust per layer, (3, m). Adds trust, satisfaction and reactance to the
+        frozen sums and counts promoters and detractors among them.
         """
         if len(satisfaction) == 0:
             return
@@ -67,8 +65,7 @@ class Tally:
         self.detractors += int(np.count_nonzero(detractor))
         self.left_at += np.bincount(stage, minlength=len(self.left_at))
         for layer in range(3):
-            trust = rules.expected_trust(good[layer], bad[layer], base_rate[layer], prior)
-            self.trust[layer] += float(trust.sum())
+            self.trust[layer] += float(trust[layer].sum())
         self.satisfaction += float(satisfaction.sum())
         self.finished_satisfaction += float(satisfaction[finished].sum())
         self.reactance += float(reactance.sum())
@@ -82,13 +79,11 @@ class BuyerValues:
     stage: np.ndarray  # int16
     satisfaction: np.ndarray
     reactance: np.ndarray
-    good: np.ndarray  # (3, m)
-    bad: np.ndarray  # (3, m)
-    base_rate: np.ndarray  # (3, m)
+    trust: np.ndarray  # (3, m): T_l = expected_trust(r_l, s_l, a_l, W) per layer
 
-    def settle_into(self, tally: Tally, finished_code: int, prior: float) -> None:
+    def settle_into(self, tally: Tally, finished_code: int) -> None:
         """Add these buyers, who just left the pipeline, to `tally`'s frozen sums."""
         tally.settle(
-            self.status == finished_code, self.satisfaction, self.reactance,
-            self.good, self.bad, self.base_rate, self.stage, prior,
+            self.status == finished_code, self.satisfaction, self.reactance, self.trust,
+            self.stage,
         )  # fmt: skip

@@ -325,7 +325,7 @@ class VectorizedEngine:
         gone = self.status[acting] >= FINISHED
         if not gone.any():
             return
-        self.take(acting[gone]).settle_into(self.tally, FINISHED, self.scenario.trust.prior_weight)
+        self.take(acting[gone]).settle_into(self.tally, FINISHED)
         self.active = acting[~gone]
 
     def _advance_block(self, t: int, part: slice, idx: np.ndarray, k: np.ndarray) -> None:
@@ -418,11 +418,23 @@ class VectorizedEngine:
         return new
 
     def take(self, index: np.ndarray) -> BuyerValues:
-        """The state of buyers `index` as arrays (what the measures and the tally read)."""
+        """The state of buyers `index` as arrays (what the measures and the tally read).
+
+        When `index` is every buyer (all active), the arrays themselves: a gather would
+        copy the same numbers in the same order.
+        """
+        prior = self.scenario.trust.prior_weight
+        if len(index) == self.size:
+            trust = rules.expected_trust(self.good, self.bad, self.base_rate, prior)
+            return BuyerValues(self.status, self.stage, self.satisfaction, self.reactance, trust)
+        trust = np.empty((3, len(index)))
+        for layer in range(3):  # one layer at a time keeps the temporaries small
+            trust[layer] = rules.expected_trust(
+                self.good[layer][index], self.bad[layer][index], self.base_rate[layer][index], prior
+            )
         return BuyerValues(
             self.status[index], self.stage[index], self.satisfaction[index],
-            self.reactance[index], layer_columns(self.good, index),
-            layer_columns(self.bad, index), layer_columns(self.base_rate, index),
+            self.reactance[index], trust,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ tallies
