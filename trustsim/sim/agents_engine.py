@@ -122,7 +122,7 @@ class AgentsEngine:
         return BuyerValues(
             column("status", np.int8), column("stage", np.int16),
             column("satisfaction", np.float64), column("reactance", np.float64),
-            trust.T.copy(),
+            tuple(float(trust[:, layer].copy().sum()) for layer in range(3)),
         )  # fmt: skip
 
     def repeat_purchases(self, u: np.ndarray, t: int) -> None:

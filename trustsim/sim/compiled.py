@@ -74,10 +74,6 @@ Stages = namedtuple("Stages", [f for f in StageTable.__slots__ if f not in ("nam
 Context = namedtuple("Context", [f for f in StepContext.__slots__ if f not in ("acting", "stage")])
 
 
-def astuple_of(values: BuyerValues) -> tuple:
-    return tuple(getattr(values, name) for name in BuyerValues.__slots__)
-
-
 class CompiledEngine(VectorizedEngine):
     """Buyers as arrays; each sub-step a compiled loop over the acting buyers.
 
@@ -132,15 +128,16 @@ class CompiledEngine(VectorizedEngine):
     def take(self, index: np.ndarray) -> BuyerValues:
         """The state of buyers `index` as arrays, gathered in one compiled pass."""
         m = len(index)
-        values = BuyerValues(
-            np.empty(m, np.int8), np.empty(m, np.int16), np.empty(m), np.empty(m),
-            np.empty((3, m)),
-        )  # fmt: skip
+        status, stage = np.empty(m, np.int8), np.empty(m, np.int16)
+        satisfaction, reactance, trust = np.empty(m), np.empty(m), np.empty((3, m))
         self.k.take(
             np.asarray(index, dtype=np.intp), self.buyers,
-            float(self.scenario.trust.prior_weight), *astuple_of(values),
+            float(self.scenario.trust.prior_weight), status, stage, satisfaction, reactance,
+            trust,
         )  # fmt: skip
-        return values
+        # numpy sums each layer's contiguous row, as the array engine does: same bits.
+        trust_sum = (float(trust[0].sum()), float(trust[1].sum()), float(trust[2].sum()))
+        return BuyerValues(status, stage, satisfaction, reactance, trust_sum)
 
     # ----------------------------------------------------------------- sub-steps
     def feel_pressure(self, u: np.ndarray, t: int) -> None:

@@ -39,9 +39,13 @@ def stage_column(measure: str, stage: str) -> str:
     return f"{measure}[{stage}]"
 
 
-def _mean(frozen: float, active: np.ndarray, count: int, default: float) -> float:
-    """(frozen sum over buyers who left + sum over active buyers) / count, or `default`."""
-    return (frozen + float(active.sum())) / count if count else default
+def _mean(frozen: float, active, count: int, default: float) -> float:
+    """(frozen sum over buyers who left + sum over active buyers) / count, or `default`.
+
+    `active` is the active buyers' values or already their sum.
+    """
+    total = active if isinstance(active, float) else float(active.sum())
+    return (frozen + total) / count if count else default
 
 
 def measure(model) -> dict[str, float]:
@@ -84,7 +88,7 @@ def measure(model) -> dict[str, float]:
     }
     for layer, name in enumerate(LAYERS):
         out[f"trust_{name}"] = _mean(
-            tally.trust[layer], now.trust[layer], leads, float(spec.trust.base_rate[layer])
+            tally.trust[layer], now.trust_sum[layer], leads, float(spec.trust.base_rate[layer])
         )
     active_at = np.bincount(now.stage, minlength=model.stages.count)
     # A buyer's stage only moves forward and stays where they left or finished, so the

@@ -98,6 +98,7 @@ class TrustModel(mesa.Model):
             self._choice_records.append(self.engine.choice_record(self.steps))
         self.spread_word_of_mouth()
         self.arrive_leads(u)
+        del u  # the draws are used up: free them before the measures (peak memory)
         if self.steps == min(self.spec.time.short_horizon, self.horizon):
             self.short_horizon_snapshot = measures.closing_snapshot(self)
         self.datacollector.collect(self)

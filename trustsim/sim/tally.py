@@ -46,12 +46,12 @@ class Tally:
         self.leads += int(count)
         self.wom_leads += int(from_word_of_mouth)
 
-    def settle(self, finished, satisfaction, reactance, trust, stage):
+    def settle(self, finished, satisfaction, reactance, trust_sum, stage):
         """Buyers who left the pipeline this step, with their final values (ascending order).
 
-        `finished` flags customers who finished (the others abandoned); `trust` is their
-        expected trust per layer, (3, m). Adds trust, satisfaction and reactance to the
-        frozen sums and counts promoters and detractors among them.
+        `finished` flags customers who finished (the others abandoned); `trust_sum` is the
+        sum of their expected trust per layer. Adds trust, satisfaction and reactance to
+        the frozen sums and counts promoters and detractors among them.
         """
         if len(satisfaction) == 0:
             return
@@ -65,7 +65,7 @@ class Tally:
         self.detractors += int(np.count_nonzero(detractor))
         self.left_at += np.bincount(stage, minlength=len(self.left_at))
         for layer in range(3):
-            self.trust[layer] += float(trust[layer].sum())
+            self.trust[layer] += trust_sum[layer]
         self.satisfaction += float(satisfaction.sum())
         self.finished_satisfaction += float(satisfaction[finished].sum())
         self.reactance += float(reactance.sum())
@@ -79,11 +79,13 @@ class BuyerValues:
     stage: np.ndarray  # int16
     satisfaction: np.ndarray
     reactance: np.ndarray
-    trust: np.ndarray  # (3, m): T_l = expected_trust(r_l, s_l, a_l, W) per layer
+    # Per layer, the sum over these buyers of T_l = expected_trust(r_l, s_l, a_l, W),
+    # summed by numpy over a float64 array in buyer order (the same in every engine).
+    trust_sum: tuple[float, float, float]
 
     def settle_into(self, tally: Tally, finished_code: int) -> None:
         """Add these buyers, who just left the pipeline, to `tally`'s frozen sums."""
         tally.settle(
-            self.status == finished_code, self.satisfaction, self.reactance, self.trust,
-            self.stage,
+            self.status == finished_code, self.satisfaction, self.reactance,
+            self.trust_sum, self.stage,
         )  # fmt: skip

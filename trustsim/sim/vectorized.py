@@ -423,15 +423,18 @@ class VectorizedEngine:
         When `index` is every buyer (all active), the arrays themselves: a gather would
         copy the same numbers in the same order.
         """
-        prior = self.scenario.trust.prior_weight
-        if len(index) == self.size:
-            trust = rules.expected_trust(self.good, self.bad, self.base_rate, prior)
+        prior, everyone = self.scenario.trust.prior_weight, len(index) == self.size
+
+        def trust_sum(layer: int) -> float:
+            # One layer at a time, summed at once, keeps the temporaries small (peak memory).
+            per_layer = (self.good[layer], self.bad[layer], self.base_rate[layer])
+            if not everyone:
+                per_layer = tuple(row[index] for row in per_layer)
+            return float(rules.expected_trust(*per_layer, prior).sum())
+
+        trust = (trust_sum(0), trust_sum(1), trust_sum(2))
+        if everyone:
             return BuyerValues(self.status, self.stage, self.satisfaction, self.reactance, trust)
-        trust = np.empty((3, len(index)))
-        for layer in range(3):  # one layer at a time keeps the temporaries small
-            trust[layer] = rules.expected_trust(
-                self.good[layer][index], self.bad[layer][index], self.base_rate[layer][index], prior
-            )
         return BuyerValues(
             self.status[index], self.stage[index], self.satisfaction[index],
             self.reactance[index], trust,
