@@ -287,16 +287,21 @@ def print_demo(result, fmt: str) -> None:
         f"replications with common random numbers (seed {result.seed})",
         title_justify="left",
     )
-    table.add_column("Scenario")
+    table.add_column("Scenario", no_wrap=True)
     for metric in DEMO_COLUMNS:
         table.add_column(SHORT_LABELS[metric], justify="right")
     index = result.metric_table().set_index(["scenario", "metric"])
-    for name in result.names:
-        cells = [
-            fmt_plus_minus(m, *index.loc[(name, m), ["mean", "ci_low", "ci_high"]])
-            for m in DEMO_COLUMNS
-        ]
-        table.add_row(name, *cells)
+    for family, members in _families(result.names):
+        if family:
+            table.add_row(f"[bold]{family}[/bold]", end_section=False)
+        for name in members:
+            label = name.removeprefix(family) or "(base)"
+            cells = [
+                fmt_plus_minus(m, *index.loc[(name, m), ["mean", "ci_low", "ci_high"]])
+                for m in DEMO_COLUMNS
+            ]
+            table.add_row(("  " if family else "") + label, *cells)
+        table.add_section()
     console.print(table)
     console.print(
         "[bold]What the differences say[/bold] (paired by replication; "
@@ -318,12 +323,45 @@ SHORT_LABELS = {
 
 
 def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
+    """Mean with the 95% CI half-width below it, both at the mean's precision."""
     if mean is None or math.isnan(mean):
         return "n/a"
     half = (high - low) / 2
     if metric in PERCENT:
-        return f"{100 * mean:.1f}% ±{100 * half:.1f}"
-    return f"{fmt_value(metric, mean)} ±{fmt_value(metric, half)}"
+        return f"{100 * mean:.1f}%\n±{100 * half:.1f}"
+    size = abs(mean)
+    decimals = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 1 else 3
+    return f"{mean:,.{decimals}f}\n±{half:,.{decimals}f}"
+
+
+def _families(names: list[str]) -> list[tuple[str, list[str]]]:
+    """Group scenario names that share a first word (up to a hyphen), in order.
+
+    Example:
+        >>> _families(["real-estate", "real-estate-funnel", "delivery-trial-funnel"])
+        [('real-estate', ['real-estate', 'real-estate-funnel']), ('', ['delivery-trial-funnel'])]
+    """
+    groups: list[tuple[str, list[str]]] = []
+    for name in names:
+        for index, (prefix, members) in enumerate(groups):
+            common = _common_prefix(prefix or members[0], name)
+            if common:
+                groups[index] = (common, [*members, name])
+                break
+        else:
+            groups.append(("", [name]))
+    return groups
+
+
+def _common_prefix(a: str, b: str) -> str:
+    """The longest common prefix of two names that ends at a hyphen boundary."""
+    parts_a, parts_b = a.split("-"), b.split("-")
+    common = []
+    for x, y in zip(parts_a, parts_b, strict=False):
+        if x != y:
+            break
+        common.append(x)
+    return "-".join(common)
 
 
 # --------------------------------------------------------------------- scenarios
