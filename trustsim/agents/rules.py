@@ -28,6 +28,13 @@ def _where(condition, if_true, if_false):
     return np.where(condition, if_true, if_false)
 
 
+def _exp(x):
+    """np.exp(x); the compiled engine's scalar form skips the call where the result is
+    exact anyway (exp(0) = 1 for the largest utility, exp(-inf) = 0 for an unavailable
+    action), which saves a third of the logit's cost without changing a bit."""
+    return np.exp(x)
+
+
 def expected_trust(r, s, base_rate, prior_weight):
     """Expected trust of a subjective-logic opinion (Josang).
 
@@ -125,9 +132,9 @@ def choice_probabilities(v_delegate, v_verify, v_abandon, can_delegate, can_veri
     v_del = _where(can_delegate > 0, v_delegate, -np.inf)
     v_ver = _where(can_verify > 0, v_verify, -np.inf)
     top = np.maximum(np.maximum(v_del, v_ver), v_abandon)
-    e_del = np.exp((v_del - top) / temperature)
-    e_ver = np.exp((v_ver - top) / temperature)
-    e_out = np.exp((v_abandon - top) / temperature)
+    e_del = _exp((v_del - top) / temperature)
+    e_ver = _exp((v_ver - top) / temperature)
+    e_out = _exp((v_abandon - top) / temperature)
     total = e_del + e_ver + e_out
     return e_del / total, e_ver / total
 

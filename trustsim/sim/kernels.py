@@ -56,6 +56,22 @@ def _where_on_scalars(condition, if_true, if_false):
     return None
 
 
+@overload(rules._exp)
+def _exp_on_scalars(x):
+    """The scalar form of `rules._exp`: no call where exp is exact (0 -> 1, -inf -> 0)."""
+    if isinstance(x, types.Float):
+
+        def exp_skipping_exact(x):
+            if x == 0.0:
+                return 1.0
+            if x == -np.inf:
+                return 0.0
+            return np.exp(x)
+
+        return exp_skipping_exact
+    return None
+
+
 def _jit(function):
     # Not cached on their own: each kernel's cache holds the compiled rules it calls.
     return numba.njit(function)
