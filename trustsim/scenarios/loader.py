@@ -7,7 +7,6 @@ the field path, the value and what is allowed.
 from __future__ import annotations
 
 import copy
-import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
@@ -245,24 +244,7 @@ def validate_raw(
                 message += f" (after --set {', '.join(overrides)})"
             messages.append(message)
         raise TrustsimInputError("\n".join(messages)) from None
-    _check_finite(scenario, label)
     return scenario
-
-
-def _check_finite(scenario: Scenario, label: str) -> None:
-    def walk(value, path):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise TrustsimInputError(
-                f"{label}: {'.'.join(path)} = {value}: must be a finite number."
-            )
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, (*path, str(k)))
-        if isinstance(value, list):
-            for i, v in enumerate(value):
-                walk(v, (*path, str(i)))
-
-    walk(scenario.model_dump(), ())
 
 
 def load_scenario(
@@ -293,8 +275,8 @@ def load_scenario(
         label = f"scenario {ref.name!r}"
     else:
         ref = str(ref)
-        raw = _resolve_raw(ref, None, (), provenance)
         label = _locate(ref, None)[1]
+        raw = _resolve_raw(ref, None, (), provenance)
     if overrides:
         raw = apply_overrides(raw, overrides, provenance)
     if name is not None:

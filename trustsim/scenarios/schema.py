@@ -15,7 +15,8 @@ TRAITS = ("risk_aversion", "control_need", "verification_skill", "reactance", "p
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf and nan are rejected like any other out-of-range value, with the same message.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 Unit = Field(ge=0.0, le=1.0)

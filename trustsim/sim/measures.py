@@ -115,9 +115,10 @@ def current(model) -> dict[str, float]:
 
 def model_reporters(model) -> dict:
     """DataCollector reporters, one per measure, reading the step's measured values."""
-    names = list(measure(model))
-    model.measured = None
-    model.measured_step = -1
+    # The set-up measures name the reporters and serve the first collection too.
+    model.measured = measure(model)
+    model.measured_step = model.steps
+    names = list(model.measured)
 
     def reporter(name):
         def read(m):
