@@ -78,18 +78,34 @@ def test_run_writes_reproducible_outputs(tmp_path):
 
 def test_compare_reports_paired_differences_with_p_values(tmp_path):
     result = invoke(
-        "compare", "real-estate", "real-estate-verifiable", *SMALL, "--format", "json",
-        "--out", tmp_path,
+        "compare", "real-estate", "real-estate-verifiable", *SMALL, "-n", "6", "--format",
+        "json", "--out", tmp_path,
     )  # fmt: skip
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     deals = next(r for r in rows if r["metric"] == "closed_deals")
     assert deals["base"] == "real-estate" and deals["scenario"] == "real-estate-verifiable"
     assert deals["ci_low"] <= deals["diff"] <= deals["ci_high"]
-    assert 0 <= deals["p_value"] <= 1
+    assert deals["relative_ci_low"] <= deals["relative"] <= deals["relative_ci_high"]
+    assert deals["relative_ci_low"] >= -1.0
+    assert 0 <= deals["p_value"] <= deals["p_holm"] <= 1
+    assert "p_note" not in deals
     assert (tmp_path / "differences.parquet").exists()
     table = invoke("compare", "real-estate", "real-estate-funnel", *SMALL)
     assert "Wilcoxon" in table.stdout and "Difference" in table.stdout
+
+
+def test_compare_with_fewer_than_six_replications_reports_no_p_value():
+    """With 5 pairs the smallest exact Wilcoxon p is 2/32 = 0.0625: no p is printed, and
+    the output says why."""
+    result = invoke(
+        "compare", "real-estate", "real-estate-verifiable", *SMALL, "-n", "5", "--format",
+        "json",
+    )  # fmt: skip
+    rows = json.loads(result.stdout)
+    assert all(r["p_value"] is None and "p < 0.05" in r["p_note"] for r in rows)
+    table = invoke("compare", "real-estate", "real-estate-verifiable", *SMALL, "-n", "5")
+    assert "no test can reach p < 0.05" in " ".join(table.stdout.split())
 
 
 def test_scenarios_list_show_validate(tmp_path):

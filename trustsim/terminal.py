@@ -9,6 +9,8 @@ import sys
 import time
 from collections.abc import Iterator
 
+import numpy as np
+
 from trustsim.sim.measures import HEADLINE
 
 STAGE_MEASURES = ("delegation_rate", "verification_rate", "abandonment_rate")
@@ -143,19 +145,25 @@ def print_run(result, fmt: str) -> None:
 
 # ----------------------------------------------------------------------- compare
 def print_comparison(result, diffs, fmt: str) -> None:
+    from trustsim.experiments.stats import MIN_PAIRS_FOR_TEST, NO_TEST_NOTE
+
     base = result.names[0]
+    no_test = result.replications < MIN_PAIRS_FOR_TEST
     if fmt == "json":
         records = []
         for row in diffs.itertuples():
-            records.append(
-                {
-                    "base": base, "scenario": row.scenario, "metric": row.metric,
-                    "base_mean": _num(row.base_mean), "mean": _num(row.mean),
-                    "diff": _num(row.diff), "ci_low": _num(row.ci_low),
-                    "ci_high": _num(row.ci_high), "relative": _num(row.relative),
-                    "p_value": _num(row.p_value),
-                }
-            )  # fmt: skip
+            record = {
+                "base": base, "scenario": row.scenario, "metric": row.metric,
+                "base_mean": _num(row.base_mean), "mean": _num(row.mean),
+                "diff": _num(row.diff), "ci_low": _num(row.ci_low),
+                "ci_high": _num(row.ci_high), "relative": _num(row.relative),
+                "relative_ci_low": _num(row.relative_ci_low),
+                "relative_ci_high": _num(row.relative_ci_high),
+                "p_value": _num(row.p_value), "p_holm": _num(row.p_holm),
+            }  # fmt: skip
+            if no_test:
+                record["p_note"] = NO_TEST_NOTE
+            records.append(record)
         print(json.dumps(records, indent=2))
         return
     if fmt == "csv":
@@ -165,13 +173,17 @@ def print_comparison(result, diffs, fmt: str) -> None:
     from rich.table import Table
 
     console = _console()
+    alternatives = len(result.names) - 1
+    test = "Wilcoxon signed-rank p" + (
+        f", Holm-adjusted over {alternatives} alternatives" if alternatives > 1 else ""
+    )
     for name in result.names[1:]:
         table = Table(
             title=f"{name} vs {base}: paired differences over {result.replications} "
-            "replications (95% CI, Wilcoxon signed-rank p)",
+            f"replications (95% CIs; {test})",
             title_justify="left",
         )
-        for column in ("Measure", base, name, "Difference [95% CI]", "Relative", "p"):
+        for column in ("Measure", base, name, "Difference [95% CI]", "Relative [95% CI]", "p"):
             table.add_column(column, justify="left" if column == "Measure" else "right")
         rows = diffs[(diffs["scenario"] == name) & diffs["metric"].isin(HEADLINE)]
         for row in rows.itertuples():
@@ -181,10 +193,22 @@ def print_comparison(result, diffs, fmt: str) -> None:
                 fmt_value(row.metric, row.mean),
                 f"{fmt_signed(row.metric, row.diff)} [{fmt_signed(row.metric, row.ci_low)}, "
                 f"{fmt_signed(row.metric, row.ci_high)}]",
-                "n/a" if math.isnan(row.relative) else f"{100 * row.relative:+.1f}%",
-                _fmt_p(row.p_value),
+                fmt_relative(row.relative, row.relative_ci_low, row.relative_ci_high),
+                _fmt_p(row.p_holm),
             )
         console.print(table)
+    if no_test:
+        console.print(f"No p-values: {NO_TEST_NOTE}.")
+
+
+def fmt_relative(relative: float, low: float, high: float) -> str:
+    """A relative change with its interval, e.g. "+27.2% [+22.1, +32.4]"; the interval is
+    "unbounded" where the base mean cannot be told from zero (see stats.ratio_ci)."""
+    if relative is None or math.isnan(relative):
+        return "n/a"
+    if math.isnan(low) or math.isnan(high):
+        return f"{100 * relative:+.1f}% [unbounded]"
+    return f"{100 * relative:+.1f}% [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
 def _fmt_p(p: float) -> str:
@@ -204,18 +228,30 @@ DEMO_EFFECTS = (
     ("Affordances under funnel pressure", "real-estate-funnel", "real-estate-verifiable-funnel"),
     ("Journey instead of funnel (delivery)", "delivery-trial-funnel", "delivery-trial-journey"),
 )
-EFFECT_METRICS = ("closed_deals", "short_conversion", "satisfaction", "nps", "revenue")
+# Short-horizon effects are read on absolute deals: a conversion share at week 13 moves
+# with the number of leads, which the alternatives change through word of mouth.
+EFFECT_METRICS = ("closed_deals", "short_closed_deals", "satisfaction", "nps", "revenue")
 
 
 def demo_effects(result):
-    """Paired differences for each effect of the demo, as (label, base, other, rows)."""
+    """Paired differences for each effect of the demo, as (label, base, other, rows).
+
+    The demo tests every effect on every metric at once (len(DEMO_EFFECTS) x
+    len(EFFECT_METRICS) tests), so p_holm is adjusted over that whole family.
+    """
     from trustsim.experiments.runner import paired_differences
+    from trustsim.experiments.stats import holm
 
     effects = []
     for label, base, other in DEMO_EFFECTS:
         sub = _subset(result, [base, other])
         diffs = paired_differences(sub, base, EFFECT_METRICS)
         effects.append((label, base, other, diffs))
+    family = holm(np.concatenate([diffs["p_value"].to_numpy() for *_, diffs in effects]))
+    start = 0
+    for *_, diffs in effects:
+        diffs["p_holm"] = family[start : start + len(diffs)]
+        start += len(diffs)
     return effects
 
 
@@ -232,12 +268,17 @@ def _subset(result, names):
 
 
 def effect_sentence(label: str, diffs) -> str:
-    """A one-line reading of an effect, computed from its paired differences."""
+    """A one-line reading of an effect, computed from its paired differences.
+
+    A change counts as established where its Holm-adjusted p < 0.05 and its 95% CI
+    excludes zero; otherwise it is marked "(n.s.)". Counts and money are read as relative
+    changes with their own interval, shares and scores as absolute differences.
+    """
     by_metric = diffs.set_index("metric")
     parts = []
     for metric, words in (
         ("closed_deals", "closed deals"),
-        ("short_conversion", "short-horizon conversion"),
+        ("short_closed_deals", "deals by the short horizon"),
         ("satisfaction", "satisfaction"),
         ("nps", "NPS"),
         ("revenue", "revenue"),
@@ -247,9 +288,9 @@ def effect_sentence(label: str, diffs) -> str:
         row = by_metric.loc[metric]
         if math.isnan(row["diff"]):
             continue
-        significant = row["p_value"] < 0.05 and (row["ci_low"] > 0 or row["ci_high"] < 0)
+        significant = row["p_holm"] < 0.05 and (row["ci_low"] > 0 or row["ci_high"] < 0)
         if metric in ("closed_deals", "revenue") and not math.isnan(row["relative"]):
-            change = f"{100 * row['relative']:+.1f}%"
+            change = fmt_relative(row["relative"], row["relative_ci_low"], row["relative_ci_high"])
         else:
             change = fmt_signed(metric, row["diff"])
         parts.append(f"{words} {change}{'' if significant else ' (n.s.)'}")
@@ -267,7 +308,11 @@ def print_demo(result, fmt: str) -> None:
                     "reading": effect_sentence(label, diffs),
                     "differences": {
                         row.metric: {"diff": _num(row.diff), "ci_low": _num(row.ci_low),
-                                     "ci_high": _num(row.ci_high), "p_value": _num(row.p_value)}
+                                     "ci_high": _num(row.ci_high),
+                                     "relative": _num(row.relative),
+                                     "relative_ci_low": _num(row.relative_ci_low),
+                                     "relative_ci_high": _num(row.relative_ci_high),
+                                     "p_value": _num(row.p_value), "p_holm": _num(row.p_holm)}
                         for row in diffs.itertuples()
                     },
                 }
@@ -304,8 +349,9 @@ def print_demo(result, fmt: str) -> None:
         table.add_section()
     console.print(table)
     console.print(
-        "[bold]What the differences say[/bold] (paired by replication; "
-        "'n.s.' where the 95% CI includes 0 or Wilcoxon p >= 0.05):"
+        "[bold]What the differences say[/bold] (paired by replication; relative changes "
+        "with their 95% CI; 'n.s.' where the 95% CI includes 0 or the Wilcoxon p, "
+        f"Holm-adjusted over all {len(effects) * len(EFFECT_METRICS)} tests, is >= 0.05):"
     )
     for label, _base, _other, diffs in effects:
         console.print(" - " + effect_sentence(label, diffs))

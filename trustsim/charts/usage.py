@@ -18,13 +18,15 @@ MAX_ROWS = 10
 def usage_data(features: pd.DataFrame) -> pd.DataFrame:
     """The feature table with the costs as shares of the full offer, the most costly first.
 
-    Keeps at most MAX_ROWS features (by cost in closed deals), so labels stay readable.
+    The shares and their intervals are the relative changes with their own (Fieller)
+    intervals, so a cost never reaches beyond 100% of the full offer. Keeps at most
+    MAX_ROWS features (by cost in closed deals), so labels stay readable.
     """
     data = features.copy()
     for metric in ("closed_deals", "satisfaction"):
-        base = data[f"{metric}_base"].replace(0, np.nan)
-        for col in ("change", "ci_low", "ci_high"):
-            data[f"{metric}_{col}_share"] = data[f"{metric}_{col}"] / base
+        data[f"{metric}_change_share"] = data[f"{metric}_relative"]
+        data[f"{metric}_ci_low_share"] = data[f"{metric}_relative_ci_low"]
+        data[f"{metric}_ci_high_share"] = data[f"{metric}_relative_ci_high"]
     data = data.sort_values("closed_deals_change", kind="stable").head(MAX_ROWS)
     return data.reset_index(drop=True)
 
@@ -47,7 +49,9 @@ def usage_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         ...   usage_ci_high=0.25, closed_deals_base=100.0, closed_deals_change=-10.0,
         ...   closed_deals_ci_low=-14.0, closed_deals_ci_high=-6.0, satisfaction_base=0.8,
         ...   satisfaction_change=-0.01, satisfaction_ci_low=-0.02, satisfaction_ci_high=0.0,
-        ...   n=5)
+        ...   closed_deals_relative=-0.1, closed_deals_relative_ci_low=-0.14,
+        ...   closed_deals_relative_ci_high=-0.06, satisfaction_relative=-0.0125,
+        ...   satisfaction_relative_ci_low=-0.025, satisfaction_relative_ci_high=0.0, n=5)
         >>> usage_chart(usage_data(pd.DataFrame([row]))).title.split(",")[0]
         'payment verification is used in 20% of choices'
     """
@@ -102,7 +106,9 @@ def _panel(ax, rows, metric: str, y, colors, label: str) -> None:
     ax.axvline(0, color=LIGHT_GREY, lw=2, zorder=0)
     _whiskers(ax, change, low, high, y, colors)
     ax.scatter(change, y, color=colors, s=110, zorder=3)
-    span = max(float(np.nanmax(np.abs(np.r_[low, high]))), 0.5)
+    # An unbounded (NaN) relative interval draws no whisker; the axis still fits the rest.
+    values = np.abs(np.r_[change, low, high])
+    span = max(float(np.nanmax(values)) if np.any(np.isfinite(values)) else 0.0, 0.5)
     ax.set_xlim(-span * 1.15, span * 1.15)
     ax.set_xlabel(label)
 

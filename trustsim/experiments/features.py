@@ -149,8 +149,10 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
 
     Columns: feature, kind, stage, usage_measure, usage, usage_ci_low, usage_ci_high, n, then
     for each metric M in EFFECT_METRICS: M_base, M_change, M_ci_low, M_ci_high,
-    M_relative, M_p_value, where change = (without the feature) - (full offer), paired by
-    replication; a negative change is what the feature is worth.
+    M_relative, M_relative_ci_low, M_relative_ci_high (Fieller, never below -100%),
+    M_p_value and M_p_holm (Holm-adjusted over the features), where change = (without the
+    feature) - (full offer), paired by replication; a negative change is what the feature
+    is worth.
     """
     import pandas as pd
 
@@ -183,7 +185,10 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
                 f"{metric}_ci_low": d["ci_low"],
                 f"{metric}_ci_high": d["ci_high"],
                 f"{metric}_relative": d["relative"],
+                f"{metric}_relative_ci_low": d["relative_ci_low"],
+                f"{metric}_relative_ci_high": d["relative_ci_high"],
                 f"{metric}_p_value": d["p_value"],
+                f"{metric}_p_holm": d["p_holm"],
             }
         rows.append(row)
     return pd.DataFrame(rows)
@@ -234,11 +239,17 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
 
 
 def _effect(row, metric: str, fmt_signed) -> str:
+    """The change with its CI, and the relative change with its own (Fieller) CI."""
+    from trustsim.terminal import fmt_relative
+
     change = getattr(row, f"{metric}_change")
     low, high = getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high")
-    relative = getattr(row, f"{metric}_relative")
-    share = f" ({100 * relative:+.1f}%)" if relative == relative else ""
+    relative = fmt_relative(
+        getattr(row, f"{metric}_relative"),
+        getattr(row, f"{metric}_relative_ci_low"),
+        getattr(row, f"{metric}_relative_ci_high"),
+    )
     return (
-        f"{fmt_signed(metric, change)}{share} "
-        f"[{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
+        f"{fmt_signed(metric, change)} [{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
+        f"\n{relative}"
     )

@@ -248,12 +248,16 @@ def paired_differences(
     """Each other scenario minus `base`, paired by replication (common random numbers).
 
     Columns: scenario, metric, base_mean, mean (of the other), diff, ci_low, ci_high
-    (95% t-interval of the mean paired difference), relative (diff / base_mean) and
-    p_value (two-sided Wilcoxon signed-rank over replications).
+    (95% t-interval of the mean paired difference), relative (mean(other) / mean(base) - 1
+    over the pairs) with relative_ci_low and relative_ci_high (Fieller, see
+    `stats.ratio_ci`), p_value (two-sided Wilcoxon signed-rank over replications; NaN below
+    `stats.MIN_PAIRS_FOR_TEST` replications) and p_holm (Holm-adjusted over the scenarios
+    compared with `base` on the same metric: the family a reader scans for "which
+    alternative differs").
     """
     import pandas as pd
 
-    from trustsim.experiments.stats import mean_ci, wilcoxon_p
+    from trustsim.experiments.stats import holm, mean_ci, ratio_ci, wilcoxon_p
 
     metrics = list(metrics or metric_names(result.summaries))
     table = result.summaries.set_index(["scenario", "replication"]).sort_index()
@@ -266,22 +270,27 @@ def paired_differences(
         for metric in metrics:
             diff = (other[metric] - base_runs[metric]).to_numpy(dtype=float)
             mean, low, high = mean_ci(diff)
-            base_mean = _nanmean(base_runs[metric])
-            relative = mean / base_mean if base_mean and not math.isnan(base_mean) else math.nan
+            relative, rel_low, rel_high = ratio_ci(base_runs[metric], other[metric])
             rows.append(
                 {
                     "scenario": name,
                     "metric": metric,
-                    "base_mean": base_mean,
+                    "base_mean": _nanmean(base_runs[metric]),
                     "mean": _nanmean(other[metric]),
                     "diff": mean,
                     "ci_low": low,
                     "ci_high": high,
                     "relative": relative,
+                    "relative_ci_low": rel_low,
+                    "relative_ci_high": rel_high,
                     "p_value": wilcoxon_p(diff),
                 }
             )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame.assign(p_holm=pd.Series(dtype=float))
+    frame["p_holm"] = frame.groupby("metric", sort=False)["p_value"].transform(holm)
+    return frame
 
 
 def _nanmean(values) -> float:

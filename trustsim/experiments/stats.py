@@ -1,4 +1,9 @@
-"""Summary statistics over replications: means with t confidence intervals, paired tests."""
+"""Summary statistics over replications: means with t confidence intervals, paired tests.
+
+Paired comparisons report three things: the mean difference with its t-interval, the
+relative change with its own Fieller interval (never a t-interval divided by a mean), and
+a Wilcoxon signed-rank p-value, Holm-adjusted when several effects are tested together.
+"""
 
 from __future__ import annotations
 
@@ -26,21 +31,95 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+# The smallest two-sided exact Wilcoxon p with n pairs is 2 / 2**n: 0.0625 at n = 5, so
+# below this many pairs no result can be significant at 5% and no p-value is reported.
+MIN_PAIRS_FOR_TEST = 6
+NO_TEST_NOTE = (
+    f"fewer than {MIN_PAIRS_FOR_TEST} paired replications: no test can reach p < 0.05, "
+    "so none is reported"
+)
+
+
 def wilcoxon_p(differences) -> float:
     """Two-sided Wilcoxon signed-rank p-value of paired differences (NaN pairs dropped).
 
     Returns 1.0 when every difference is zero (no evidence of an effect) and NaN when
-    there are no pairs.
+    there are fewer than MIN_PAIRS_FOR_TEST pairs, where even the most extreme outcome
+    gives p = 2 / 2**n >= 0.0625 and a p-value beside an interval would mislead.
     """
     from scipy import stats
 
     d = np.asarray(differences, dtype=float)
     d = d[~np.isnan(d)]
-    if d.size == 0:
+    if d.size < MIN_PAIRS_FOR_TEST:
         return math.nan
     if np.all(d == 0):
         return 1.0
     return float(stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
+
+
+def ratio_ci(base, other, level: float = 0.95) -> tuple[float, float, float]:
+    """Relative change of the mean, mean(other) / mean(base) - 1, with a Fieller interval.
+
+    For paired samples (x = base, y = other, NaN pairs dropped) with means xb, yb and
+    covariance matrix of the means v = cov(x, y) / n, the Fieller set for the ratio
+    theta = E[y] / E[x] is every theta with
+
+        (yb - theta * xb)^2 <= t^2 * (v_yy - 2 theta v_xy + theta^2 v_xx),
+
+    t = t_{(1+level)/2, n-1}: a quadratic a theta^2 + b theta + c <= 0 with
+    a = xb^2 - t^2 v_xx, b = -2 (xb yb - t^2 v_xy), c = yb^2 - t^2 v_yy. When a <= 0 the
+    base mean is not distinguishable from zero and the set is unbounded: the interval is
+    (NaN, NaN), as no honest finite one exists. When both samples are non-negative the
+    ratio cannot be negative, so the interval is intersected with theta >= 0: a loss is
+    never reported beyond -100%.
+
+    Returns:
+        (relative, ci_low, ci_high) as fractions (0.25 = +25%).
+    """
+    from scipy import stats
+
+    x = np.asarray(base, dtype=float)
+    y = np.asarray(other, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    if x.size == 0 or x.mean() == 0:
+        return math.nan, math.nan, math.nan
+    xb, yb = float(x.mean()), float(y.mean())
+    estimate = yb / xb - 1.0
+    if x.size < 2:
+        return estimate, math.nan, math.nan
+    v = np.cov(x, y, ddof=1) / x.size
+    t2 = float(stats.t.ppf(0.5 + level / 2, x.size - 1)) ** 2
+    a = xb * xb - t2 * v[0, 0]
+    b = -2.0 * (xb * yb - t2 * v[0, 1])
+    c = yb * yb - t2 * v[1, 1]
+    if a <= 0:
+        return estimate, math.nan, math.nan
+    root = math.sqrt(max(b * b - 4.0 * a * c, 0.0))
+    low, high = (-b - root) / (2.0 * a), (-b + root) / (2.0 * a)
+    if np.all(x >= 0) and np.all(y >= 0):
+        low = max(low, 0.0)
+    return float(estimate), float(low - 1.0), float(high - 1.0)
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN entries stay NaN).
+
+    With the m valid p-values sorted, p_(1) <= ... <= p_(m):
+    adj_(i) = min(1, max_{j <= i} (m - j + 1) * p_(j)). Rejecting where adj < alpha
+    controls the family-wise error rate at alpha under any dependence.
+    """
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, math.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    if valid.size == 0:
+        return adjusted
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = order.size
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return adjusted
 
 
 def logistic_regression(features, outcome, names=None, max_iter: int = 50):
