@@ -95,3 +95,21 @@ def test_no_wilcoxon_p_below_six_pairs_and_the_extreme_case_at_six_is_significan
     assert MIN_PAIRS_FOR_TEST == 6
     assert math.isnan(wilcoxon_p([1.0, 2.0, 3.0, 4.0, 5.0]))
     assert wilcoxon_p([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]) == pytest.approx(2 / 2**6)
+
+
+def test_cluster_robust_errors_do_not_shrink_when_a_buyer_repeats_choices():
+    """Each buyer's choice copied 10 times: model-based standard errors shrink by about
+    sqrt(10) (they count copies as evidence), clustered by buyer they stay close to those
+    of the original data."""
+    from trustsim.experiments.stats import logistic_regression
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(400, 1))
+    y = (rng.random(400) < 1 / (1 + np.exp(-(0.3 + 0.8 * x[:, 0])))).astype(float)
+    buyer = np.arange(400)
+    once = logistic_regression(x, y, ["x"], clusters=buyer)["x"][1]
+    copies = np.repeat(x, 10, axis=0), np.repeat(y, 10), np.repeat(buyer, 10)
+    naive = logistic_regression(copies[0], copies[1], ["x"])["x"][1]
+    clustered = logistic_regression(*copies[:2], ["x"], clusters=copies[2])["x"][1]
+    assert naive == pytest.approx(once / math.sqrt(10), rel=0.15)
+    assert clustered == pytest.approx(once, rel=0.05)

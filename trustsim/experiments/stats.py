@@ -122,15 +122,21 @@ def holm(p_values) -> np.ndarray:
     return adjusted
 
 
-def logistic_regression(features, outcome, names=None, max_iter: int = 50):
+def logistic_regression(features, outcome, names=None, clusters=None, max_iter: int = 50):
     """Maximum-likelihood logistic regression with Wald tests (Newton-Raphson / IRLS).
 
     logit P(y = 1) = b0 + sum_j b_j * x_j
+
+    Standard errors are model-based, V = H^-1 with H = X' W X, or, given `clusters`,
+    cluster-robust (the sandwich V = H^-1 (sum_g s_g s_g') H^-1 with s_g = sum over the
+    cluster's rows of x_i (y_i - p_i), times G / (G - 1)): choices of one buyer are not
+    independent, so each buyer is a cluster.
 
     Args:
         features: (n, p) array of covariates (an intercept is added).
         outcome: (n,) array of 0/1.
         names: optional covariate names.
+        clusters: optional (n,) array of cluster labels (e.g. buyer ids).
 
     Returns:
         dict name -> (coefficient, standard error, two-sided Wald p-value), with the
@@ -150,7 +156,15 @@ def logistic_regression(features, outcome, names=None, max_iter: int = 50):
         if np.max(np.abs(step)) < 1e-10:
             break
     p = 1.0 / (1.0 + np.exp(-(x @ beta)))
-    covariance = np.linalg.inv(x.T @ (x * (p * (1.0 - p))[:, None]))
+    bread = np.linalg.inv(x.T @ (x * (p * (1.0 - p))[:, None]))
+    if clusters is None:
+        covariance = bread
+    else:
+        _, group = np.unique(np.asarray(clusters), return_inverse=True)
+        scores = np.zeros((group.max() + 1, x.shape[1]))
+        np.add.at(scores, group, x * (y - p)[:, None])
+        g = scores.shape[0]
+        covariance = bread @ (scores.T @ scores) @ bread * (g / (g - 1))
     se = np.sqrt(np.diag(covariance))
     pvalues = 2.0 * stats.norm.sf(np.abs(beta / se))
     labels = ["intercept", *(names or [f"x{j}" for j in range(x.shape[1] - 1)])]
