@@ -399,7 +399,7 @@ class StagedResult:
         check_result_target(out, kind, scenarios, force)
         self.target = Path(out)
         self._kept = (
-            "its previous contents are unchanged" if _exists(self.target) else "nothing was left"
+            "its previous contents are unchanged" if _exists(self.target) else "nothing was written"
         )
         self._staging = Staging()
         with reporting_failures(out):
