@@ -43,6 +43,10 @@ class TrustsimGroup(click.Group):
         except OutputError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader of stdout went away (`| head`): stop quietly, as other tools do.
+            sys.stdout = None
+            sys.exit(1)
         except OSError as exc:
             reason, code = explain_os_error(exc)
             where = f"{exc.filename}: " if exc.filename else ""
