@@ -314,7 +314,10 @@ def check_trace_target(
 
     folder = Path(out)
     if folder.suffix.lower() in (".csv", ".parquet"):
-        return False
+        # A file named as a result's own trace is checked like the directory it joins.
+        if folder.stem != "trace" or not (folder.parent / "run.json").is_file():
+            return False
+        folder = folder.parent
     held = describe_result(folder)
     if held is None:
         return False
