@@ -360,6 +360,14 @@ def a_traced_buyer() -> int:
     return 0
 
 
+def test_the_current_directory_is_never_an_output_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for out in (".", str(tmp_path.parent)):
+        res = invoke("run", PAIR[0], *SMALL, "--out", out, "--force")
+        assert_exit(res, 2, "contains the current directory")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_trace_joins_only_the_run_it_follows(tmp_path):
     out = tmp_path / "r"
     assert_exit(invoke("run", PAIR[1], *SMALL, "--out", out), 0)

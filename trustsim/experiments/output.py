@@ -301,6 +301,11 @@ def check_result_target(
     folder = Path(out)
     if _exists(folder) and not folder.is_dir():
         raise TrustsimInputError(f"--out {folder}: is a file; give a directory.")
+    if Path.cwd().resolve().is_relative_to(folder.resolve()):
+        raise TrustsimInputError(
+            f"--out {folder}: contains the current directory, and a result directory is "
+            "replaced whole; name a subdirectory, e.g. --out results/."
+        )
     held = describe_result(folder)
     if held is None or force:
         return
