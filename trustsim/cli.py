@@ -12,6 +12,7 @@ import sys
 import click
 
 from trustsim.errors import TrustsimInputError
+from trustsim.limits import MAX_SEED, MAX_STEPS
 
 DEMO_SCENARIOS = (
     "real-estate",
@@ -24,14 +25,33 @@ DEMO_SCENARIOS = (
 
 
 class TrustsimGroup(click.Group):
-    """A click group that reports bad input as one line and exit code 2, no traceback."""
+    """A click group that reports bad input and failed file operations as one message.
+
+    Bad input exits with code 2. A file operation that failed (read-only target, a path
+    through a file, a full disk) is named with the reason and what to do; its exit code
+    is 2 when another path would do and 1 when the environment must be fixed.
+    """
 
     def invoke(self, ctx: click.Context):
+        from trustsim.experiments.output import OutputError, advice, explain_os_error
+
         try:
             return super().invoke(ctx)
         except TrustsimInputError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(2)
+        except OutputError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader of stdout went away (`| head`): stop quietly, as other tools do.
+            sys.stdout = None
+            sys.exit(1)
+        except OSError as exc:
+            reason, code = explain_os_error(exc)
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"Error: {where}{reason}. {advice(code)}", err=True)
+            sys.exit(code)
 
 
 @click.group(cls=TrustsimGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,11 +76,8 @@ def _common_run_options(func):
             "--replications", "-n", default=20, show_default=True, type=click.IntRange(min=1),
             help="Runs per scenario; replication r uses the same random numbers in each.",
         ),
-        click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed."),
-        click.option(
-            "--steps", "-t", default=None, type=click.IntRange(min=1),
-            help="Horizon in steps (default: the scenario's time.steps).",
-        ),
+        _seed_option(),
+        _steps_option("Horizon in steps (default: the scenario's time.steps)."),
         click.option(
             "--set", "overrides", multiple=True, metavar="PATH=VALUE",
             help="Override a scenario value, e.g. --set stages.contract.affordance=0.8 "
@@ -76,6 +93,7 @@ def _common_run_options(func):
             "--out", "out_dir", type=click.Path(file_okay=False), default=None,
             help="Write run summaries and time series (Parquet) and resolved scenarios (TOML).",
         ),
+        _force_option(),
         click.option(
             "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
             show_default=True, help="Output format on stdout.",
@@ -84,6 +102,70 @@ def _common_run_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _seed_option():
+    return click.option(
+        "--seed", "-s", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
+        help="Root seed (0 to 2**63-1).",
+    )  # fmt: skip
+
+
+def _steps_option(help_text: str):
+    return click.option(
+        "--steps", "-t", default=None, type=click.IntRange(1, MAX_STEPS),
+        help=f"{help_text} At most {MAX_STEPS:,}.",
+    )  # fmt: skip
+
+
+def _force_option():
+    return click.option(
+        "--force", is_flag=True,
+        help="Replace --out even if it holds a different result (a directory is one result).",
+    )  # fmt: skip
+
+
+def _simulate_and_save(out_dir, kind, names, force, simulate, tables, show, announce=True):
+    """Simulate, write the result to `out_dir` (if given) as one directory, then show it.
+
+    `--out` is checked and staged before the simulation starts, so a bad path costs no
+    time; if writing fails afterwards, the table is still shown and the error names what
+    was not written (the previous contents of `out_dir` are left as they were).
+
+    Args:
+        out_dir: the results directory, or None.
+        kind: the command, recorded in run.json.
+        names: a function returning the scenario names the result will hold.
+        force: replace a directory holding a different result.
+        simulate: runs the work; returns what `tables` and `show` take.
+        tables: (work) -> (RunResult, extra tables by file name).
+        show: prints the work on stdout.
+        announce: say where the result was written (on stderr).
+    """
+    from trustsim.experiments.output import StagedResult
+
+    staged = StagedResult(out_dir, kind, names(), force) if out_dir else None
+    try:
+        work = simulate()
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+    failure = None
+    if staged is not None:
+        result, extra = tables(work)
+        failure = staged.save(lambda folder: result.write_files(folder, kind, extra))
+    show(work)
+    if failure is not None:
+        raise failure
+    if out_dir and announce:
+        click.echo(f"Results written to {out_dir}", err=True)
+
+
+def _scenario_names(refs, overrides):
+    from trustsim.experiments.runner import resolve_scenarios
+
+    return list(resolve_scenarios(refs, overrides))
 
 
 def _progress(total_runs: int, quiet: bool):
@@ -97,7 +179,7 @@ def _progress(total_runs: int, quiet: bool):
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
 @_common_run_options
-def run(scenarios, replications, seed, steps, overrides, engine, out_dir, fmt):
+def run(scenarios, replications, seed, steps, overrides, engine, out_dir, force, fmt):
     """Run scenarios and show mean and 95% CI of every measure.
 
     SCENARIO is a built-in name (see `trustsim scenarios list`) or a TOML file.
@@ -110,23 +192,25 @@ def run(scenarios, replications, seed, steps, overrides, engine, out_dir, fmt):
     import trustsim
     from trustsim import terminal
 
-    with _progress(len(scenarios) * replications, fmt != "table") as advance:
-        result = trustsim.run(
-            scenarios, replications=replications, seed=seed, steps=steps,
-            overrides=overrides, engine=engine, progress=advance,
-        )  # fmt: skip
-    if out_dir:
-        result.write(out_dir)
-    terminal.print_run(result, fmt)
-    if out_dir and fmt == "table":
-        click.echo(f"Results written to {out_dir}", err=True)
+    def simulate():
+        with _progress(len(scenarios) * replications, fmt != "table") as advance:
+            return trustsim.run(
+                scenarios, replications=replications, seed=seed, steps=steps,
+                overrides=overrides, engine=engine, progress=advance,
+            )  # fmt: skip
+
+    _simulate_and_save(
+        out_dir, "run", lambda: _scenario_names(scenarios, overrides), force, simulate,
+        lambda result: (result, {}), lambda result: terminal.print_run(result, fmt),
+        announce=fmt == "table",
+    )  # fmt: skip
 
 
 @main.command()
 @click.argument("base", metavar="BASE")
 @click.argument("others", nargs=-1, required=True, metavar="OTHER...")
 @_common_run_options
-def compare(base, others, replications, seed, steps, overrides, engine, out_dir, fmt):
+def compare(base, others, replications, seed, steps, overrides, engine, out_dir, force, fmt):
     """Compare scenarios with BASE: paired differences, 95% CI, Wilcoxon p-value.
 
     Replication r of every scenario uses the same random numbers (common random
@@ -139,25 +223,27 @@ def compare(base, others, replications, seed, steps, overrides, engine, out_dir,
     import trustsim
     from trustsim import terminal
 
-    with _progress((1 + len(others)) * replications, fmt != "table") as advance:
-        result, diffs = trustsim.compare(
-            base, others, replications=replications, seed=seed, steps=steps,
-            overrides=overrides, engine=engine, progress=advance,
-        )  # fmt: skip
-    if out_dir:
-        result.write(out_dir)
-        from trustsim.experiments.output import write_parquet_atomic
+    def simulate():
+        with _progress((1 + len(others)) * replications, fmt != "table") as advance:
+            return trustsim.compare(
+                base, others, replications=replications, seed=seed, steps=steps,
+                overrides=overrides, engine=engine, progress=advance,
+            )  # fmt: skip
 
-        write_parquet_atomic(diffs, f"{out_dir}/differences.parquet")
-    terminal.print_comparison(result, diffs, fmt)
+    _simulate_and_save(
+        out_dir, "compare", lambda: _scenario_names([base, *others], overrides), force,
+        simulate, lambda work: (work[0], {"differences.parquet": work[1]}),
+        lambda work: terminal.print_comparison(*work, fmt), announce=False,
+    )  # fmt: skip
 
 
 @main.command()
 @click.option("--replications", "-n", default=20, show_default=True, type=click.IntRange(min=2))
-@click.option("--seed", "-s", default=0, show_default=True, type=int)
+@_seed_option()
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None)
-def demo(replications, seed, fmt, out_dir):
+@_force_option()
+def demo(replications, seed, fmt, out_dir, force):
     """The real-estate 2 x 2 (affordances x funnel pressure) and the delivery-trial pair.
 
     One comparison table with 95% CIs and a one-line reading of each effect.
@@ -170,13 +256,17 @@ def demo(replications, seed, fmt, out_dir):
     import trustsim
     from trustsim import terminal
 
-    with _progress(len(DEMO_SCENARIOS) * replications, fmt != "table") as advance:
-        result = trustsim.run(
-            DEMO_SCENARIOS, replications=replications, seed=seed, progress=advance
-        )
-    if out_dir:
-        result.write(out_dir)
-    terminal.print_demo(result, fmt)
+    def simulate():
+        with _progress(len(DEMO_SCENARIOS) * replications, fmt != "table") as advance:
+            return trustsim.run(
+                DEMO_SCENARIOS, replications=replications, seed=seed, progress=advance
+            )
+
+    _simulate_and_save(
+        out_dir, "demo", lambda: list(DEMO_SCENARIOS), force, simulate,
+        lambda result: (result, {}), lambda result: terminal.print_demo(result, fmt),
+        announce=False,
+    )  # fmt: skip
 
 
 @main.group()
@@ -276,16 +366,23 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     import matplotlib.pyplot as plt
 
     from trustsim.charts import load_results, make_chart, save_chart
+    from trustsim.experiments.output import reporting_failures, staged_outputs
 
     fmt = fmt or (Path(out_file).suffix.lstrip(".").lower() if out_file else "png")
     if fmt not in ("png", "svg", "pdf"):
         raise TrustsimInputError(f"--out {out_file}: use a .png, .svg or .pdf file name.")
     out = Path(out_file) if out_file else Path(results_dir) / "charts" / f"{kind}.{fmt}"
     results = load_results(results_dir)
-    drawn = make_chart(results, kind, metric=metric, base=base, scenario=scenario)
-    save_chart(drawn, out, fmt)
-    drawn.data.to_csv(out.with_suffix(".csv"), index=False)
-    plt.close(drawn.figure)
+    # The chart and its numbers are staged before drawing (a bad path costs no work) and
+    # replace the old pair together.
+    with reporting_failures(out), staged_outputs() as staging:
+        image, numbers = staging.file(out), staging.file(out.with_suffix(".csv"))
+        drawn = make_chart(results, kind, metric=metric, base=base, scenario=scenario)
+        try:
+            save_chart(drawn, image, fmt)
+            drawn.data.to_csv(numbers, index=False)
+        finally:
+            plt.close(drawn.figure)
     click.echo(drawn.title)
     click.echo(f"Chart written to {out} (numbers: {out.with_suffix('.csv')})", err=True)
 
@@ -337,8 +434,8 @@ def report(results_dir, out_file, template, pdf):
     type=click.IntRange(min=2),
     help="Paired runs per variant (common random numbers).",
 )
-@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed.")
-@click.option("--steps", "-t", default=None, type=click.IntRange(min=1), help="Horizon in steps.")
+@_seed_option()
+@_steps_option("Horizon in steps.")
 @click.option(
     "--set",
     "overrides",
@@ -353,6 +450,7 @@ def report(results_dir, out_file, template, pdf):
     default=None,
     help="Write features.parquet/.csv and the runs (for `trustsim chart/report`).",
 )
+@_force_option()
 @click.option(
     "--format",
     "fmt",
@@ -360,7 +458,7 @@ def report(results_dir, out_file, template, pdf):
     default="table",
     show_default=True,
 )
-def features(scenario, replications, seed, steps, overrides, out_dir, fmt):
+def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt):
     """Usage is not value: remove each delegation feature and verification affordance
     in turn and measure what it costs in closed deals and satisfaction (95% CIs).
 
@@ -372,14 +470,18 @@ def features(scenario, replications, seed, steps, overrides, out_dir, fmt):
     from trustsim.experiments.features import feature_value, print_features, removable_features
     from trustsim.scenarios import load_scenario
 
-    count = len(removable_features(load_scenario(scenario, overrides))[0]) + 1
-    with _progress(count * replications, fmt != "table") as advance:
-        value = feature_value(scenario, replications, seed, steps, overrides, advance)
-    if out_dir:
-        value.write(out_dir)
-    print_features(value, fmt)
-    if out_dir and fmt == "table":
-        click.echo(f"Results written to {out_dir}", err=True)
+    base = load_scenario(scenario, overrides)
+    removable = removable_features(base)[0]
+
+    def simulate():
+        with _progress((len(removable) + 1) * replications, fmt != "table") as advance:
+            return feature_value(scenario, replications, seed, steps, overrides, advance)
+
+    _simulate_and_save(
+        out_dir, "features", lambda: [base.name, *(f.variant_name(base.name) for f in removable)],
+        force, simulate, lambda value: (value.result, value.tables()),
+        lambda value: print_features(value, fmt), announce=fmt == "table",
+    )  # fmt: skip
 
 
 # --- sweeps and sensitivity (issue 4) ---------------------------------------------
@@ -589,8 +691,8 @@ def sensitivity(
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
 @click.option("--buyer", "-b", required=True, type=int, help="The buyer's number (0 to size-1).")
-@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed.")
-@click.option("--steps", "-t", default=None, type=click.IntRange(min=1), help="Horizon in steps.")
+@_seed_option()
+@_steps_option("Horizon in steps.")
 @click.option(
     "--set",
     "overrides",
@@ -618,9 +720,11 @@ def sensitivity(
     "out_path",
     type=click.Path(),
     default=None,
-    help="Also write the trace: FILE.parquet, FILE.csv, or DIR (DIR/trace.parquet).",
+    help="Also write the trace: FILE.parquet, FILE.csv, or DIR (DIR/trace.parquet); a DIR "
+    "holding runs takes only a trace of those runs.",
 )
-def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path):
+@_force_option()
+def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path, force):
     """One buyer's journey, step by step: trust per layer, felt risk, choice
     probabilities, choice, outcome, satisfaction and reactance.
 
@@ -630,19 +734,23 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path):
     Example:
       trustsim trace real-estate --buyer 12 --seed 0
       trustsim trace delivery-trial-journey --buyer 3 --format json > buyer3.json
+      trustsim run real-estate --out results/
       trustsim trace real-estate --buyer 12 --out results/ && trustsim chart results/ -k story
     """
-    from trustsim.experiments.trace import print_trace, trace_buyer
+    from trustsim.experiments import trace as tracing
+    from trustsim.experiments.output import reporting_failures
+    from trustsim.scenarios import load_scenario
 
-    journey = trace_buyer(
-        scenario, buyer, seed=seed, steps=steps, overrides=overrides, engine=engine
-    )
+    spec = load_scenario(scenario, overrides)
+    replace = tracing.check_trace_target(out_path, spec, seed, steps, force) if out_path else False
+    journey = tracing.trace_buyer(spec, buyer, seed=seed, steps=steps, engine=engine)
     title = f"Buyer {buyer} in {scenario} (seed {seed})"
-    print_trace(journey, buyer, title, fmt)
+    tracing.print_trace(journey, buyer, title, fmt)
     if out_path:
-        from trustsim.experiments.trace import write_trace
-
-        click.echo(f"Trace written to {write_trace(journey, out_path)}", err=True)
+        provenance = tracing.trace_provenance(spec, buyer, seed, steps)
+        with reporting_failures(out_path):
+            written = tracing.save_trace(journey, out_path, provenance, replace)
+        click.echo(f"Trace written to {written}", err=True)
 
 
 # --- end trace (issue 3) ------------------------------------------------------------

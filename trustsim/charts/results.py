@@ -66,7 +66,6 @@ def load_results(directory: str | Path) -> Results:
         >>> load_results(out).names
         ['real-estate']
     """
-    import pandas as pd
 
     from trustsim.experiments.runner import RunResult
     from trustsim.scenarios import load_scenario
@@ -89,8 +88,8 @@ def load_results(directory: str | Path) -> Results:
     names = list(provenance.get("scenarios") or [])
     scenarios = {name: load_scenario(path / "scenarios" / f"{name}.toml") for name in names}
     run = RunResult(
-        summaries=pd.read_parquet(path / "summaries.parquet"),
-        timeseries=pd.read_parquet(path / "timeseries.parquet"),
+        summaries=_read_parquet(path / "summaries.parquet", ("scenario", "replication")),
+        timeseries=_read_parquet(path / "timeseries.parquet", ("scenario", "replication", "step")),
         scenarios=scenarios,
         seed=provenance.get("seed", 0),
         replications=provenance.get("replications", 0),
@@ -98,13 +97,16 @@ def load_results(directory: str | Path) -> Results:
         engine=provenance.get("engine", "vectorized"),
         command=provenance.get("command", ""),
     )
+    trace = load_trace(path) if _trace_file(path) else None
+    if trace is not None:
+        _check_trace_belongs(path, trace, provenance)
     return Results(
         path=path,
         run=run,
         provenance=provenance,
-        differences=_optional_parquet(path / "differences.parquet"),
-        features=_optional_parquet(path / "features.parquet"),
-        trace=load_trace(path) if _trace_file(path) else None,
+        differences=_own_parquet(path, "differences.parquet", provenance),
+        features=_own_parquet(path, "features.parquet", provenance),
+        trace=trace,
     )
 
 
@@ -121,7 +123,7 @@ def load_sweep(path: Path) -> Results:
     from trustsim.experiments.runner import RunResult
     from trustsim.scenarios import load_scenario
 
-    meta = json.loads((path / "sweep.json").read_text(encoding="utf-8"))
+    meta = _read_json(path / "sweep.json", "the sweep description")
     # load_runs keeps only the runs planned by this sweep (its seed and model version),
     # each once, so stale parts in the same directory never leak into a chart.
     runs = load_runs(path)
@@ -144,21 +146,35 @@ def load_sweep(path: Path) -> Results:
         "factors": list(meta.get("factors", [])),
         "metrics": list(meta.get("metrics", [])),
     }
-    sensitivity = _optional_parquet(path / "sensitivity.parquet")
-    if sensitivity is not None:
-        extra["sensitivity"] = sensitivity
+    if (path / "sensitivity.parquet").is_file():
+        extra["sensitivity"] = _read_parquet(path / "sensitivity.parquet")
     if len(extra["factors"]) >= 2:
         extra["heatmap"] = True
     provenance = {**meta, "scenarios": list(scenarios) or meta.get("scenarios", [])}
     return Results(path=path, run=empty, provenance=provenance, extra=extra)
 
 
-def _read_provenance(file: Path) -> dict:
+def _read_json(file: Path, what: str) -> dict:
+    """A JSON object from `file`; anything else is one message naming the file."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TrustsimInputError(f"{file}: cannot read the run description ({exc}).") from exc
-    if not isinstance(data, dict) or not data.get("scenarios"):
+        data = json.loads(file.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise TrustsimInputError(f"{file}: cannot read {what} ({exc.strerror}).") from None
+    except ValueError as exc:
+        raise TrustsimInputError(
+            f"{file}: {what} is not valid JSON text ({exc}); the result is damaged. "
+            "Write it again with the command that made it."
+        ) from None
+    if not isinstance(data, dict):
+        raise TrustsimInputError(
+            f"{file}: {what} is not a JSON object; was it written by trustsim?"
+        )
+    return data
+
+
+def _read_provenance(file: Path) -> dict:
+    data = _read_json(file, "the run description")
+    if not data.get("scenarios") or not isinstance(data["scenarios"], list):
         raise TrustsimInputError(f"{file}: no scenario list; was it written by trustsim?")
     folder = file.parent / "scenarios"
     missing = [n for n in data["scenarios"] if not (folder / f"{n}.toml").is_file()]
@@ -169,10 +185,61 @@ def _read_provenance(file: Path) -> dict:
     return data
 
 
-def _optional_parquet(file: Path):
+def _read_parquet(file: Path, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A Parquet file of a result; a damaged one is one message naming it."""
     import pandas as pd
 
-    return pd.read_parquet(file) if file.is_file() else None
+    try:
+        frame = pd.read_parquet(file)
+    except Exception as exc:  # pyarrow raises several kinds for a damaged file
+        raise TrustsimInputError(
+            f"{file}: not a readable Parquet file ({type(exc).__name__}: {exc}); the result "
+            "is damaged. Write it again with the command that made it."
+        ) from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TrustsimInputError(
+            f"{file}: lacks the column(s) {', '.join(missing)}; was it written by trustsim?"
+        )
+    return frame
+
+
+def _own_parquet(path: Path, name: str, provenance: dict):
+    """An optional table of the result, read only if it belongs to the same result.
+
+    run.json lists the files written with it; a file it does not list came from another
+    command and is left out. A run.json without the list predates it: there, the table
+    is taken only if it fits the scenarios (differences of these scenarios; feature
+    values when the runs include variants with a feature removed).
+    """
+    file = path / name
+    if not file.is_file():
+        return None
+    if "files" in provenance:
+        return _read_parquet(file) if name in provenance["files"] else None
+    names = set(provenance.get("scenarios") or [])
+    if name == "features.parquet":
+        return _read_parquet(file) if any("~without-" in n for n in names) else None
+    table = _read_parquet(file)
+    return table if "scenario" in table and set(table["scenario"]) <= names else None
+
+
+def _check_trace_belongs(path: Path, trace: pd.DataFrame, provenance: dict) -> None:
+    """Refuse a trace written by `trustsim trace` for another run than the one beside it."""
+    origin = trace.attrs.get("trustsim_trace")
+    if not origin:
+        return  # a trace without provenance (CSV, or made by hand) is the user's call
+    same = (
+        origin.get("scenario") in provenance.get("scenarios", [])
+        and origin.get("seed") == provenance.get("seed")
+        and origin.get("steps") == provenance.get("steps")
+    )
+    if not same:
+        raise TrustsimInputError(
+            f"{_trace_file(path)}: the trace follows buyer {origin.get('buyer')} of "
+            f"{origin.get('scenario')} (seed {origin.get('seed')}), not of the runs in {path} "
+            f"(seed {provenance.get('seed')}); move it elsewhere or trace a buyer of these runs."
+        )
 
 
 def _trace_file(path: Path) -> Path | None:
@@ -190,7 +257,6 @@ def load_trace(path: str | Path) -> pd.DataFrame:
     Raises:
         TrustsimInputError: if there is no trace or it lacks the story-strip columns.
     """
-    import pandas as pd
 
     from trustsim.charts.story import TRACE_COLUMNS
 
@@ -202,10 +268,38 @@ def load_trace(path: str | Path) -> pd.DataFrame:
         )
     from trustsim.charts.story import as_trace
 
-    frame = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+    frame = _read_parquet(file) if file.suffix == ".parquet" else _read_csv(file)
+    origin = _trace_origin(file) if file.suffix == ".parquet" else None
     if "choice" in frame.columns or "action" in frame.columns:
         frame = as_trace(frame)
+    if origin is not None:
+        frame.attrs["trustsim_trace"] = origin
     missing = [c for c in TRACE_COLUMNS if c not in frame.columns]
     if missing:
         raise TrustsimInputError(f"{file}: a trace needs columns {', '.join(missing)}.")
     return frame
+
+
+def _read_csv(file: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        return pd.read_csv(file)
+    except (ValueError, OSError) as exc:  # includes UnicodeDecodeError and ParserError
+        raise TrustsimInputError(
+            f"{file}: not a readable CSV file ({type(exc).__name__}: {exc})."
+        ) from None
+
+
+def _trace_origin(file: Path) -> dict | None:
+    """The provenance `trustsim trace` stored in a trace's Parquet metadata, if any."""
+    import pyarrow.parquet as pq
+
+    from trustsim.experiments.trace import TRACE_METADATA
+
+    meta = pq.read_schema(file).metadata or {}
+    try:
+        origin = json.loads(meta[TRACE_METADATA])
+    except (KeyError, ValueError):
+        return None
+    return origin if isinstance(origin, dict) else None

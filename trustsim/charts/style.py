@@ -74,7 +74,8 @@ def metadata(fmt: str) -> dict:
 
 
 def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
-    """Save `fig` to `path` with byte-stable metadata; the format follows the suffix.
+    """Save `fig` to `path` atomically, with byte-stable metadata; the format follows
+    the suffix.
 
     Example:
         >>> import matplotlib.pyplot as plt
@@ -86,11 +87,12 @@ def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
     """
     import matplotlib as mpl
 
+    from trustsim.experiments.output import atomic_path
+
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with mpl.rc_context(fname=str(style_path())):
-        fig.savefig(path, format=fmt, metadata=metadata(fmt))
+    with mpl.rc_context(fname=str(style_path())), atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, metadata=metadata(fmt))
     return path
 
 

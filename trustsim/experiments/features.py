@@ -63,16 +63,13 @@ class FeatureValue:
     result: RunResult
     skipped: list[str]
 
-    def write(self, out_dir: str | Path) -> list[Path]:
+    def write(self, out_dir: str | Path, force: bool = False) -> list[Path]:
         """Write the runs (as `RunResult.write`) plus features.parquet and features.csv."""
-        from trustsim.experiments.output import atomic_path, write_parquet_atomic
+        return self.result.write(out_dir, kind="features", force=force, tables=self.tables())
 
-        out = Path(out_dir)
-        written = self.result.write(out)
-        write_parquet_atomic(self.table, out / "features.parquet")
-        with atomic_path(out / "features.csv") as tmp:
-            self.table.to_csv(tmp, index=False)
-        return [*written, out / "features.parquet", out / "features.csv"]
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The feature table by the file names it is written under."""
+        return {"features.parquet": self.table, "features.csv": self.table}
 
 
 def removable_features(scenario: Scenario) -> tuple[list[Feature], list[str]]:

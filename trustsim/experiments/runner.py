@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,25 +149,61 @@ class RunResult:
             "command": self.command,
         }
 
-    def write(self, out_dir: str | Path) -> list[Path]:
-        """Write summaries and time series (Parquet), resolved scenarios (TOML), provenance.
+    def write(
+        self,
+        out_dir: str | Path,
+        *,
+        kind: str = "run",
+        force: bool = False,
+        tables: Mapping[str, pd.DataFrame] | None = None,
+    ) -> list[Path]:
+        """Write the result as one directory; it replaces `out_dir` whole, atomically.
 
-        Every file is written atomically. Returns the paths written.
+        A directory holding another result (another kind, other scenarios) is refused
+        unless `force`; see `trustsim.experiments.output.check_result_target`.
+
+        Args:
+            out_dir: the results directory.
+            kind: the command that made the result ("run", "compare", "demo", "features").
+            force: replace a directory that holds a different result.
+            tables: extra tables by file name (".parquet" or ".csv"), e.g. differences.
+
+        Returns:
+            The paths written.
         """
-        from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
+        from trustsim.experiments.output import atomic_directory, check_result_target
 
-        out = Path(out_dir)
-        written = [out / "summaries.parquet", out / "timeseries.parquet"]
-        write_parquet_atomic(self.summaries, written[0])
-        write_parquet_atomic(self.timeseries, written[1])
+        check_result_target(out_dir, kind, self.names, force)
+        with atomic_directory(out_dir) as folder:
+            names = self.write_files(folder, kind, tables)
+        return [Path(out_dir) / name for name in names]
+
+    def write_files(
+        self, folder: Path, kind: str = "run", tables: Mapping[str, pd.DataFrame] | None = None
+    ) -> list[str]:
+        """Write summaries and time series (Parquet), resolved scenarios (TOML), extra
+        tables and run.json into `folder`, a fresh directory (as staged by `write`).
+
+        run.json comes last and lists every file of the result, so a reader takes only
+        files that belong to this result. Returns the names written, relative to `folder`.
+        """
+        frames = {"summaries.parquet": self.summaries, "timeseries.parquet": self.timeseries}
+        frames |= dict(tables or {})
+        for name, frame in frames.items():
+            if name.endswith(".csv"):
+                frame.to_csv(folder / name, index=False)
+            else:
+                frame.to_parquet(folder / name, index=False)
+        (folder / "scenarios").mkdir()
+        names = list(frames)
         for name, scenario in self.scenarios.items():
-            path = out / "scenarios" / f"{name}.toml"
-            write_text_atomic(path, scenario_to_toml(scenario))
-            written.append(path)
-        meta = out / "run.json"
-        write_text_atomic(meta, json.dumps(self.provenance(), indent=2) + "\n")
-        written.append(meta)
-        return written
+            (folder / "scenarios" / f"{name}.toml").write_text(
+                scenario_to_toml(scenario), encoding="utf-8"
+            )
+            names.append(f"scenarios/{name}.toml")
+        meta = {"kind": kind, **self.provenance(), "files": sorted(frames)}
+        (folder / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return [*names, "run.json"]
 
 
 def _json_number(value: float) -> float | None:
@@ -181,6 +217,18 @@ def metric_names(summaries: pd.DataFrame) -> list[str]:
     skip = {"scenario", "replication", "seed", "steps", "engine"}
     rest = [c for c in summaries.columns if c not in skip and c not in HEADLINE]
     return [c for c in HEADLINE if c in summaries.columns] + rest
+
+
+def check_run_options(replications: int, seed: int, steps: int | None) -> None:
+    """Reject replications below 1, seeds outside 0 .. 2**63-1, steps outside 1 .. 100,000."""
+    from trustsim.limits import MAX_SEED, MAX_STEPS
+
+    if replications < 1:
+        raise TrustsimInputError(f"replications = {replications}: must be at least 1.")
+    if not 0 <= seed <= MAX_SEED:
+        raise TrustsimInputError(f"seed = {seed}: must be between 0 and {MAX_SEED} (2**63-1).")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise TrustsimInputError(f"steps = {steps}: must be between 1 and {MAX_STEPS:,}.")
 
 
 def run(
@@ -214,10 +262,7 @@ def run(
     """
     import pandas as pd
 
-    if replications < 1:
-        raise TrustsimInputError(f"replications = {replications}: must be at least 1.")
-    if steps is not None and steps < 1:
-        raise TrustsimInputError(f"steps = {steps}: must be at least 1.")
+    check_run_options(replications, seed, steps)
     resolved = resolve_scenarios(scenarios, overrides)
     total = len(resolved) * replications
     summaries, series, done = [], [], 0

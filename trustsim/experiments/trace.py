@@ -103,9 +103,10 @@ def trace_buyer(
         >>> list(journey.columns[:3])
         ['step', 'stage', 'trust_environment']
     """
-    from trustsim.experiments.runner import replication_seed
+    from trustsim.experiments.runner import check_run_options, replication_seed
     from trustsim.sim import TrustModel
 
+    check_run_options(1, seed, steps)
     spec = scenario if isinstance(scenario, Scenario) else load_scenario(scenario, overrides)
     size = spec.market.size
     if not 0 <= buyer < size:
@@ -247,10 +248,12 @@ def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table
     console.print(journey_summary(journey, buyer))
 
 
-def write_trace(journey: pd.DataFrame, out: str | Path) -> Path:
+def write_trace(journey: pd.DataFrame, out: str | Path, provenance: dict | None = None) -> Path:
     """Write the trace as Parquet or CSV (by suffix); a path without one is a directory.
 
     A directory gets `trace.parquet`, where `trustsim chart DIR --kind story` finds it.
+    The Parquet file carries `provenance` (scenario, seed, steps, buyer) in its schema
+    metadata, so a reader can tell whether it belongs to the runs beside it.
 
     Example:
         >>> import tempfile
@@ -258,13 +261,125 @@ def write_trace(journey: pd.DataFrame, out: str | Path) -> Path:
         >>> write_trace(journey, tempfile.mkdtemp()).name
         'trace.parquet'
     """
-    from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
+    from trustsim.experiments.output import atomic_path
 
-    path = Path(out)
-    if path.suffix.lower() not in (".csv", ".parquet"):
-        path = path / "trace.parquet"
-    if path.suffix.lower() == ".csv":
-        write_text_atomic(path, journey.to_csv(index=False))
-    else:
-        write_parquet_atomic(journey, path)
+    path = _trace_path(Path(out))
+    with atomic_path(path) as tmp:
+        _write_trace_file(journey, tmp, path.suffix.lower(), provenance)
+    return path
+
+
+def _trace_path(out: Path) -> Path:
+    return out if out.suffix.lower() in (".csv", ".parquet") else out / "trace.parquet"
+
+
+def _write_trace_file(journey: pd.DataFrame, tmp: Path, suffix: str, provenance) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if suffix == ".csv":
+        journey.to_csv(tmp, index=False)
+        return
+    table = pa.Table.from_pandas(journey, preserve_index=False)
+    if provenance is not None:
+        meta = {**(table.schema.metadata or {}), TRACE_METADATA: json.dumps(provenance)}
+        table = table.replace_schema_metadata(meta)
+    pq.write_table(table, tmp)
+
+
+# Schema-metadata key of a trace's provenance in its Parquet file.
+TRACE_METADATA = b"trustsim.trace"
+
+
+def trace_provenance(spec: Scenario, buyer: int, seed: int, steps: int | None) -> dict:
+    """What identifies a trace: the buyer in replication 0 of which run."""
+    return {"scenario": spec.name, "buyer": buyer, "seed": seed, "steps": steps}
+
+
+def check_trace_target(
+    out: str | Path, spec: Scenario, seed: int, steps: int | None, force: bool = False
+) -> bool:
+    """Check, before tracing, that the trace may go to `out`; True if `out` is replaced whole.
+
+    A trace may join a run result only if it follows a buyer of that very run: the same
+    resolved scenario, seed and horizon; otherwise a chart would mix two runs. With
+    `force` a directory holding anything else of trustsim's is replaced by the trace.
+
+    Raises:
+        TrustsimInputError: `out` holds another result (without `force`) or foreign files.
+    """
+    from trustsim.experiments.output import describe_result
+
+    folder = Path(out)
+    if folder.suffix.lower() in (".csv", ".parquet"):
+        # A file named as a result's own trace is checked like the directory it joins.
+        if folder.stem != "trace" or not (folder.parent / "run.json").is_file():
+            return False
+        folder = folder.parent
+    held = describe_result(folder)
+    if held is None:
+        return False
+    if force:
+        return True
+    if (folder / "run.json").is_file():
+        mismatch = _run_mismatch(folder, spec, seed, steps)
+        if mismatch is None:
+            return False
+        raise TrustsimInputError(
+            f"--out {folder} holds {held}, but {mismatch}; a trace beside those runs would "
+            "mix two runs. Trace a buyer of that run, choose another --out, or add --force "
+            "to replace the directory with the trace."
+        )
+    if not (folder / "trace.parquet").is_file() and not (folder / "trace.csv").is_file():
+        raise TrustsimInputError(
+            f"--out {folder} already holds {held}; a directory is one result. "
+            "Choose another --out, or add --force to replace it."
+        )
+    return False
+
+
+def _run_mismatch(folder: Path, spec: Scenario, seed: int, steps: int | None) -> str | None:
+    """Why a trace of (spec, seed, steps) does not belong to the run in `folder`, if so."""
+    import json
+
+    from trustsim.scenarios import scenario_to_toml
+
+    try:
+        run = json.loads((folder / "run.json").read_bytes().decode("utf-8"))
+        stored = (folder / "scenarios" / f"{spec.name}.toml").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return f"it has no readable run.json or scenarios/{spec.name}.toml"
+    if spec.name not in (run.get("scenarios") or []):
+        return f"{spec.name} is not one of its scenarios"
+    if run.get("seed") != seed or run.get("steps") != steps:
+        return (
+            f"it was run with seed {run.get('seed')} and steps {run.get('steps')}, "
+            f"the trace with seed {seed} and steps {steps}"
+        )
+    if stored != scenario_to_toml(spec):
+        return f"its {spec.name} has other parameter values (another --set)"
+    return None
+
+
+def save_trace(
+    journey: pd.DataFrame, out: str | Path, provenance: dict, replace: bool = False
+) -> Path:
+    """Write the trace where `check_trace_target` allowed; `replace` swaps the directory.
+
+    A trace written into a directory replaces an older trace there (Parquet or CSV).
+    """
+    from trustsim.experiments.output import staged_outputs
+
+    path = _trace_path(Path(out))
+    with staged_outputs() as staging:
+        if replace:
+            folder = staging.directory(path.parent)
+            _write_trace_file(journey, folder / path.name, ".parquet", provenance)
+            return path
+        _write_trace_file(journey, staging.file(path), path.suffix.lower(), provenance)
+        other = path.with_suffix(".csv")
+        if path.name == "trace.parquet" and other.exists():
+            staging.remove(other)
     return path

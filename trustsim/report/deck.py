@@ -61,33 +61,89 @@ def build_report(
         >>> deck.titles[0]                                               # doctest: +SKIP
         'real-estate-verifiable has the most closed deals: 83 (95% CI 61–99) ...'
     """
-    import matplotlib.pyplot as plt
-
-    from trustsim.charts import available_kinds, make_chart
+    from trustsim.charts import available_kinds
+    from trustsim.experiments.output import reporting_failures, staged_outputs
 
     out = Path(out)
     if out.suffix.lower() != ".pptx":
         raise TrustsimInputError(f"--out {out}: a deck is a .pptx file, e.g. --out deck.pptx.")
-    charts = [
-        make_chart(results, kind, with_title=False) for kind in kinds or available_kinds(results)
-    ]
+    # Every input is checked before the first chart is drawn.
+    prs = _presentation(template)
+    kinds = kinds or available_kinds(results)
+    csv_dir, pdf_path = out.with_name(f"{out.stem}-data"), out.with_suffix(".pdf")
+    _check_csv_dir(csv_dir)
+    # The deck, its CSVs and its PDF replace the old ones together or not at all; an old
+    # PDF is removed when none is asked for, so no file of another deck stays beside it.
+    with reporting_failures(out), staged_outputs() as staging:
+        staged = staging.file(out), staging.directory(csv_dir)
+        staged_pdf = staging.file(pdf_path) if pdf else None
+        if not pdf and pdf_path.exists():
+            staging.remove(pdf_path)
+        titles = _draw_deck(results, kinds, prs, template is not None, staged, staged_pdf, csv_dir)
+    return Deck(out, csv_dir, pdf_path if pdf else None, titles)
+
+
+def _check_csv_dir(csv_dir: Path) -> None:
+    """The CSV folder is replaced whole: refuse one holding files the deck did not write."""
+    if not csv_dir.exists():
+        return
+    foreign = [] if csv_dir.is_dir() else [csv_dir.name]
+    if csv_dir.is_dir():
+        foreign = [p.name for p in csv_dir.iterdir() if p.suffix != ".csv" or p.is_dir()]
+    if foreign:
+        raise TrustsimInputError(
+            f"{csv_dir}: holds files a deck did not write ({', '.join(sorted(foreign)[:3])}); "
+            "the deck's CSV folder is replaced whole. Move them or choose another --out."
+        )
+
+
+def _draw_deck(results, kinds, prs, keep_geometry, staged, staged_pdf, csv_dir) -> list[str]:
+    """Draw every chart into the staged deck, CSV folder and PDF; return the titles."""
+    import matplotlib.pyplot as plt
+
+    from trustsim.charts import make_chart
+
+    pptx_tmp, csv_tmp = staged
+    charts = [make_chart(results, kind, with_title=False) for kind in kinds]
     try:
-        csv_dir = _write_csvs(charts, out)
+        _write_csvs(charts, csv_tmp)
         images = [_png(chart) for chart in charts]
-        prs = _presentation(template)
-        _title_slide(prs, results, template is not None)
+        _title_slide(prs, results, keep_geometry)
         for i, (chart, image) in enumerate(zip(charts, images, strict=True), start=1):
-            _chart_slide(
-                prs, chart, image, _notes(results, chart, csv_dir, i), template is not None
-            )
-        _appendix_slides(prs, results, template is not None)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        prs.save(out)
-        pdf_path = _write_pdf(results, charts, images, out.with_suffix(".pdf")) if pdf else None
+            _chart_slide(prs, chart, image, _notes(results, chart, csv_dir, i), keep_geometry)
+        _appendix_slides(prs, results, keep_geometry)
+        _save_reproducibly(prs, pptx_tmp)
+        if staged_pdf is not None:
+            _write_pdf(results, charts, images, staged_pdf)
     finally:
         for chart in charts:
             plt.close(chart.figure)
-    return Deck(out, csv_dir, pdf_path, [c.title for c in charts])
+    return [c.title for c in charts]
+
+
+# Dates in the package (zip entries, core properties) are fixed, so the same results
+# give the same bytes, like the charts' PNGs.
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_DATE = "2000-01-01T00:00:00"
+
+
+def _save_reproducibly(prs, path: Path) -> None:
+    """Save the deck with fixed dates: the same input gives the same bytes."""
+    import datetime as dt
+    import zipfile
+
+    props = prs.core_properties
+    props.created = props.modified = dt.datetime.fromisoformat(FIXED_DATE)
+    props.last_modified_by, props.revision = "trustsim", 1
+    props.title = props.title or "What turns leads into satisfied customers"
+    buffer = io.BytesIO()
+    prs.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as deck:
+        for entry in source.infolist():
+            fixed = zipfile.ZipInfo(entry.filename, date_time=FIXED_ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            deck.writestr(fixed, source.read(entry.filename))
 
 
 # ------------------------------------------------------------------ the pieces
@@ -104,14 +160,10 @@ def _csv_name(index: int, chart: Chart) -> str:
     return f"{index:02d}-{chart.kind}.csv"
 
 
-def _write_csvs(charts: list[Chart], out: Path) -> Path:
-    from trustsim.experiments.output import atomic_path
-
-    folder = out.with_name(f"{out.stem}-data")
+def _write_csvs(charts: list[Chart], folder: Path) -> None:
+    """The numbers behind each chart, into the deck's (staged) CSV folder."""
     for i, chart in enumerate(charts, start=1):
-        with atomic_path(folder / _csv_name(i, chart)) as tmp:
-            chart.data.to_csv(tmp, index=False)
-    return folder
+        chart.data.to_csv(folder / _csv_name(i, chart), index=False)
 
 
 def _presentation(template: str | Path | None):
@@ -338,9 +390,8 @@ def _write_pdf(results: Results, charts: list[Chart], images: list[bytes], path:
     from matplotlib.backends.backend_pdf import PdfPages
 
     from trustsim.charts.style import chart_style, metadata, wrap_title
-    from trustsim.experiments.output import atomic_path
 
-    with atomic_path(path) as tmp, chart_style(), PdfPages(tmp, metadata=metadata("pdf")) as pdf:
+    with chart_style(), PdfPages(path, metadata=metadata("pdf")) as pdf:
         page = _pdf_page()
         page.text(
             0.07,

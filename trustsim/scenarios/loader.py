@@ -57,6 +57,11 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
+    except UnicodeDecodeError as exc:
+        raise TrustsimInputError(
+            f"{label}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position "
+            f"{exc.start}); a scenario file is TOML saved as UTF-8. Re-save it as UTF-8."
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise TrustsimInputError(f"{label}: not valid TOML: {exc}. Fix the syntax.") from None
     except OSError as exc:
