@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trustsim.errors import TrustsimInputError
+from trustsim.scenarios import reference
 from trustsim.scenarios.schema import LABEL_HINT, SLUG_RULE, TRAITS, Distribution, Scenario, is_slug
 
 BUILTIN_PACKAGE = "trustsim.scenarios.builtin"
@@ -292,7 +293,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str], provenance: dict) -> di
                     names = ", ".join(node) or "none"
                     raise TrustsimInputError(
                         f"--set {text}: there is no {path[0][:-1]} named {key!r}; "
-                        f"the scenario's {path[0]} are {names}."
+                        f"the scenario's {path[0]} are {names}.{_did_you_mean(key, node)}"
                     )
             elif model is not None and key not in model.model_fields:
                 raise TrustsimInputError(
@@ -407,8 +408,6 @@ def scenario_to_toml(scenario: Scenario, *, explain: bool = False, defaults: boo
             occurrence (from `trustsim.scenarios.reference`), as comments.
         defaults: with `explain`, also say each field's default.
     """
-    from trustsim.scenarios import reference
-
     seen: set[str] = set()
 
     def note(path: tuple[str, ...]) -> list[str]:
