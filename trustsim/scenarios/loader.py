@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trustsim.errors import TrustsimInputError
-from trustsim.scenarios import reference
 from trustsim.scenarios.schema import LABEL_HINT, SLUG_RULE, TRAITS, Distribution, Scenario, is_slug
 
 BUILTIN_PACKAGE = "trustsim.scenarios.builtin"
@@ -408,6 +407,9 @@ def scenario_to_toml(scenario: Scenario, *, explain: bool = False, defaults: boo
             occurrence (from `trustsim.scenarios.reference`), as comments.
         defaults: with `explain`, also say each field's default.
     """
+    # Imported here so that `python -m trustsim.scenarios.reference` runs it only once.
+    from trustsim.scenarios import reference
+
     seen: set[str] = set()
 
     def note(path: tuple[str, ...]) -> list[str]:

@@ -792,8 +792,8 @@ FIELDS: dict[str, FieldDoc] = {
         unit="utility",
         typical="3 at search, 0.5 at a viewing, 0 once committed",
         business=(
-            "with the defaults, 1 / 3 / 5 at the first stage lets about 3% / 68% / 99% of "
-            "leads leave there"
+            "in real-estate, 1 / 3 / 5 at the first stage make about 3% / 68% / 99% of the "
+            "choices there a walk-away (other marketplaces a click away: 3)"
         ),
         source="scenario design; the built-in values are calibrated (browsing at the first stages)",
         symbol="kappa_k",
