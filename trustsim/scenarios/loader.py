@@ -485,7 +485,7 @@ def scenario_template(name: str, source: str | Path = "real-estate") -> str:
         f"# {name}: a trustsim scenario, written by `trustsim scenarios new` from {source}.",
         "# Every field is listed with its meaning, unit, allowed values and default; the",
         f"# values are {source}'s. Edit what differs, then check the file with",
-        f"#   trustsim scenarios validate {name}.toml",
+        "#   trustsim scenarios validate THIS-FILE.toml",
         "# To build on a scenario instead of copying it, keep only what differs and add",
         f'#   extends = "{source}"',
         "# and restate the stages or the segments as a whole, if they differ, with",

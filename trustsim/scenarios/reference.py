@@ -28,7 +28,6 @@ from pathlib import Path
 import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 
 from trustsim.errors import TrustsimInputError
 from trustsim.scenarios.schema import TRAITS, Distribution, Scenario, Segment, Stage
@@ -934,21 +933,14 @@ def unit_and_range(field: SchemaField) -> str:
 
 def default_text(field: SchemaField) -> str:
     """The default as read from the schema (or as the reference writes it)."""
-    doc, info = field.doc, field.info
-    if doc.default:
-        return doc.default
-    if field.table is not None and info.is_required():
+    if field.doc.default:
+        return field.doc.default
+    if field.info.is_required():
         return "required"
-    if field.table is not None and not field.path.startswith("segments."):
+    if field.table is not None and field.table is not Distribution:
         return "table"
-    if info.is_required():
-        return "required"
-    value = info.default_factory() if info.default_factory is not None else info.default
-    if value is None:
-        return "none"
-    if value is PydanticUndefined:
-        return "required"
-    return _number(value)
+    value = field.info.get_default(call_default_factory=True)
+    return "none" if value is None else _number(value)
 
 
 # ---------------------------------------------------------------------- lookup
