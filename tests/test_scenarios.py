@@ -287,6 +287,20 @@ def test_used_car_example_replaces_journey_and_personas_of_a_builtin():
     assert verifiable.segments == scenario.segments
 
 
+def test_used_car_example_runs_and_verified_listings_convert_more():
+    import trustsim
+
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    result = trustsim.run(
+        [examples / "used-car.toml", examples / "used-car-verifiable.toml"],
+        replications=4,
+        seed=3,
+        overrides=["market.size=1500"],
+    )
+    mean = result.summaries.groupby("scenario")["conversion"].mean()
+    assert 0 < mean["used-car"] < mean["used-car-verifiable"] < 1
+
+
 # --------------------------------------------------------------- names, bounds, pointers
 @pytest.mark.parametrize("name", ["../../../escaped", "", ".hidden", "a/b", "a\\\\b", "Мой оффер"])
 def test_a_scenario_name_that_is_not_a_slug_is_refused(tmp_path, name):
