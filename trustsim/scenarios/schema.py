@@ -49,9 +49,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
-Unit = Field(ge=0.0, le=1.0)
-
-
 class Distribution(_Strict):
     """Distribution of one buyer trait on [0, 1] within a segment.
 
