@@ -51,7 +51,7 @@ def scenarios(draw) -> Scenario:
             "affordance": draw(unit),
             "pressure": draw(unit),
             "forced": forced,
-            "competition": draw(st.floats(-3.0, 3.0)),
+            "competition": draw(st.floats(0.0, 3.0)),
         }
     steps = draw(st.integers(1, 30))
     raw = {

@@ -1,6 +1,7 @@
 """Scenario files: built-ins, inheritance, overrides, and one clear message per problem."""
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,175 @@ def test_bad_overrides_name_the_option(override, expected):
     message = error_of("real-estate", [override])
     assert message.startswith(f"--set {override}") or f"--set '{override}'" in message
     assert expected in message
+
+
+# --------------------------------------------------------------- inheritance with intent
+def test_a_stage_the_parent_lacks_is_a_typo_with_a_did_you_mean(tmp_path):
+    path = write(tmp_path, 'extends = "real-estate"\n[stages.contarct]\naffordance = 0.5\n')
+    message = error_of(path)
+    assert str(path) in message and "[stages.contarct]" in message
+    assert "Did you mean 'contract'?" in message and "journey = [" in message
+
+
+def test_a_segment_the_parent_lacks_is_a_typo_with_a_did_you_mean(tmp_path):
+    path = write(tmp_path, 'extends = "real-estate"\n[segments.invstors]\nshare = 0.2\n')
+    message = error_of(path)
+    assert "[segments.invstors]" in message and "Did you mean 'investors'?" in message
+    assert "personas = [" in message
+
+
+def test_a_typo_in_a_stage_is_caught_on_the_command_line_too():
+    message = error_of("real-estate", ["stages.contarct.affordance=0.5"])
+    assert "no stage named 'contarct'" in message and "Did you mean 'contract'?" in message
+
+
+def test_a_journey_sets_the_order_drops_the_unlisted_and_adds_new_stages(tmp_path):
+    path = write(
+        tmp_path,
+        'extends = "real-estate"\njourney = ["intro", "payment", "contract"]\n'
+        "[stages.intro]\nstake = 0.05\n[stages.contract]\naffordance = 0.4\n",
+    )
+    scenario = load_scenario(path)
+    parent = load_scenario("real-estate")
+    assert scenario.stage_names == ["intro", "payment", "contract"]
+    assert scenario.stages["intro"].stake == 0.05
+    assert scenario.stages["intro"].reliability == 0.95  # a new stage starts from defaults
+    assert scenario.stages["payment"] == parent.stages["payment"]
+    contract = parent.stages["contract"].model_copy(update={"affordance": 0.4})
+    assert scenario.stages["contract"] == contract
+
+
+def test_a_journey_naming_a_stage_nobody_defines_is_an_error(tmp_path):
+    path = write(
+        tmp_path, 'extends = "real-estate"\njourney = ["explore", "contarct", "payment"]\n'
+    )
+    message = error_of(path)
+    assert "journey names 'contarct'" in message and "Did you mean 'contract'?" in message
+    assert "[stages.contarct]" in message
+
+
+def test_a_stage_table_outside_the_stated_journey_is_an_error(tmp_path):
+    path = write(
+        tmp_path,
+        'extends = "real-estate"\njourney = ["explore", "payment"]\n[stages.contract]\nstake = 1\n',
+    )
+    assert "[stages.contract] is not in journey" in error_of(path)
+
+
+@pytest.mark.parametrize(
+    ("journey", "expected"),
+    [('"explore"', "non-empty list of stage names"), ("[]", "non-empty list"),
+     ('["payment", "payment"]', "'payment' more than once")],
+)  # fmt: skip
+def test_a_journey_is_a_list_of_distinct_names(tmp_path, journey, expected):
+    path = write(tmp_path, f'extends = "real-estate"\njourney = {journey}\n')
+    assert expected in error_of(path)
+
+
+def test_personas_replace_the_parents_segments_instead_of_adding_to_them(tmp_path):
+    path = write(
+        tmp_path,
+        'extends = "real-estate"\npersonas = ["investors", "dealers"]\n'
+        "[segments.investors]\nshare = 0.6\n[segments.dealers]\nshare = 0.4\n",
+    )
+    scenario = load_scenario(path)
+    parent = load_scenario("real-estate")
+    assert list(scenario.segments) == ["investors", "dealers"]
+    assert scenario.segments["investors"].control_need == parent.segments["investors"].control_need
+    assert sum(segment.share for segment in scenario.segments.values()) == pytest.approx(1.0)
+
+
+def test_a_childs_trait_distribution_replaces_the_parents_whole(tmp_path):
+    path = write(
+        tmp_path,
+        'extends = "real-estate"\n[segments.investors]\n'
+        'risk_aversion = { dist = "normal", mean = 0.4, sd = 0.1 }\n',
+    )
+    trait = load_scenario(path).segments["investors"].risk_aversion
+    assert (trait.dist, trait.mean, trait.sd, trait.concentration) == ("normal", 0.4, 0.1, None)
+
+
+def test_used_car_example_replaces_journey_and_personas_of_a_builtin():
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "used-car.toml"
+    text = example.read_text(encoding="utf-8")
+    assert 'extends = "real-estate"' in text and len(text.splitlines()) < 80
+    scenario = load_scenario(example)
+    assert scenario.stage_names == [
+        "search", "test_drive", "inspection", "financing",
+        "contract", "payment", "handover", "after_sales",
+    ]  # fmt: skip
+    assert list(scenario.segments) == [
+        "bargain_hunters", "families", "first_car_buyers", "enthusiasts",
+    ]  # fmt: skip
+    assert scenario.closing_stage == "payment" and scenario.display_name == "Used cars: base"
+    verifiable = load_scenario(example.with_name("used-car-verifiable.toml"))
+    changed = [n for n in scenario.stages if verifiable.stages[n] != scenario.stages[n]]
+    assert changed == ["inspection", "financing", "contract"]
+    assert verifiable.stages["inspection"].affordance == 0.9
+    assert verifiable.segments == scenario.segments
+
+
+def test_used_car_example_runs_and_verified_listings_convert_more():
+    import trustsim
+
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    result = trustsim.run(
+        [examples / "used-car.toml", examples / "used-car-verifiable.toml"],
+        replications=4,
+        seed=3,
+        overrides=["market.size=1500"],
+    )
+    mean = result.summaries.groupby("scenario")["conversion"].mean()
+    assert 0 < mean["used-car"] < mean["used-car-verifiable"] < 1
+
+
+# --------------------------------------------------------------- names, bounds, pointers
+@pytest.mark.parametrize("name", ["../../../escaped", "", ".hidden", "a/b", "a\\\\b", "Мой оффер"])
+def test_a_scenario_name_that_is_not_a_slug_is_refused(tmp_path, name):
+    path = write(tmp_path, f'extends = "real-estate"\nname = "{name}"\n')
+    message = error_of(path)
+    assert str(path) in message and "name = " in message and "`label`" in message
+
+
+def test_a_display_name_in_any_alphabet_goes_in_the_label(tmp_path):
+    path = write(tmp_path, 'extends = "real-estate"\nname = "ru.offer_2"\nlabel = "Мой оффер"\n')
+    scenario = load_scenario(path)
+    assert (scenario.name, scenario.display_name) == ("ru.offer_2", "Мой оффер")
+    assert load_scenario("real-estate").display_name == "real-estate"
+
+
+def test_a_file_name_that_is_no_valid_name_asks_for_one(tmp_path):
+    path = write(tmp_path, 'extends = "real-estate"\n', name="My offer.toml")
+    message = error_of(path)
+    assert "'My offer' is not a valid one" in message and 'name = "My-offer"' in message
+    renamed = write(tmp_path, 'extends = "real-estate"\nname = "my-offer"\n', "My offer.toml")
+    assert load_scenario(renamed).name == "my-offer"
+
+
+def test_negative_competition_is_refused(tmp_path):
+    path = write(tmp_path, 'extends = "real-estate"\n[stages.explore]\ncompetition = -1\n')
+    assert "stages.explore.competition = -1" in error_of(path)
+
+
+@pytest.mark.parametrize(("sd", "valid"), [(0.5, True), (0.51, False), (3.0, False)])
+def test_a_normal_traits_sd_is_at_most_what_a_trait_on_the_unit_interval_allows(
+    tmp_path, sd, valid
+):
+    path = write(
+        tmp_path,
+        'extends = "real-estate"\n[segments.investors]\n'
+        f'patience = {{ dist = "normal", mean = 0.5, sd = {sd} }}\n',
+    )
+    if valid:
+        assert load_scenario(path).segments["investors"].patience.sd == sd
+    else:
+        assert "at most sqrt(mean * (1 - mean)) = 0.5" in error_of(path)
+
+
+def test_an_experiment_file_points_to_sweep_dry_run():
+    from trustsim.experiments.experiment import example_path
+
+    path = example_path("lhs-trust")
+    message = error_of(path)
+    assert "this is an experiment file" in message
+    assert f"trustsim sweep {path} --dry-run" in message and "unknown key" not in message

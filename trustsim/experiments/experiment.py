@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from trustsim.errors import TrustsimInputError
 from trustsim.scenarios import Scenario, load_scenario
+from trustsim.scenarios.schema import Slug
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 # Run measures kept when an experiment names none: the headline measures of the tables.
@@ -140,7 +141,7 @@ class Design(_Strict):
 class ExperimentSpec(_Strict):
     """The experiment file as written, validated field by field."""
 
-    name: str = Field(default="", description="default: the file name without .toml")
+    name: Slug = Field(default="", description="default: the file name without .toml")
     description: str = ""
     scenarios: list[str] = Field(min_length=1, description="built-in names or TOML paths")
     set: list[str] = Field(default_factory=list, description="PATH=VALUE for every run")

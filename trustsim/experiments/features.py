@@ -46,7 +46,7 @@ class Feature:
         return f"stages.{self.stage}.{self.kind}={value}"
 
     def variant_name(self, base: str) -> str:
-        return f"{base}~without-{self.kind}-{self.stage}"
+        return f"{base}.without-{self.kind}-{self.stage}"
 
 
 @dataclass

@@ -74,7 +74,7 @@ def model_version() -> str:
 
 
 def params_hash(scenario) -> str:
-    """Hash of a scenario's fully resolved parameters (its name and description aside).
+    """Hash of a scenario's fully resolved parameters (its name, label and description aside).
 
     Example:
         >>> from trustsim.scenarios import load_scenario
@@ -82,7 +82,7 @@ def params_hash(scenario) -> str:
         >>> params_hash(a) == params_hash(load_scenario("real-estate", ["market.size=2000"]))
         True
     """
-    text = scenario.model_dump_json(exclude={"name", "description"})
+    text = scenario.model_dump_json(exclude={"name", "label", "description"})
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

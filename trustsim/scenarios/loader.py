@@ -7,6 +7,8 @@ the field path, the value and what is allowed.
 from __future__ import annotations
 
 import copy
+import difflib
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
@@ -16,11 +18,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trustsim.errors import TrustsimInputError
-from trustsim.scenarios.schema import Scenario
+from trustsim.scenarios.schema import LABEL_HINT, SLUG_RULE, TRAITS, Distribution, Scenario, is_slug
 
 BUILTIN_PACKAGE = "trustsim.scenarios.builtin"
 # Tables whose keys are names chosen by the scenario author (not schema fields).
 NAMED_TABLES = ("stages", "segments")
+# The directive with which a file states a named table as a whole instead of amending it.
+RESTATING = {"stages": "journey", "segments": "personas"}
+# Top-level keys of an experiment file that a scenario never has.
+EXPERIMENT_KEYS = ("factors", "design", "scenarios", "replications", "metrics")
 
 
 def builtin_names() -> list[str]:
@@ -69,11 +75,16 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
 
 
 def _merge(base: dict, override: dict, provenance: dict, source: str, prefix=()) -> dict:
-    """Deep-merge `override` into a copy of `base`; tables merge, everything else replaces."""
+    """Deep-merge `override` into a copy of `base`; tables merge, everything else replaces.
+
+    A trait's distribution is one value: a child's replaces the parent's whole, so a
+    beta's `concentration` never leaks into a child's normal distribution.
+    """
     merged = dict(base)
     for key, value in override.items():
         path = (*prefix, key)
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        is_trait = len(path) == 3 and path[0] == "segments" and path[2] in TRAITS
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and not is_trait:
             merged[key] = _merge(merged[key], value, provenance, source, path)
         else:
             merged[key] = copy.deepcopy(value)
@@ -81,7 +92,10 @@ def _merge(base: dict, override: dict, provenance: dict, source: str, prefix=())
     return merged
 
 
-def _resolve_raw(ref: str, relative_to: Path | None, chain: tuple[Path, ...], provenance: dict):
+def _resolve_raw(
+    ref: str, relative_to: Path | None, chain: tuple[Path, ...], provenance: dict
+) -> dict:
+    """The raw scenario a reference points at, with its `extends` chain applied."""
     path, label = _locate(ref, relative_to)
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
@@ -89,6 +103,7 @@ def _resolve_raw(ref: str, relative_to: Path | None, chain: tuple[Path, ...], pr
             f"{label}: `extends` forms a cycle ({cycle}). Remove one of the `extends` lines."
         )
     raw = _read_toml(path, label)
+    _refuse_experiment(raw, label)
     parent = raw.pop("extends", None)
     if parent is None:
         base: dict = {}
@@ -103,9 +118,110 @@ def _resolve_raw(ref: str, relative_to: Path | None, chain: tuple[Path, ...], pr
             if "extends" in str(exc) or str(exc).startswith(label):
                 raise
             raise TrustsimInputError(f"{label}: extends = {parent!r}: {exc}") from None
-    raw.setdefault("name", path.stem)
+    orders = {}
+    for table, directive in RESTATING.items():
+        listed = raw.pop(directive, None)
+        base = _restate(base, raw, table, listed, label, parent)
+        if listed is not None:
+            orders[table] = listed
+    _default_name(raw, path, label, top=not chain)
     _record(raw, provenance, label)
-    return _merge(base, raw, {}, label)
+    merged = _merge(base, raw, {}, label)
+    for table, listed in orders.items():
+        merged[table] = {name: merged[table][name] for name in listed}
+    return merged
+
+
+def _refuse_experiment(raw: dict, label: str) -> None:
+    """An experiment file given where a scenario is expected gets one pointer, not a list."""
+    if "stages" not in raw and any(key in raw for key in EXPERIMENT_KEYS):
+        path = label.removeprefix("built-in scenario ")
+        raise TrustsimInputError(
+            f"{label}: this is an experiment file, not a scenario: use "
+            f"`trustsim sweep {path} --dry-run` to check it."
+        )
+
+
+def _default_name(raw: dict, path: Path, label: str, *, top: bool) -> None:
+    """Name a scenario after its file when it sets no `name` (only the top file's counts)."""
+    if "name" in raw:
+        return
+    if is_slug(path.stem):
+        raw["name"] = path.stem
+    elif top:
+        suggestion = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.") or "my-scenario"
+        raise TrustsimInputError(
+            f"{label}: the file sets no `name` and its file name {path.stem!r} is not a valid "
+            f'one ({SLUG_RULE}). Add name = "{suggestion}" to the file; {LABEL_HINT}.'
+        )
+
+
+def _restate(
+    base: dict, raw: dict, table: str, listed: Any, label: str, parent: str | None
+) -> dict:
+    """Apply inheritance with intent to `table` ("stages" or "segments").
+
+    Without a list (`journey`, `personas`) a child may only change the parent's stages
+    or segments: a name the parent lacks is a typo until shown otherwise. With a list the
+    child states the whole table: the parent's entries not listed are dropped, and a
+    listed name the parent lacks is new and must have its own table in the child.
+    """
+    directive = RESTATING[table]
+    kind = table.removesuffix("s")
+    child = raw.get(table) if isinstance(raw.get(table), dict) else {}
+    inherited = base.get(table) if isinstance(base.get(table), dict) else {}
+    if listed is None:
+        if parent is None:
+            return base
+        for name in child:
+            if name not in inherited:
+                raise TrustsimInputError(
+                    f"{label}: [{table}.{name}]: {parent!r} has no {kind} {name!r}."
+                    f"{_did_you_mean(name, inherited)} To add, drop or reorder {table}, list "
+                    f"them all: {directive} = {_toml_list([*inherited, name])}."
+                )
+        return base
+    if (
+        not isinstance(listed, list)
+        or not listed
+        or not all(isinstance(name, str) and name for name in listed)
+    ):
+        raise TrustsimInputError(
+            f"{label}: {directive} = {listed!r}: must be a non-empty list of {kind} names, "
+            f"for example {directive} = {_toml_list(list(inherited) or ['first', 'second'])}."
+        )
+    repeated = sorted({name for name in listed if listed.count(name) > 1})
+    if repeated:
+        raise TrustsimInputError(
+            f"{label}: {directive} lists {', '.join(map(repr, repeated))} more than once. "
+            f"Each {kind} appears once."
+        )
+    for name in listed:
+        if name not in inherited and name not in child:
+            where = f"neither {parent!r} nor this file" if parent else "this file"
+            raise TrustsimInputError(
+                f"{label}: {directive} names {name!r}, which {where} defines."
+                f"{_did_you_mean(name, [*inherited, *child])} A new {kind} needs its own "
+                f"[{table}.{name}] table."
+            )
+    for name in child:
+        if name not in listed:
+            raise TrustsimInputError(
+                f"{label}: [{table}.{name}] is not in {directive}."
+                f"{_did_you_mean(name, listed)} Add it to {directive} or remove the table."
+            )
+    restated = dict(base)
+    restated[table] = {name: inherited[name] for name in listed if name in inherited}
+    return restated
+
+
+def _did_you_mean(name: str, names: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _toml_list(names: Sequence[str]) -> str:
+    return "[" + ", ".join(_toml_value(name) for name in names) + "]"
 
 
 def _record(raw: dict, provenance: dict, label: str, prefix=()) -> None:
@@ -181,7 +297,7 @@ def apply_overrides(raw: dict, overrides: Iterable[str], provenance: dict) -> di
                     names = ", ".join(node) or "none"
                     raise TrustsimInputError(
                         f"--set {text}: there is no {path[0][:-1]} named {key!r}; "
-                        f"the scenario's {path[0]} are {names}."
+                        f"the scenario's {path[0]} are {names}.{_did_you_mean(key, node)}"
                     )
             elif model is not None and key not in model.model_fields:
                 raise TrustsimInputError(
@@ -227,10 +343,8 @@ def _describe_error(err: Mapping, provenance: dict, default_label: str) -> str:
     if kind == "missing":
         return f"{source}: {field}: required but missing. Add it."
     message = err["msg"].removeprefix("Value error, ")
-    if kind in ("value_error", "assertion_error") or err.get("input") is None:
-        return f"{source}: {field}: {message}."
-    value = err["input"]
-    if isinstance(value, dict):
+    value = err.get("input")
+    if value is None or isinstance(value, dict):
         return f"{source}: {field}: {message}."
     return f"{source}: {field} = {value!r}: {message}."
 
@@ -289,29 +403,101 @@ def load_scenario(
     return validate_raw(raw, provenance, label, overrides)
 
 
-def scenario_to_toml(scenario: Scenario) -> str:
-    """The fully resolved scenario as TOML (enough to reproduce a run)."""
+def scenario_to_toml(scenario: Scenario, *, explain: bool = False, defaults: bool = False) -> str:
+    """The fully resolved scenario as TOML (enough to reproduce a run).
+
+    Args:
+        scenario: the scenario to write.
+        explain: put each field's meaning, unit and allowed values above its first
+            occurrence (from `trustsim.scenarios.reference`), as comments.
+        defaults: with `explain`, also say each field's default.
+    """
+    # Imported here so that `python -m trustsim.scenarios.reference` runs it only once.
+    from trustsim.scenarios import reference
+
+    seen: set[str] = set()
+
+    def note(path: tuple[str, ...]) -> list[str]:
+        generic = reference.generic_path(".".join(path))
+        if not explain or generic in seen:
+            return []
+        seen.add(generic)
+        return reference.comment(generic, with_default=defaults)
+
     data = scenario.model_dump(exclude_none=True)
     lines: list[str] = []
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    for key, value in scalars.items():
-        lines.append(f"{key} = {_toml_value(value)}")
+    if explain:
+        lines += _journey_comment(scenario)
+    for key in Scenario.model_fields:
+        if key in data and not isinstance(data[key], dict):
+            lines += [*note((key,)), f"{key} = {_toml_value(data[key])}"]
+        elif key not in data and explain:
+            lines += [*note((key,)), f'# {key} = "..."']
 
-    def table(prefix: str, value: dict) -> None:
+    def table(path: tuple[str, ...], value: dict) -> None:
         plain = {k: v for k, v in value.items() if not isinstance(v, dict)}
         nested = {k: v for k, v in value.items() if isinstance(v, dict)}
         if plain or not nested:
-            lines.append("")
-            lines.append(f"[{prefix}]")
+            lines.extend(["", *note(path), f"[{'.'.join(map(_toml_key, path))}]"])
             for key, item in plain.items():
-                lines.append(f"{_toml_key(key)} = {_toml_value(item)}")
+                lines.extend([*note((*path, key)), f"{_toml_key(key)} = {_toml_value(item)}"])
+            if explain and path[0] == "segments" and len(path) == 3:
+                # The parameters of the other kinds of distribution, once, as comments.
+                for key in [k for k in Distribution.model_fields if k not in plain]:
+                    if explained := note((*path, key)):
+                        lines.extend([*explained, f"# {key} = ..."])
+        elif len(path) == 1 and explain:
+            lines.extend(["", *note(path)])  # the named table itself: stages, segments
         for key, item in nested.items():
-            table(f"{prefix}.{_toml_key(key)}", item)
+            table((*path, key), item)
 
     for key, value in data.items():
         if isinstance(value, dict):
-            table(_toml_key(key), value)
+            table((key,), value)
     return "\n".join(lines) + "\n"
+
+
+def _journey_comment(scenario: Scenario) -> list[str]:
+    stages = [
+        f"{name} (closes the deal)" if name == scenario.closing_stage else name
+        for name in scenario.stages
+    ]
+    personas = [f"{name} {segment.share:g}" for name, segment in scenario.segments.items()]
+    return [
+        f"# Journey: {' > '.join(stages)}",
+        f"# Personas: {', '.join(personas)}",
+        "# `trustsim scenarios explain FIELD` says more about any field.",
+        "",
+    ]
+
+
+def scenario_template(name: str, source: str | Path = "real-estate") -> str:
+    """A complete, commented scenario file named `name`, with the values of `source`.
+
+    Every field is written with its meaning, unit, allowed values and default, ready to
+    edit; `trustsim scenarios validate` accepts the file as it is.
+
+    Raises:
+        TrustsimInputError: if `name` is not a valid scenario name or `source` is unknown.
+    """
+    if not is_slug(name):
+        raise TrustsimInputError(f"scenario name {name!r}: a name is {SLUG_RULE}.")
+    data = load_scenario(source).model_dump(exclude_none=True)
+    data |= {"name": name, "description": f"Started from {source}: say what this one tests."}
+    data.pop("label", None)
+    scenario = Scenario.model_validate(data)
+    header = [
+        f"# {name}: a trustsim scenario, written by `trustsim scenarios new` from {source}.",
+        "# Every field is listed with its meaning, unit, allowed values and default; the",
+        f"# values are {source}'s. Edit what differs, then check the file with",
+        "#   trustsim scenarios validate THIS-FILE.toml",
+        "# To build on a scenario instead of copying it, keep only what differs and add",
+        f'#   extends = "{source}"',
+        "# and restate the stages or the segments as a whole, if they differ, with",
+        "#   journey = [...]    and    personas = [...]",
+        "",
+    ]
+    return "\n".join(header) + scenario_to_toml(scenario, explain=True, defaults=True)
 
 
 def _toml_key(key: str) -> str:

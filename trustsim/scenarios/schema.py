@@ -1,25 +1,52 @@
-"""Typed, validated scenario: every parameter of the model with its default, unit and range.
+"""Typed, validated scenario: every parameter of the model with its default and range.
 
 A scenario is data. The model reads these values and nothing else; no code branches on a
-scenario's name. Defaults and sources are listed in docs/ODD.md.
+scenario's name. What each field means (unit, typical values, business reading, source)
+is written once, in `trustsim.scenarios.reference`; docs/ODD.md's parameter tables and
+`trustsim scenarios explain` are generated from it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 LAYERS = ("environment", "rules", "counterparty")
 TRAITS = ("risk_aversion", "control_need", "verification_skill", "reactance", "patience")
 
 
+SLUG_RULE = "letters a-z, A-Z, digits, '-', '_' and '.', at most 100, not starting with '.'"
+LABEL_HINT = "a display name with spaces or other letters goes in `label`"
+_SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def is_slug(text: str) -> bool:
+    """True if `text` is safe as a file name in any output folder (no path, no hidden file)."""
+    return 0 < len(text) <= 100 and not text.startswith(".") and set(text) <= _SLUG_CHARS
+
+
+def _check_slug(text: str) -> str:
+    if not is_slug(text):
+        raise ValueError(f"must be a name of {SLUG_RULE}")
+    return text
+
+
+def _check_scenario_name(text: str) -> str:
+    if not is_slug(text):
+        raise ValueError(f"must be a name of {SLUG_RULE}; {LABEL_HINT}")
+    return text
+
+
+# Scenario and experiment names become file and folder names of outputs.
+Slug = Annotated[str, AfterValidator(_check_slug)]
+ScenarioName = Annotated[str, AfterValidator(_check_scenario_name)]
+
+
 class _Strict(BaseModel):
     # inf and nan are rejected like any other out-of-range value, with the same message.
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-
-Unit = Field(ge=0.0, le=1.0)
 
 
 class Distribution(_Strict):
@@ -63,7 +90,22 @@ class Distribution(_Strict):
             )
         if self.dist == "uniform" and self.low > self.high:
             raise ValueError(f"uniform needs low <= high, got low={self.low}, high={self.high}")
+        if self.dist == "normal" and self.sd > max_sd(self.mean):
+            raise ValueError(
+                f"sd = {self.sd:g} is more spread than any trait on [0, 1] with mean "
+                f"{self.mean:g} can have: at most sqrt(mean * (1 - mean)) = "
+                f"{max_sd(self.mean):.3g}"
+            )
         return self
+
+
+def max_sd(mean: float) -> float:
+    """Largest standard deviation of a variable on [0, 1] with this mean.
+
+    A variable on [0, 1] has E[X^2] <= E[X], so Var X <= m (1 - m); the bound is reached
+    only by the two-point distribution on {0, 1} (a beta as its concentration goes to 0).
+    """
+    return math.sqrt(mean * (1.0 - mean))
 
 
 def _beta(mean: float, concentration: float = 10.0) -> Distribution:
@@ -73,7 +115,7 @@ def _beta(mean: float, concentration: float = 10.0) -> Distribution:
 class Segment(_Strict):
     """A named persona: its share of leads and the distribution of each trait."""
 
-    share: float = Field(gt=0.0, le=1.0, description="share of leads in this segment")
+    share: float = Field(gt=0.0, le=1.0)
     risk_aversion: Distribution = Field(default_factory=lambda: _beta(0.6))
     control_need: Distribution = Field(default_factory=lambda: _beta(0.5))
     verification_skill: Distribution = Field(default_factory=lambda: _beta(0.5))
@@ -84,25 +126,18 @@ class Segment(_Strict):
 class Stage(_Strict):
     """One step of the journey as the service offers it."""
 
-    stake: float = Field(default=0.5, ge=0.0, le=1.0, description="x_k, what is at risk")
-    reliability: float = Field(
-        default=0.95, ge=0.0, le=1.0, description="rho_k, chance the service does it right"
-    )
+    stake: float = Field(default=0.5, ge=0.0, le=1.0)
+    reliability: float = Field(default=0.95, ge=0.0, le=1.0)
     weights: list[float] = Field(
         default_factory=lambda: [1 / 3, 1 / 3, 1 / 3],
         min_length=3,
         max_length=3,
-        description="w_kl over (environment, rules, counterparty), summing to 1",
     )
-    delegation: bool = Field(default=True, description="a delegation feature exists")
-    affordance: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="A_k, how well it can be checked"
-    )
-    pressure: float = Field(default=0.0, ge=0.0, le=1.0, description="phi_k, urgency and nudges")
-    forced: bool = Field(default=False, description="the buyer cannot check or skip the step")
-    competition: float = Field(
-        default=0.0, ge=-5.0, le=5.0, description="pull of outside options at this stage (utility)"
-    )
+    delegation: bool = Field(default=True)
+    affordance: float = Field(default=0.0, ge=0.0, le=1.0)
+    pressure: float = Field(default=0.0, ge=0.0, le=1.0)
+    forced: bool = Field(default=False)
+    competition: float = Field(default=0.0, ge=0.0, le=5.0)
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> Stage:
@@ -114,22 +149,20 @@ class Stage(_Strict):
 
 
 class TimeSettings(_Strict):
-    steps: int = Field(default=104, ge=1, le=100_000, description="horizon in steps")
-    short_horizon: int = Field(default=13, ge=1, description="steps counted as the short horizon")
-    step_unit: str = Field(default="week", description="what one step is, for labels")
+    steps: int = Field(default=104, ge=1, le=100_000)
+    short_horizon: int = Field(default=13, ge=1)
+    step_unit: str = Field(default="week")
 
 
 class Market(_Strict):
-    size: int = Field(default=2000, ge=1, le=50_000_000, description="M, potential buyers")
-    outside_influence: float = Field(default=0.002, ge=0.0, le=1.0, description="p, per step")
-    word_of_mouth: float = Field(default=0.3, ge=0.0, le=5.0, description="q, per step")
-    bad_news_weight: float = Field(default=2.0, ge=0.0, le=10.0, description="nu > 1")
-    promoter_threshold: float = Field(default=0.8, ge=0.0, le=1.0, description="S above: promoter")
-    detractor_threshold: float = Field(
-        default=0.6, ge=0.0, le=1.0, description="S below: detractor"
-    )
-    reputation_prior: float = Field(default=20.0, gt=0.0, description="k0 in (P-D)/(P+D+k0)")
-    deal_value: float = Field(default=1.0, ge=0.0, description="revenue of one closed deal")
+    size: int = Field(default=2000, ge=1, le=50_000_000)
+    outside_influence: float = Field(default=0.002, ge=0.0, le=1.0)
+    word_of_mouth: float = Field(default=0.3, ge=0.0, le=5.0)
+    bad_news_weight: float = Field(default=2.0, ge=0.0, le=10.0)
+    promoter_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    detractor_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    reputation_prior: float = Field(default=20.0, gt=0.0)
+    deal_value: float = Field(default=1.0, ge=0.0)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Market:
@@ -139,26 +172,19 @@ class Market(_Strict):
 
 
 class Trust(_Strict):
-    prior_weight: float = Field(default=2.0, gt=0.0, description="W, Josang prior weight")
+    prior_weight: float = Field(default=2.0, gt=0.0)
     base_rate: list[float] = Field(
         default_factory=lambda: [0.5, 0.5, 0.5],
         min_length=3,
         max_length=3,
-        description="a_l before reputation, per layer",
     )
-    success_evidence: float = Field(default=1.0, ge=0.0, description="w_s")
-    verified_evidence: float = Field(default=1.5, ge=0.0, description="w_v")
-    failure_evidence: float = Field(default=2.25, ge=0.0, description="w_f (loss aversion)")
-    caught_failure_scale: float = Field(
-        default=0.4, ge=0.0, le=1.0, description="share of w_f a caught failure costs"
-    )
-    forgetting: float = Field(default=0.97, gt=0.0, le=1.0, description="lambda, per step")
-    reputation_shift: float = Field(
-        default=0.2, ge=0.0, le=1.0, description="a_l shift by reputation"
-    )
-    affordance_shift: float = Field(
-        default=0.1, ge=0.0, le=1.0, description="a_l shift by mean affordance"
-    )
+    success_evidence: float = Field(default=1.0, ge=0.0)
+    verified_evidence: float = Field(default=1.5, ge=0.0)
+    failure_evidence: float = Field(default=2.25, ge=0.0)
+    caught_failure_scale: float = Field(default=0.4, ge=0.0, le=1.0)
+    forgetting: float = Field(default=0.97, gt=0.0, le=1.0)
+    reputation_shift: float = Field(default=0.2, ge=0.0, le=1.0)
+    affordance_shift: float = Field(default=0.1, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _base_rates_in_unit(self) -> Trust:
@@ -168,71 +194,60 @@ class Trust(_Strict):
 
 
 class Choice(_Strict):
-    temperature: float = Field(default=0.5, gt=0.0, le=10.0, description="tau of the logit")
-    trust_weight: float = Field(default=2.0, ge=0.0, description="bT")
-    risk_weight: float = Field(default=3.0, ge=0.0, description="bR")
-    uncertainty_weight: float = Field(default=0.5, ge=0.0, description="zeta")
-    structural_assurance: float = Field(default=0.6, ge=0.0, le=1.0, description="sigma")
-    detection: float = Field(default=0.9, ge=0.0, le=1.0, description="q0")
-    outside_means: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="e_ext, checking without the affordance"
-    )
-    verification_cost: float = Field(default=0.6, ge=0.0, description="cv")
-    affordance_cost_relief: float = Field(default=0.6, ge=0.0, le=1.0, description="theta")
-    control_weight: float = Field(default=2.5, ge=0.0, description="bC")
-    verify_trust_share: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="omega, how far a checker relies on trust"
-    )
-    exit_bias: float = Field(default=-1.5, ge=-20.0, le=20.0, description="b0")
-    reactance_weight: float = Field(default=3.0, ge=0.0, description="g")
-    pressure_push: float = Field(default=1.5, ge=0.0, description="pi")
-    impatience: float = Field(default=0.15, ge=0.0, description="pull out per step waited")
+    temperature: float = Field(default=0.5, gt=0.0, le=10.0)
+    trust_weight: float = Field(default=2.0, ge=0.0)
+    risk_weight: float = Field(default=3.0, ge=0.0)
+    uncertainty_weight: float = Field(default=0.5, ge=0.0)
+    structural_assurance: float = Field(default=0.6, ge=0.0, le=1.0)
+    detection: float = Field(default=0.9, ge=0.0, le=1.0)
+    outside_means: float = Field(default=0.3, ge=0.0, le=1.0)
+    verification_cost: float = Field(default=0.6, ge=0.0)
+    affordance_cost_relief: float = Field(default=0.6, ge=0.0, le=1.0)
+    control_weight: float = Field(default=2.5, ge=0.0)
+    verify_trust_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    exit_bias: float = Field(default=-1.5, ge=-20.0, le=20.0)
+    reactance_weight: float = Field(default=3.0, ge=0.0)
+    pressure_push: float = Field(default=1.5, ge=0.0)
+    impatience: float = Field(default=0.15, ge=0.0)
 
 
 class Outcomes(_Strict):
-    collapse: float = Field(default=0.3, ge=0.0, le=1.0, description="collapse chance at stake 1")
-    verification_delay: float = Field(
-        default=0.5, ge=0.0, lt=1.0, description="chance a verified step spills into a next step"
-    )
+    collapse: float = Field(default=0.3, ge=0.0, le=1.0)
+    verification_delay: float = Field(default=0.5, ge=0.0, lt=1.0)
 
 
 class Reactance(_Strict):
-    decay: float = Field(default=0.5, ge=0.0, lt=1.0, description="delta, per step")
-    forced_weight: float = Field(
-        default=0.15, ge=0.0, description="forced-step term x control need"
-    )
+    decay: float = Field(default=0.5, ge=0.0, lt=1.0)
+    forced_weight: float = Field(default=0.15, ge=0.0)
 
 
 class Satisfaction(_Strict):
-    initial: float = Field(default=0.7, ge=0.0, le=1.0, description="S of a new lead")
-    smoothing: float = Field(default=0.3, gt=0.0, le=1.0, description="alpha of the EWMA")
-    baseline: float = Field(default=0.85, ge=0.0, le=1.0, description="experience of a plain step")
-    surprise_weight: float = Field(
-        default=0.5, ge=0.0, description="weight of outcome minus expectation"
-    )
-    loss_aversion: float = Field(default=2.25, ge=1.0, description="weight of worse-than-expected")
-    caught_outcome: float = Field(
-        default=0.6, ge=0.0, le=1.0, description="outcome of a caught error"
-    )
-    incident_loss: float = Field(default=0.3, ge=0.0, description="loss per unit stake")
-    anxiety_penalty: float = Field(default=0.5, ge=0.0, description="weight of felt risk")
+    initial: float = Field(default=0.7, ge=0.0, le=1.0)
+    smoothing: float = Field(default=0.3, gt=0.0, le=1.0)
+    baseline: float = Field(default=0.85, ge=0.0, le=1.0)
+    surprise_weight: float = Field(default=0.5, ge=0.0)
+    loss_aversion: float = Field(default=2.25, ge=1.0)
+    caught_outcome: float = Field(default=0.6, ge=0.0, le=1.0)
+    incident_loss: float = Field(default=0.3, ge=0.0)
+    anxiety_penalty: float = Field(default=0.5, ge=0.0)
     effort_weight: float = Field(default=0.3, ge=0.0)
     pressure_penalty: float = Field(default=0.4, ge=0.0)
     forced_penalty: float = Field(default=1.0, ge=0.0)
 
 
 class Repeat(_Strict):
-    rate: float = Field(default=0.0, ge=0.0, le=1.0, description="per-step chance at S = 1")
-    threshold: float = Field(default=0.5, ge=0.0, lt=1.0, description="S below which none")
-    value: float = Field(default=0.0, ge=0.0, description="revenue of one repeat purchase")
+    rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    threshold: float = Field(default=0.5, ge=0.0, lt=1.0)
+    value: float = Field(default=0.0, ge=0.0)
 
 
 class Scenario(_Strict):
     """A fully resolved scenario: the service, the market and the buyers."""
 
-    name: str = "custom"
+    name: ScenarioName = "custom"
+    label: str | None = Field(default=None, min_length=1, max_length=200)
     description: str = ""
-    closing_stage: str = Field(description="the stage whose completion closes the deal")
+    closing_stage: str
     time: TimeSettings = Field(default_factory=TimeSettings)
     market: Market = Field(default_factory=Market)
     trust: Trust = Field(default_factory=Trust)
@@ -263,6 +278,11 @@ class Scenario(_Strict):
         if len(self.stages) > 100:
             raise ValueError("at most 100 stages")
         return self
+
+    @property
+    def display_name(self) -> str:
+        """The label if the scenario has one, else its name."""
+        return self.label or self.name
 
     @property
     def stage_names(self) -> list[str]:

@@ -1,0 +1,1117 @@
+"""The field reference: what every scenario field means, written once.
+
+The schema (`trustsim.scenarios.schema`) holds each field's type, default and bounds; this
+module holds its prose: symbol, meaning, unit, typical values, a business reading and the
+source of its default. Ranges and defaults are read from the schema, never copied, so
+they cannot drift. Everything that explains a field is generated from here:
+`trustsim scenarios explain`, `scenarios show --explain`, `scenarios new`, and the
+parameter tables of docs/ODD.md (section 9; `python -m trustsim.scenarios.reference
+--write-odd` rewrites them, and a test fails when they differ).
+
+Fields are addressed by generic dotted paths, as with `--set`, where a stage or segment
+name is written `<name>` and the parameters shared by all five traits `<trait>`:
+`stages.<name>.affordance`, `segments.<name>.<trait>.mean`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import sys
+import textwrap
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import annotated_types
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from trustsim.errors import TrustsimInputError
+from trustsim.scenarios.schema import TRAITS, Distribution, Scenario, Segment, Stage
+
+NAME = "<name>"  # a stage or segment name chosen by the scenario author
+TRAIT = "<trait>"  # any of the five trait fields of a segment
+NAMED_TABLES = ("stages", "segments")
+WIDTH = 80  # of explanations printed to a terminal
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """The prose of one field.
+
+    Attributes:
+        meaning: what the field is, in the model's terms.
+        unit: what one unit of it is ("share of the deal", "per step", "utility").
+        typical: values seen in the built-in scenarios or in practice.
+        business: how to read a value in a client's terms.
+        source: where the default comes from (docs/ODD.md section 9's Source column).
+        symbol: the symbol in the equations of docs/ODD.md section 7.
+        rule: a constraint beyond the bounds (a sum, an order between fields).
+        default: the default as written, where the schema's value would read badly.
+    """
+
+    meaning: str
+    unit: str
+    typical: str
+    business: str
+    source: str = "—"
+    symbol: str = ""
+    rule: str = ""
+    default: str = ""
+
+
+# Keys a scenario file may hold that are not fields of the resolved scenario: they say
+# how the file is built from its parent and are consumed by the loader.
+DIRECTIVES: dict[str, FieldDoc] = {
+    "extends": FieldDoc(
+        meaning="the parent scenario: every value not set in this file is inherited from it",
+        unit="a built-in scenario name, or a path relative to this file",
+        typical='"real-estate", "my-base.toml"',
+        business="start from a scenario that works and change only what differs",
+        default="none (a complete file)",
+    ),
+    "journey": FieldDoc(
+        meaning=(
+            "the stages as a whole, in order: parent stages not listed are dropped; a "
+            "stage the parent lacks is added and needs its own [stages.NAME] table"
+        ),
+        unit="list of stage names",
+        typical='["search", "test_drive", "inspection", "contract", "payment"]',
+        business="redraw the client's journey while keeping the parent's market and buyers",
+        default="the parent's stages, in the parent's order",
+    ),
+    "personas": FieldDoc(
+        meaning=(
+            "the segments as a whole: parent segments not listed are dropped; a segment "
+            "the parent lacks is added and needs its own [segments.NAME] table"
+        ),
+        unit="list of segment names",
+        typical='["bargain_hunters", "families", "dealers"]',
+        business="replace the parent's buyers with the client's personas",
+        default="the parent's segments",
+    ),
+}
+
+FIELDS: dict[str, FieldDoc] = {
+    # ------------------------------------------------------------------ top level
+    "name": FieldDoc(
+        meaning="identifier of the scenario in tables, charts and output file names",
+        unit="slug",
+        typical='"real-estate-verifiable", "used-car.countdown"',
+        business="the short code that names the variant in every result",
+        default="the file name without .toml",
+    ),
+    "label": FieldDoc(
+        meaning="display name shown instead of `name` where scenarios are listed",
+        unit="text, any alphabet, up to 200 characters",
+        typical='"Used cars: verified listings"',
+        business="what the client reads on a slide",
+        default="none (the name is shown)",
+    ),
+    "description": FieldDoc(
+        meaning="free text: what the variant is and what it tests",
+        unit="text",
+        typical='"Apartment bought through a developer\'s online service"',
+        business="the one sentence a reader needs to tell variants apart",
+    ),
+    "closing_stage": FieldDoc(
+        meaning=(
+            "the stage whose completion closes the deal; later stages are after the "
+            "purchase (a buyer who leaves there churns, the deal stays closed)"
+        ),
+        unit="a stage name",
+        typical='"payment", "contract"',
+        rule="one of the scenario's stages",
+        business="where the sale is booked as revenue",
+        source="scenario design",
+    ),
+    "time": FieldDoc("time settings", "table", "—", "horizon and step unit"),
+    "market": FieldDoc("market settings", "table", "—", "market size, arrivals, word of mouth"),
+    "trust": FieldDoc("trust settings", "table", "—", "how experience builds and erodes trust"),
+    "choice": FieldDoc("choice settings", "table", "—", "how buyers weigh trust, risk, effort"),
+    "outcomes": FieldDoc("outcome settings", "table", "—", "what a failure or a check costs"),
+    "reactance": FieldDoc("reactance settings", "table", "—", "how pressure backfires"),
+    "satisfaction": FieldDoc("satisfaction settings", "table", "—", "how experience is judged"),
+    "repeat": FieldDoc("repeat-purchase settings", "table", "—", "reorders by happy customers"),
+    "segments": FieldDoc(
+        meaning="personas by name: share of the market and the distribution of each trait",
+        unit="table of segments",
+        typical="2 to 5 personas",
+        business="who the buyers are",
+        rule="at least one; shares sum to 1",
+    ),
+    "stages": FieldDoc(
+        meaning="the journey: stages by name, in file order (or the order of `journey`)",
+        unit="table of stages",
+        typical="5 to 10 stages",
+        business="the steps the service offers, from first contact to after-sales",
+        rule="1 to 100 stages",
+    ),
+    # ------------------------------------------------------------------ time
+    "time.steps": FieldDoc(
+        meaning="horizon: number of steps simulated",
+        unit="steps",
+        typical="104 weeks (two years) for real estate; 90 days for a trial",
+        business="long enough for word of mouth to play out, short enough to matter",
+        source="scenario design (two years of weeks)",
+        symbol="T_h",
+    ),
+    "time.short_horizon": FieldDoc(
+        meaning="steps counted as the short horizon (short_closed_deals, short_conversion)",
+        unit="steps",
+        typical="13 weeks (a quarter); 14 days",
+        business="the horizon of a quarterly target: what a funnel optimises for",
+        source="scenario design (a quarter)",
+        symbol="T_s",
+        rule="<= `time.steps`",
+    ),
+    "time.step_unit": FieldDoc(
+        meaning="what one step is; a label only: every rate in the model is per step",
+        unit="text",
+        typical='"week", "day"',
+        business="changing it does not rescale any rate; change the rates with it",
+        source="scenario design",
+    ),
+    # ------------------------------------------------------------------ market
+    "market.size": FieldDoc(
+        meaning="potential buyers in the market (one simulated buyer each)",
+        unit="buyers",
+        typical="2,000 to 10,000; up to millions for large runs",
+        business="the addressable market; counts scale with it, rates and shares do not",
+        source="scenario design",
+        symbol="M",
+    ),
+    "market.outside_influence": FieldDoc(
+        meaning="chance per step that a potential buyer becomes a lead by outside influence",
+        unit="probability per step",
+        typical="0.002 to 0.003 per week",
+        business="0.003 per week: about 15% of the market arrives in a year from advertising",
+        source=(
+            "form: Bass 1969; value calibrated (Sultan et al. 1990 report p ~ 0.03 per *year*)"
+        ),
+        symbol="p",
+    ),
+    "market.word_of_mouth": FieldDoc(
+        meaning="imitation: lead hazard added per net promoter share of the market",
+        unit="per step",
+        typical="0.1 to 0.3",
+        business=(
+            "0.2: with 10% of the market net promoters, 2% of the remaining buyers become "
+            "leads each step"
+        ),
+        source=(
+            "form: Bass 1969; value calibrated so that an S-curve of leads forms within the "
+            "horizon (fact 6) (Sultan et al. 1990: q ~ 0.38 per year)"
+        ),
+        symbol="q",
+    ),
+    "market.bad_news_weight": FieldDoc(
+        meaning="weight of a detractor against a promoter in word of mouth",
+        unit="promoters per detractor",
+        typical="2 (meant > 1)",
+        business="2: one unhappy buyer's warnings cancel two recommendations",
+        source=(
+            "direction: Anderson 1998 (dissatisfied customers talk more, by less than "
+            "folklore holds); value calibrated"
+        ),
+        symbol="nu",
+    ),
+    "market.promoter_threshold": FieldDoc(
+        meaning="satisfaction at or above which a finished customer recommends the service",
+        unit="satisfaction S",
+        typical="0.8",
+        business="like a 9 or 10 of 10 in an NPS survey",
+        source=(
+            "categories: Reichheld 2003; value calibrated so that typical journey customers "
+            "are promoters and typical funnel customers are not (facts 4, 6)"
+        ),
+        symbol="theta_P",
+    ),
+    "market.detractor_threshold": FieldDoc(
+        meaning="satisfaction at or below which a buyer who left warns others",
+        unit="satisfaction S",
+        typical="0.6",
+        business="like a 0 to 6 of 10 in an NPS survey",
+        source=(
+            "categories: Reichheld 2003 (detractors rate 0–6 of 10); value calibrated (facts 4, 6)"
+        ),
+        symbol="theta_D",
+        rule="<= `market.promoter_threshold`",
+    ),
+    "market.reputation_prior": FieldDoc(
+        meaning="shrinks reputation (P - D) / (P + D + k0) toward 0 while few have spoken",
+        unit="buyers",
+        typical="20",
+        business="20: reputation moves halfway to the buyers' verdict once 20 have spoken",
+        source="design choice",
+        symbol="k0",
+    ),
+    "market.deal_value": FieldDoc(
+        meaning="revenue of one closed deal",
+        unit="revenue units",
+        typical="1 (the unit of account)",
+        business="set it to the margin of a deal to read revenue in money",
+        source="scenario design (unit of account)",
+    ),
+    # ------------------------------------------------------------------ trust
+    "trust.prior_weight": FieldDoc(
+        meaning="weight of the prior in subjective-logic trust",
+        unit="observations",
+        typical="2",
+        business="2: a new buyer's trust moves halfway to the evidence after two observations",
+        source="Jøsang 2016 (W = 2, non-informative prior)",
+        symbol="W",
+    ),
+    "trust.base_rate": FieldDoc(
+        meaning=(
+            "trust a new lead brings per layer (environment, rules, counterparty), before "
+            "the shifts by reputation and affordance"
+        ),
+        unit="trust per layer",
+        typical="[0.5, 0.5, 0.5]",
+        business="[0.7, 0.7, 0.7]: a brand the market already trusts, as after a campaign",
+        source="Jøsang 2016 (default base rate 1/2 for a binary frame)",
+        symbol="a0_l",
+        rule="three values, each in (0, 1)",
+    ),
+    "trust.success_evidence": FieldDoc(
+        meaning="good evidence from a step that went right unchecked (split by the weights)",
+        unit="observations",
+        typical="1",
+        business="one smooth step counts as one good observation",
+        source="Jøsang 2016 (one observation = one unit of evidence)",
+        symbol="w_s",
+    ),
+    "trust.verified_evidence": FieldDoc(
+        meaning="good evidence from a step the buyer checked and found right",
+        unit="observations",
+        typical="1.5",
+        business="a passed check counts one and a half smooth steps",
+        source="MODEL.md design choice; not from a source",
+        symbol="w_v",
+    ),
+    "trust.failure_evidence": FieldDoc(
+        meaning="bad evidence from a failure that slipped through",
+        unit="observations",
+        typical="2.25",
+        business="one failure outweighs 2.25 smooth steps",
+        source=(
+            "loss aversion 2.25, Tversky & Kahneman 1992 (applied to evidence as a "
+            "negativity bias: a modelling assumption)"
+        ),
+        symbol="w_f",
+    ),
+    "trust.caught_failure_scale": FieldDoc(
+        meaning="share of the failure evidence that a caught error costs",
+        unit="share",
+        typical="0.4",
+        business="an error caught in time hurts trust 40% as much as one that slipped through",
+        source="design choice, calibrated",
+        symbol="s_c",
+    ),
+    "trust.forgetting": FieldDoc(
+        meaning="share of evidence kept from one step to the next",
+        unit="per step",
+        typical="0.97 per week",
+        business="0.97 per week: experience loses half its weight in about 23 weeks",
+        source=(
+            "form: forgetting factor of the beta reputation system (Jøsang & Ismail 2002); "
+            "value: MODEL.md design choice"
+        ),
+        symbol="lambda",
+    ),
+    "trust.reputation_shift": FieldDoc(
+        meaning="shift of new leads' base rates per unit of reputation",
+        unit="trust per unit of reputation (-1 to 1)",
+        typical="0.2",
+        business="a spotless reputation lifts a newcomer's starting trust by 0.2",
+        source="calibrated",
+        symbol="s_rep",
+    ),
+    "trust.affordance_shift": FieldDoc(
+        meaning="shift of new leads' base rates per unit of mean affordance over all stages",
+        unit="trust per unit of affordance",
+        typical="0.1",
+        business="an offer where every step can be checked lifts starting trust by 0.1",
+        source=(
+            "direction: institution-based trust (McKnight et al. 1998; Pavlou & Gefen 2004); "
+            "value calibrated"
+        ),
+        symbol="s_aff",
+    ),
+    # ------------------------------------------------------------------ choice
+    "choice.temperature": FieldDoc(
+        meaning="noise of choices (logit temperature)",
+        unit="utility",
+        typical="0.5",
+        business="0.5: an option better by 1 utility is chosen e^2 = 7 times as often",
+        source="calibrated",
+        symbol="tau",
+    ),
+    "choice.trust_weight": FieldDoc(
+        meaning="weight of trust in the utility of handing a step to the service",
+        unit="utility per unit of trust",
+        typical="2",
+        business="0.1 more trust at a stage adds 0.2 utility to delegating it",
+        source="calibrated",
+        symbol="bT",
+    ),
+    "choice.risk_weight": FieldDoc(
+        meaning="weight of perceived risk in the utilities of delegating and checking",
+        unit="utility per unit of perceived risk",
+        typical="3",
+        business="felt risk counts one and a half times as much as trust",
+        source="calibrated",
+        symbol="bR",
+    ),
+    "choice.uncertainty_weight": FieldDoc(
+        meaning="how much uncertainty (too little evidence) adds to perceived risk",
+        unit="risk per unit of uncertainty",
+        typical="0.5",
+        business="a newcomer's not-knowing counts half as much as distrust",
+        source="calibrated",
+        symbol="zeta",
+    ),
+    "choice.structural_assurance": FieldDoc(
+        meaning="share of perceived risk removed by a full affordance, used or not",
+        unit="share",
+        typical="0.6",
+        business="with a full affordance buyers feel 60% less risk even if they never check",
+        source=(
+            "form: Castelfranchi & Falcone 2000; McKnight et al. 1998; Pavlou & Gefen 2004; "
+            "value calibrated (fact 2)"
+        ),
+        symbol="sigma",
+    ),
+    "choice.detection": FieldDoc(
+        meaning="chance that a skilled buyer's check with a full affordance catches an error",
+        unit="probability",
+        typical="0.9",
+        business="an independent inspection catches 9 defects in 10",
+        source="design choice",
+        symbol="q0",
+    ),
+    "choice.outside_means": FieldDoc(
+        meaning="effectiveness of a check without the service's affordance (outside means)",
+        unit="share of a full check",
+        typical="0.3",
+        business="checking on one's own (calling the bank, asking a friend) is 30% as good",
+        source="design choice",
+        symbol="e_ext",
+    ),
+    "choice.verification_cost": FieldDoc(
+        meaning="effort of checking a step, before skill and affordance",
+        unit="utility",
+        typical="0.6",
+        business="an average checker without help pays 0.6 utility: as much as 0.3 of trust",
+        source="calibrated",
+        symbol="cv",
+    ),
+    "choice.affordance_cost_relief": FieldDoc(
+        meaning="share of the effort of checking that a full affordance removes",
+        unit="share",
+        typical="0.6",
+        business="a full affordance makes checking 60% cheaper",
+        source="calibrated",
+        symbol="theta",
+    ),
+    "choice.control_weight": FieldDoc(
+        meaning="weight of control need times stake in the utility of checking",
+        unit="utility",
+        typical="2.5",
+        business="why buyers who trust still check a high-stakes step themselves",
+        source=(
+            "form: trust and control (Castelfranchi & Falcone 2000), direction: Hoesterey & "
+            "Onnasch 2022; value calibrated for fact 1 (high-trust buyers mostly verify at "
+            "full stake)"
+        ),
+        symbol="bC",
+    ),
+    "choice.verify_trust_share": FieldDoc(
+        meaning="how far a buyer who checks still relies on trust",
+        unit="share",
+        typical="0.5",
+        business="a checker counts half of its trust; the check covers the rest",
+        source="calibrated for fact 1 (negative trust effect on verifying), see section 8 item 2",
+        symbol="omega",
+    ),
+    "choice.exit_bias": FieldDoc(
+        meaning="base utility of walking away, before competition, reactance and waiting",
+        unit="utility",
+        typical="-1.5",
+        business="more negative: a more loyal pipeline; with competition it sets the base churn",
+        source="calibrated (conversion levels)",
+        symbol="b0",
+    ),
+    "choice.reactance_weight": FieldDoc(
+        meaning="how strongly accumulated reactance pushes a buyer out",
+        unit="utility per unit of reactance",
+        typical="3",
+        business="how much irritation at pushing turns into leaving",
+        source=(
+            "form: Brehm 1966; value calibrated so that aggressive pressure lowers "
+            "short-horizon conversion (fact 4)"
+        ),
+        symbol="g",
+    ),
+    "choice.pressure_push": FieldDoc(
+        meaning="how strongly pressure at a stage holds buyers back from leaving now",
+        unit="utility per unit of pressure",
+        typical="1.5",
+        business="pressure 0.5 lowers the pull to leave by 0.75 utility at that step",
+        source=(
+            "direction: Luguri & Strahilevitz 2021 (dark patterns raise immediate "
+            "acceptance); value calibrated so that funnel pressure raises short-horizon "
+            "conversion (fact 4)"
+        ),
+        symbol="pi",
+    ),
+    "choice.impatience": FieldDoc(
+        meaning="pull out per step spent waiting at a stage, times 1 - patience",
+        unit="utility per step waited",
+        typical="0.15",
+        business="a buyer of patience 0.5 stuck 4 steps feels 0.3 utility more pull to leave",
+        source="calibrated",
+        symbol="eta",
+    ),
+    # ------------------------------------------------------------------ outcomes
+    "outcomes.collapse": FieldDoc(
+        meaning="chance that a failure which slipped through ends the deal, at stake 1",
+        unit="probability at stake 1 (linear in stake)",
+        typical="0.3",
+        business="a failed contract step kills 3 deals in 10; at stake 0.1, 3 in 100",
+        source="design choice",
+        symbol="c_max",
+    ),
+    "outcomes.verification_delay": FieldDoc(
+        meaning="chance that a checked step takes another step, times 1 - affordance",
+        unit="probability",
+        typical="0.5",
+        business="checking without help delays every second step; a full affordance, none",
+        source="design choice",
+        symbol="d",
+    ),
+    # ------------------------------------------------------------------ reactance
+    "reactance.decay": FieldDoc(
+        meaning="share of reactance carried over to the next step",
+        unit="per step",
+        typical="0.5",
+        business="irritation at being pushed halves each step",
+        source="form: Brehm 1966; value calibrated",
+        symbol="delta",
+    ),
+    "reactance.forced_weight": FieldDoc(
+        meaning="reactance from a forced step, times control need",
+        unit="reactance",
+        typical="0.15",
+        business="how much a sign-up wall irritates those who like to be in control",
+        source="calibrated (fact 4, forced steps in the funnels)",
+        symbol="f",
+    ),
+    # ------------------------------------------------------------------ satisfaction
+    "satisfaction.initial": FieldDoc(
+        meaning="satisfaction of a new lead",
+        unit="satisfaction S",
+        typical="0.7",
+        business="the goodwill a newcomer starts with",
+        source="design choice",
+        symbol="S0",
+    ),
+    "satisfaction.smoothing": FieldDoc(
+        meaning="weight of the newest experience in the running judgement",
+        unit="share",
+        typical="0.3",
+        business="the last step counts 30%, the one before 21%, and so on",
+        source="design choice",
+        symbol="alpha",
+    ),
+    "satisfaction.baseline": FieldDoc(
+        meaning="experience of a plain step that goes as expected",
+        unit="experience",
+        typical="0.85",
+        business="a smooth, unremarkable step",
+        source="calibrated, together with the NPS cut-offs 0.8/0.6 (facts 4, 6)",
+        symbol="E0",
+    ),
+    "satisfaction.surprise_weight": FieldDoc(
+        meaning="weight of outcome minus expectation in the experience",
+        unit="experience per unit of surprise",
+        typical="0.5",
+        business="how much beating or missing expectations matters",
+        source=(
+            "form: Oliver 1980; value calibrated so a trust campaign does not lower "
+            "satisfaction merely by raising expectations (section 8 item 4)"
+        ),
+        symbol="g_s",
+    ),
+    "satisfaction.loss_aversion": FieldDoc(
+        meaning="weight of worse-than-expected against better-than-expected",
+        unit="ratio",
+        typical="2.25",
+        business="a disappointment weighs 2.25 times an equal pleasant surprise",
+        source="Tversky & Kahneman 1992",
+        symbol="L",
+    ),
+    "satisfaction.caught_outcome": FieldDoc(
+        meaning="outcome of an error the buyer caught (success 1, failure 0)",
+        unit="outcome",
+        typical="0.6",
+        business="a caught error feels 60% as good as a step that went right",
+        source="design choice",
+        symbol="o_c",
+    ),
+    "satisfaction.incident_loss": FieldDoc(
+        meaning="experience lost to a failure that slipped through, per unit of stake",
+        unit="experience per unit of stake",
+        typical="0.3",
+        business="a failure at the contract (stake 1) costs 0.3 of that step's experience",
+        source="design choice",
+        symbol="l_w",
+    ),
+    "satisfaction.anxiety_penalty": FieldDoc(
+        meaning="weight of perceived risk in the experience",
+        unit="experience per unit of risk",
+        typical="0.5",
+        business="worry spoils a step even when it goes right",
+        source=(
+            "form: structural assurance (McKnight et al. 1998; Pavlou & Gefen 2004); value "
+            "calibrated (fact 2)"
+        ),
+        symbol="a_w",
+    ),
+    "satisfaction.effort_weight": FieldDoc(
+        meaning="weight of checking effort in the experience, times 1 - control need",
+        unit="experience per unit of effort",
+        typical="0.3",
+        business="checking is a chore mainly for those who would rather not",
+        source="design choice",
+        symbol="e_w",
+    ),
+    "satisfaction.pressure_penalty": FieldDoc(
+        meaning="weight of reactance propensity times pressure squared in the experience",
+        unit="experience",
+        typical="0.4",
+        business="aggressive pushing spoils the step for those who resist it",
+        source=(
+            "direction: Zboja et al. 2016 (aggressive pressure lowers satisfaction and "
+            "trust); value calibrated (fact 4)"
+        ),
+        symbol="p_w",
+    ),
+    "satisfaction.forced_penalty": FieldDoc(
+        meaning="weight of control need at a forced step in the experience",
+        unit="experience",
+        typical="1.0",
+        business="a buyer with control need 0.6 loses 0.6 of experience at a forced step",
+        source="calibrated (fact 4, delivery trial: forced registration and account, essay 001)",
+        symbol="f_w",
+    ),
+    # ------------------------------------------------------------------ repeat
+    "repeat.rate": FieldDoc(
+        meaning="chance per step of a repeat purchase by a customer of satisfaction 1",
+        unit="probability per step",
+        typical="0 (none); 0.08 per day for the delivery trial",
+        business="0.08 per day: a delighted customer reorders about every 12 days",
+        source="scenario design (delivery trial: 0.08 per day)",
+        symbol="r_max",
+    ),
+    "repeat.threshold": FieldDoc(
+        meaning="satisfaction below which a customer never buys again",
+        unit="satisfaction S",
+        typical="0.5",
+        business="below this the customer is lost for repeat business",
+        source="design choice",
+        symbol="s0",
+    ),
+    "repeat.value": FieldDoc(
+        meaning="revenue of one repeat purchase",
+        unit="revenue units",
+        typical="0 (none); 0.5 for the delivery trial",
+        business="0.5: a reorder is worth half a first deal",
+        source="scenario design (delivery trial: 0.5)",
+    ),
+    # ------------------------------------------------------------------ segments
+    f"segments.{NAME}.share": FieldDoc(
+        meaning="share of potential buyers in this segment",
+        unit="share of the market",
+        typical="0.2 to 0.6",
+        business="0.2: one buyer in five is like this persona",
+        source="scenario design",
+        rule="shares of all segments sum to 1",
+    ),
+    f"segments.{NAME}.risk_aversion": FieldDoc(
+        meaning="how strongly the stake at risk is felt",
+        unit="trait",
+        typical="0.4 (investors) to 0.7 (first-time buyers)",
+        business="high: afraid of losing the money or the home",
+        source="scenario design (personas)",
+        symbol="ra",
+    ),
+    f"segments.{NAME}.control_need": FieldDoc(
+        meaning="wish to keep control of a step (do or check it oneself)",
+        unit="trait",
+        typical="0.4 to 0.7",
+        business="high: wants to see the documents before signing, whatever the trust",
+        source="scenario design",
+        symbol="c",
+    ),
+    f"segments.{NAME}.verification_skill": FieldDoc(
+        meaning="ability to check a step: detection chance and effort",
+        unit="trait",
+        typical="0.35 (first-time buyers) to 0.75 (investors)",
+        business="high: knows what to look for (a mechanic, a lawyer, a seasoned investor)",
+        source="scenario design",
+        symbol="C",
+    ),
+    f"segments.{NAME}.reactance": FieldDoc(
+        meaning="reactance propensity: sensitivity to pressure",
+        unit="trait",
+        typical="0.5 to 0.6",
+        business="high: pushes back when pushed ('offer ends tonight' drives them away)",
+        source="scenario design",
+        symbol="k",
+    ),
+    f"segments.{NAME}.patience": FieldDoc(
+        meaning="tolerance of steps spent waiting at a stage",
+        unit="trait",
+        typical="0.3 to 0.6",
+        business="low: leaves when a step drags on",
+        source="scenario design",
+    ),
+    f"segments.{NAME}.{TRAIT}.dist": FieldDoc(
+        meaning="kind of distribution of the trait among the segment's buyers (ODD 7.11)",
+        unit="name",
+        typical='"beta"',
+        business="beta by mean and concentration fits most personas",
+    ),
+    f"segments.{NAME}.{TRAIT}.mean": FieldDoc(
+        meaning="mean of the trait in the segment (beta, normal)",
+        unit="trait",
+        typical="0.3 to 0.75",
+        business="the typical member of the persona",
+    ),
+    f"segments.{NAME}.{TRAIT}.concentration": FieldDoc(
+        meaning="a + b of the beta: how alike the segment's buyers are",
+        unit="pseudo-observations",
+        typical="10 (sd 0.15 at mean 0.5)",
+        business="higher: a tighter persona; at 10 most members lie within 0.3 of the mean",
+    ),
+    f"segments.{NAME}.{TRAIT}.low": FieldDoc(
+        meaning="lower bound of a uniform trait",
+        unit="trait",
+        typical="0.2",
+        business="the least of the trait anyone in the persona has",
+    ),
+    f"segments.{NAME}.{TRAIT}.high": FieldDoc(
+        meaning="upper bound of a uniform trait",
+        unit="trait",
+        typical="0.8",
+        business="the most of the trait anyone in the persona has",
+        rule=">= low",
+    ),
+    f"segments.{NAME}.{TRAIT}.sd": FieldDoc(
+        meaning="standard deviation of a normal trait (draws clipped to [0, 1])",
+        unit="trait",
+        typical="0.1 to 0.2",
+        business="how much the persona's members differ",
+        rule="<= sqrt(mean * (1 - mean)), the most any trait on [0, 1] can spread",
+    ),
+    f"segments.{NAME}.{TRAIT}.value": FieldDoc(
+        meaning="the trait of every buyer in the segment (constant)",
+        unit="trait",
+        typical="0.5",
+        business="a persona whose members are all alike in this trait",
+    ),
+    # ------------------------------------------------------------------ stages
+    f"stages.{NAME}.stake": FieldDoc(
+        meaning="what is at risk for the buyer at this step",
+        unit="share of what the buyer can lose",
+        typical="0.05 (a menu) to 1 (contract, payment)",
+        business="1: the buyer's money or home is on the line",
+        source="scenario design",
+        symbol="x_k",
+    ),
+    f"stages.{NAME}.reliability": FieldDoc(
+        meaning="chance that the service does the step right",
+        unit="probability",
+        typical="0.9 to 0.99",
+        business="0.93: 7 steps in 100 have an error (a wrong document, a late car)",
+        source="scenario design",
+        symbol="rho_k",
+    ),
+    f"stages.{NAME}.weights": FieldDoc(
+        meaning=(
+            "how much the step tests trust in the environment (platform, technology), the "
+            "rules (contracts, law, guarantees) and the counterparty (seller, agent)"
+        ),
+        unit="shares [environment, rules, counterparty]",
+        typical="[0.6, 0.2, 0.2] at search; [0.1, 0.5, 0.4] at a contract",
+        business="a handover tests the seller: [0.1, 0.2, 0.7]",
+        source="scenario design (seed 000: three levels a buyer tests)",
+        symbol="w_kl",
+        rule="three values >= 0 summing to 1",
+        default="[1/3, 1/3, 1/3]",
+    ),
+    f"stages.{NAME}.delegation": FieldDoc(
+        meaning="the service offers to do the step for the buyer (delegating is possible)",
+        unit="switch",
+        typical="true",
+        business="false: the buyer must check the step to go on, or leave",
+        source="scenario design",
+    ),
+    f"stages.{NAME}.affordance": FieldDoc(
+        meaning="share of the step the buyer can check through the service",
+        unit="share of the step",
+        typical="0 (nothing to check) to 0.9",
+        business="0.9: an independent inspection report on every listing; 0.5: photos, reviews",
+        source="scenario design",
+        symbol="A_k",
+    ),
+    f"stages.{NAME}.pressure": FieldDoc(
+        meaning="urgency, time-limited offers and nudges at the step",
+        unit="intensity",
+        typical="0.1 (mild) to 0.5 (a funnel)",
+        business="0.5: 'two others are looking at this car, offer ends tonight' on every page",
+        source="scenario design",
+        symbol="phi_k",
+    ),
+    f"stages.{NAME}.forced": FieldDoc(
+        meaning="the buyer cannot check or skip the step: the service does it",
+        unit="switch",
+        typical="false",
+        business="true: a sign-up wall, electronic-only signing, payment only in the app",
+        source="scenario design",
+        rule="needs `delegation = true`",
+    ),
+    f"stages.{NAME}.competition": FieldDoc(
+        meaning="pull of outside options at this stage, added to the utility of leaving",
+        unit="utility",
+        typical="3 at search, 0.5 at a viewing, 0 once committed",
+        business=(
+            "in real-estate, 1 / 3 / 5 at the first stage make about 3% / 68% / 99% of the "
+            "choices there a walk-away (other marketplaces a click away: 3)"
+        ),
+        source="scenario design; the built-in values are calibrated (browsing at the first stages)",
+        symbol="kappa_k",
+    ),
+}
+
+SECTIONS = (
+    ("", "9.1 Scenario (top level)"),
+    ("time", "9.2 Time"),
+    ("market", "9.3 Market"),
+    ("trust", "9.4 Trust"),
+    ("choice", "9.5 Choice"),
+    ("outcomes", "9.6 Outcomes"),
+    ("reactance", "9.7 Reactance"),
+    ("satisfaction", "9.8 Satisfaction"),
+    ("repeat", "9.9 Repeat purchase"),
+    ("segments", "9.10 Segments and traits"),
+    ("stages", "9.11 Stages"),
+)
+
+
+# ---------------------------------------------------------------------- the schema walk
+@dataclass(frozen=True)
+class SchemaField:
+    """One field of the scenario schema at its generic path."""
+
+    path: str
+    info: FieldInfo
+    table: type[BaseModel] | None  # the model of a table field, else None
+
+    @property
+    def doc(self) -> FieldDoc:
+        return FIELDS[self.path]
+
+
+def _submodel(annotation) -> tuple[type[BaseModel] | None, bool]:
+    """The pydantic model inside an annotation, and whether it is the value of a dict."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is dict and len(args) == 2:
+        return _submodel(args[1])[0], True
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            model, keyed = _submodel(arg)
+            if model is not None:
+                return model, keyed
+    return None, False
+
+
+def schema_fields(model: type[BaseModel] = Scenario, prefix: str = "") -> Iterator[SchemaField]:
+    """Every field of the schema, depth first, at its generic path.
+
+    The parameters of the five trait distributions are the same fields, so they are
+    walked once, under `segments.<name>.<trait>`, after the traits.
+    """
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        table, keyed = _submodel(info.annotation)
+        yield SchemaField(path, info, table)
+        if keyed:
+            yield from schema_fields(table, f"{path}.{NAME}.")
+        elif table is not None and model is not Segment:
+            yield from schema_fields(table, f"{path}.")
+    if model is Segment:
+        yield from schema_fields(Distribution, f"{prefix}{TRAIT}.")
+
+
+@functools.cache
+def _by_path() -> dict[str, SchemaField]:
+    return {field.path: field for field in schema_fields()}
+
+
+def schema_field(path: str) -> SchemaField:
+    """The schema field at a generic path (KeyError if there is none)."""
+    return _by_path()[path]
+
+
+# ---------------------------------------------------------------------- range and default
+def _number(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) >= 10_000:
+            return f"{int(value):,}"
+        return f"{value:g}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_number(v) for v in value) + "]"
+    if isinstance(value, Distribution):
+        params = value.model_dump(exclude_none=True, exclude={"dist"})
+        return ", ".join([value.dist, *(f"{k} {_number(v)}" for k, v in params.items())])
+    return str(value)
+
+
+def allowed_range(field: SchemaField) -> str:
+    """The allowed values, read from the schema's bounds, plus the field's extra rule.
+
+    Empty for free text and for a table without a rule of its own.
+    """
+    annotation = field.info.annotation
+    low = high = None
+    for item in field.info.metadata:
+        if isinstance(item, annotated_types.Ge):
+            low = f"[{_number(item.ge)}"
+        elif isinstance(item, annotated_types.Gt):
+            low = f"({_number(item.gt)}"
+        elif isinstance(item, annotated_types.Le):
+            high = f"{_number(item.le)}]"
+        elif isinstance(item, annotated_types.Lt):
+            high = f"{_number(item.lt)})"
+    if typing.get_origin(annotation) is typing.Literal:
+        text = "one of " + ", ".join(typing.get_args(annotation))
+    elif field.path == "name":
+        text = "letters, digits, -, _, . (not first); at most 100"
+    elif field.table is Distribution:
+        text = "a distribution on [0, 1]: { dist = ..., and its parameters }"
+    elif annotation is bool:
+        text = "true or false"
+    elif low and high:
+        text = f"{low}, {high}"
+    elif low:
+        text = (">= " if low[0] == "[" else "> ") + low[1:]
+    elif high:
+        text = ("<= " if high[-1] == "]" else "< ") + high[:-1]
+    else:
+        text = ""
+    return "; ".join(part for part in (text, field.doc.rule) if part)
+
+
+def unit_and_range(field: SchemaField) -> str:
+    """Unit, then allowed values: the "Unit / range" of docs/ODD.md."""
+    return "; ".join(part for part in (field.doc.unit, allowed_range(field)) if part)
+
+
+def default_text(field: SchemaField) -> str:
+    """The default as read from the schema (or as the reference writes it)."""
+    if field.doc.default:
+        return field.doc.default
+    if field.info.is_required():
+        return "required"
+    if field.table is not None and field.table is not Distribution:
+        return "table"
+    value = field.info.get_default(call_default_factory=True)
+    return "none" if value is None else _number(value)
+
+
+# ---------------------------------------------------------------------- lookup
+def generic_path(text: str) -> str:
+    """The generic path of a concrete one: `stages.contract.stake` -> `stages.<name>.stake`.
+
+    A path without the name (`stages.stake`, `segments.risk_aversion.mean`) is read as
+    the field of any stage or segment.
+    """
+    parts = text.strip().split(".")
+    if parts[0] not in NAMED_TABLES or len(parts) == 1:
+        return ".".join(parts)
+    member = Stage if parts[0] == "stages" else Segment
+    without_name = (len(parts) == 2 and parts[1] in member.model_fields) or (
+        len(parts) == 3 and parts[0] == "segments" and parts[1] in TRAITS
+    )
+    if without_name:
+        parts.insert(1, NAME)
+    else:
+        parts[1] = NAME
+    if parts[0] == "segments" and len(parts) == 4 and parts[2] in TRAITS:
+        parts[2] = TRAIT
+    return ".".join(parts)
+
+
+def lookup(query: str) -> list[str]:
+    """The generic paths a query names: a field, a table (with all its fields) or a leaf.
+
+    Raises:
+        TrustsimInputError: for a query that names no field, with the closest paths.
+    """
+    known = [*DIRECTIVES, *(field.path for field in schema_fields())]
+    path = generic_path(query)
+    within = [p for p in known if p == path or p.startswith(path + ".")]
+    if within:
+        return within
+    leaf = query.strip().rsplit(".", 1)[-1]
+    same_leaf = [p for p in known if p.rsplit(".", 1)[-1] == leaf]
+    if same_leaf and "." not in query.strip():
+        return same_leaf
+    leaves = {p.rsplit(".", 1)[-1] for p in known}
+    close = difflib.get_close_matches(path, known, n=2, cutoff=0.7)
+    if not close:
+        for match in difflib.get_close_matches(leaf, leaves, n=2):
+            close += [p for p in known if p.rsplit(".", 1)[-1] == match]
+    hint = f" Did you mean {', '.join(list(dict.fromkeys(close))[:4])}?" if close else ""
+    raise TrustsimInputError(
+        f"explain {query!r}: no such scenario field.{hint} "
+        "`trustsim scenarios explain` lists every field."
+    )
+
+
+# ---------------------------------------------------------------------- rendering
+def describe(path: str) -> str:
+    """Everything the reference says about one field, as an indented block."""
+    if path in DIRECTIVES:
+        doc, allowed, default = DIRECTIVES[path], DIRECTIVES[path].unit, DIRECTIVES[path].default
+        kind = "file directive (not a field of the resolved scenario)"
+    else:
+        field = schema_field(path)
+        doc, allowed, default = field.doc, allowed_range(field) or "any", default_text(field)
+        kind = f"symbol {doc.symbol}" if doc.symbol else ""
+    rows = [
+        ("Meaning", doc.meaning),
+        ("Unit", doc.unit),
+        ("Allowed", allowed),
+        ("Default", default),
+        ("Typical", doc.typical),
+        ("Reading", doc.business),
+        ("Source", doc.source),
+    ]
+    head = f"{path}" + (f"  ({kind})" if kind else "")
+    body = [_wrap(text, f"  {label + ':':<9} ", " " * 12) for label, text in rows]
+    return "\n".join([head, *body])
+
+
+def _wrap(text: str, first: str, rest: str) -> str:
+    return textwrap.fill(text, WIDTH, initial_indent=first, subsequent_indent=rest)
+
+
+def overview() -> str:
+    """One line per field: path, default, allowed values and meaning, by section."""
+
+    def entry(path: str, meaning: str) -> str:
+        return _wrap(meaning, f"  {path:<32} ", " " * 35)
+
+    lines = ["File directives"]
+    lines += [entry(path, doc.meaning) for path, doc in DIRECTIVES.items()]
+    for prefix, title in SECTIONS:
+        lines += ["", title.split(" ", 1)[1]]
+        lines += [entry(field.path, field.doc.meaning) for field in _section_fields(prefix)]
+    lines += ["", "`trustsim scenarios explain FIELD` adds unit, range, typical values, reading."]
+    return "\n".join(lines)
+
+
+def comment(path: str, *, with_default: bool = False) -> list[str]:
+    """Comment lines for a field in a TOML file: meaning, then (unit; allowed values).
+
+    A table gets its meaning only; a path that is no field (a stage's own table) nothing.
+    """
+    if path in DIRECTIVES:
+        doc = DIRECTIVES[path]
+        text = f"{doc.meaning} ({doc.unit})"
+    elif (field := _by_path().get(path)) is None:
+        return []
+    elif field.table is not None and field.table is not Distribution:
+        text = field.doc.meaning
+    else:
+        extra = f"; default {default_text(field)}" if with_default else ""
+        text = f"{field.doc.meaning} ({unit_and_range(field)}{extra})"
+    return textwrap.wrap(text, 88, initial_indent="# ", subsequent_indent="#   ")
+
+
+def _section_fields(prefix: str) -> list[SchemaField]:
+    def in_section(path: str) -> bool:
+        head = path.split(".")[0]
+        if not prefix:
+            return "." not in path
+        return head == prefix and path != prefix
+
+    return [field for field in schema_fields() if in_section(field.path)]
+
+
+def odd_tables() -> str:
+    """docs/ODD.md section 9's tables, one per section, generated from this module."""
+    out: list[str] = []
+    for prefix, title in SECTIONS:
+        out += [f"### {title}", ""]
+        out.append("| Symbol | TOML | Default | Unit / range | Meaning | Source |")
+        out.append("|---|---|---|---|---|---|")
+        rows = _section_fields(prefix)
+        if not prefix:
+            for key, doc in DIRECTIVES.items():
+                out.append(
+                    f"| | `{key}` | {doc.default} | {doc.unit} | {doc.meaning} "
+                    "(file directive) | — |"
+                )
+        for field in rows:
+            doc = field.doc
+            symbol = f"`{doc.symbol}`" if doc.symbol else ""
+            out.append(
+                f"| {symbol} | `{field.path}` | {default_text(field)} | {unit_and_range(field)} | "
+                f"{doc.meaning} | {doc.source} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+ODD_BEGIN = (
+    "<!-- parameter tables: generated by `python -m trustsim.scenarios.reference --write-odd` -->"
+)
+ODD_END = "<!-- end of generated parameter tables -->"
+
+
+def odd_with_tables(text: str) -> str:
+    """`text` (docs/ODD.md) with the generated block replaced by freshly generated tables."""
+    start, end = text.index(ODD_BEGIN), text.index(ODD_END)
+    return f"{text[: start + len(ODD_BEGIN)]}\n\n{odd_tables()}{text[end:]}"
+
+
+def _main(argv: list[str]) -> int:
+    if argv != ["--write-odd"]:
+        print("usage: python -m trustsim.scenarios.reference --write-odd", file=sys.stderr)
+        return 2
+    from trustsim.experiments.output import write_text_atomic
+
+    odd = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
+    write_text_atomic(odd, odd_with_tables(odd.read_text(encoding="utf-8")))
+    print(f"wrote the parameter tables of {odd}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
