@@ -130,7 +130,7 @@ def compact(sweep_dir: str | Path) -> tuple[int, int]:
     store = SweepDir(sweep_dir)
     meta = store.read_meta()
     hint = f"Nothing was changed: the parts in {store.parts_dir} are as they were."
-    with store.lock(), storage_errors("compact the parts", hint):
+    with store.lock(), storage_errors("compact the parts", hint, store.parts_dir):
         store.remove_stale_temporaries()
         runs, parts = store.read_parts()  # an unreadable part is set aside, not merged
         if len(parts) <= 1:

@@ -181,7 +181,7 @@ def write_sensitivity(sweep_dir: str | Path, table) -> list[Path]:
     store = SweepDir(sweep_dir)
     paths = [store.path / "sensitivity.parquet", store.path / "sensitivity.csv"]
     hint = "Free space (or fix the disk) and rerun: the sweep's runs are intact."
-    with storage_errors("write the sensitivity indices", hint):
+    with storage_errors("write the sensitivity indices", hint, store.path):
         write_parquet_atomic(table, paths[0])
         write_text_atomic(paths[1], table.to_csv(index=False))
     return paths

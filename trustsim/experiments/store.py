@@ -24,6 +24,7 @@ import errno
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,13 +66,14 @@ class SweepEnvironmentError(Exception):
     """
 
 
-def storage_error(exc: OSError, action: str, hint: str) -> Exception:
+def storage_error(exc: OSError, action: str, hint: str, path=None) -> Exception:
     """A file-system error as one message: the user's path (exit 2) or the machine (exit 1).
 
     Args:
         exc: the error raised by the file system.
         action: what was being done, e.g. "write a part of the results".
         hint: what to do about a failure of the machine (e.g. free space and resume).
+        path: the file being written, named when the error does not say (pyarrow's).
 
     Example:
         >>> import errno
@@ -79,9 +81,12 @@ def storage_error(exc: OSError, action: str, hint: str) -> Exception:
         >>> str(storage_error(error, "write a part", "Free space."))
         'out/parts/p: cannot write a part (No space left on device). Free space.'
     """
-    where = exc.filename if exc.filename is not None else "the results directory"
+    where = exc.filename or path or "the results directory"
     reason = exc.strerror or str(exc)
-    if exc.errno in PATH_ERRNOS:
+    # pyarrow raises OSError without errno; its message carries "[errno N]".
+    found = re.search(r"\[errno (\d+)\]", reason)
+    code = exc.errno if exc.errno is not None or not found else int(found.group(1))
+    if code in PATH_ERRNOS:
         return TrustsimInputError(
             f"{where}: cannot {action} ({reason}). Give a directory you can write to, "
             "every part of whose path is a directory."
@@ -90,7 +95,7 @@ def storage_error(exc: OSError, action: str, hint: str) -> Exception:
 
 
 @contextlib.contextmanager
-def storage_errors(action: str, hint: str) -> Iterator[None]:
+def storage_errors(action: str, hint: str, path=None) -> Iterator[None]:
     """Turn an `OSError` of the file operations inside into `storage_error`'s message.
 
     Wrap file operations only: Dask's connection errors are `OSError`s too.
@@ -98,7 +103,7 @@ def storage_errors(action: str, hint: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise storage_error(exc, action, hint) from None
+        raise storage_error(exc, action, hint, path) from None
 
 
 class SweepDir:

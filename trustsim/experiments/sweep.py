@@ -455,7 +455,7 @@ class _Writer:
 
     def write(self, rows: list[dict]) -> None:
         target = self.store.parts_dir / f"part-{self.session}-{len(self.parts):06d}.parquet"
-        with storage_errors("write a part of the results", resume_hint(self.store)):
+        with storage_errors("write a part of the results", resume_hint(self.store), target):
             write_part(rows, self.metrics, target)
         self.parts.append(target)
         self.ran += len(rows)
@@ -818,15 +818,18 @@ def _close(client, cluster) -> None:
     if client.status == "running":
         client.close()
     else:
-        # The scheduler is gone: do not wait for it, nor let Dask log that it could not
-        # reconnect; the sweep says what happened in one message.
-        logger = logging.getLogger("distributed")
-        level, logger.level = logger.level, logging.CRITICAL
+        # The scheduler is gone: do not wait for it, nor let Dask log its interrupted
+        # reconnection; the sweep says what happened in one message.
+        loggers = [logging.getLogger(name) for name in ("distributed", "distributed.client")]
+        levels = [logger.level for logger in loggers]
         try:
+            for logger in loggers:
+                logger.setLevel(logging.CRITICAL + 1)
             with contextlib.suppress(Exception):  # closing what is broken; nothing to save
                 client.close(timeout=1)
         finally:
-            logger.setLevel(level)
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
     if cluster is not None:
         cluster.close()
 
