@@ -808,7 +808,13 @@ def _connected(workers, scheduler, client, dashboard, connect_timeout):
     client, cluster = open_client(workers, scheduler, dashboard, connect_timeout)
     try:
         if scheduler is not None:
-            wait_for_workers(client, scheduler, connect_timeout)
+            try:
+                wait_for_workers(client, scheduler, connect_timeout)
+            except _CONNECTION_ERRORS:
+                raise SweepEnvironmentError(
+                    f"--scheduler {scheduler}: the connection was lost while waiting for "
+                    "workers. Nothing was written; rerun once the scheduler is back."
+                ) from None
         yield client
     finally:
         _close(client, cluster)
