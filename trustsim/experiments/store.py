@@ -48,7 +48,7 @@ META_FIELDS = {
     "metrics": list,
     "scenarios": list,
 }
-POINT_COLUMNS = ("point", "scenario", "params_hash")
+POINT_COLUMNS = ("point", "scenario", "params_hash", "error")
 # File-system errors that mean the path the user gave is wrong, not that the machine failed.
 PATH_ERRNOS = frozenset(
     {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR,
@@ -303,6 +303,8 @@ def _meta_problem(meta) -> str:
     for name, kind in META_FIELDS.items():
         if not isinstance(meta.get(name), kind):
             return f"it has no valid {name!r} field"
+    if not isinstance(meta["design"].get("method"), str):
+        return "it has no valid 'design.method' field"
     return ""
 
 
