@@ -569,6 +569,27 @@ def test_a_scheduler_without_workers_is_reported_and_times_out_writing_nothing(
     assert not (tmp_path / "out").exists()
 
 
+def test_without_a_timeout_a_sweep_waits_for_its_first_worker_and_then_runs(
+    tmp_path, experiment, reference, monkeypatch
+):
+    import threading
+
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(sweep_module, "NO_WORKERS_NOTICE_SECONDS", 0.5)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
+        later = threading.Timer(3.0, cluster.scale, args=(1,))
+        later.start()
+        out = tmp_path / "out"
+        result = invoke("sweep", experiment, "--out", out, "--scheduler",
+                        cluster.scheduler_address, "-q")  # fmt: skip
+        later.join()
+    assert result.exit_code == 0
+    assert "has no workers yet; waiting for one. Start workers" in result.stderr
+    assert "24 runs planned: 0 were on disk, 24 ran now" in result.stderr
+    pd.testing.assert_frame_equal(numbers(out), numbers(reference), check_exact=True)
+
+
 # ------------------------------------------------- a real cluster loses its scheduler
 def _dask(*args: str) -> subprocess.Popen:
     dask = Path(sys.executable).with_name("dask")
@@ -577,7 +598,7 @@ def _dask(*args: str) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_a_killed_scheduler_stops_the_sweep_with_one_message_and_a_rerun_completes_it(
+def test_a_killed_scheduler_stops_the_sweep_with_one_message_and_a_fresh_cluster_completes_it(
     tmp_path, base_toml
 ):
     experiment = write_experiment(tmp_path / "exp", base_toml, replications=12)  # 72 runs
@@ -618,9 +639,20 @@ def test_a_killed_scheduler_stops_the_sweep_with_one_message_and_a_rerun_complet
     assert 6 <= len(on_disk) < 72, "the kill must come mid-way"
     assert (on_disk["status"] == "ok").all(), "no run was recorded as failed"
 
-    resumed = invoke("sweep", experiment, "--out", out, "--workers", "0", "-q")
-    assert resumed.exit_code == 0
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    fresh = [_dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard")]
+    fresh += [_dask("worker", address, "--nthreads", "1", "--no-dashboard") for _ in range(2)]
+    try:
+        resumed = invoke("sweep", experiment, "--out", out, "--scheduler", address,
+                         "--connect-timeout", "60", "-q")  # fmt: skip
+    finally:
+        for process in fresh:
+            process.kill()
+            process.wait()
+    assert resumed.exit_code == 0, resumed.output
     assert f"72 runs planned: {len(on_disk)} were on disk" in resumed.stderr
+    assert "0 failed" in resumed.stderr
     keys = keys_in_parts(out)
     assert len(keys) == len(set(keys)) == 72
     pd.testing.assert_frame_equal(numbers(out), numbers(reference), check_exact=True)
