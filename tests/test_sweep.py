@@ -306,9 +306,9 @@ def test_a_batch_that_kills_workers_is_split_until_the_run_is_isolated(tmp_path,
     runs = list(plan.runs())[:4]
     batcher = Batcher(iter(()), 0)
     writer = _Writer(SweepDir(tmp_path), plan, 0, 0, None)
-    _collect(_DeadFuture(), runs, plan, batcher, writer)
+    _collect(_DeadFuture(), runs, plan, batcher, writer, lambda: True)
     assert [batcher.next_batch(2), batcher.next_batch(2)] == [runs[:2], runs[2:]]
-    _collect(_DeadFuture(), runs[:1], plan, batcher, writer)
+    _collect(_DeadFuture(), runs[:1], plan, batcher, writer, lambda: True)
     failed = SweepDir(tmp_path).read_runs()
     assert failed["key"].tolist() == [runs[0].key]
     assert failed["error"].iloc[0].startswith("KilledWorker: every worker that ran this run")

@@ -7,6 +7,8 @@ turns into one message on stderr and exit code 2.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 
 import click
@@ -621,6 +623,16 @@ def _sweep_options(func):
             "--batch-size", type=click.IntRange(min=1), default=None,
             help="Runs per Dask task (default: as many as take about a second).",
         ),
+        click.option(
+            "--connect-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+            metavar="SECONDS",
+            help="Give up on a --scheduler not reached within SECONDS (default 10), or "
+            "without a worker after SECONDS (default: keep waiting).",
+        ),
+        click.option(
+            "--retry-failed", is_flag=True,
+            help="Also rerun the runs that failed (an error raised by the model).",
+        ),
         click.option("--dashboard", is_flag=True, help="Serve the local Dask dashboard on :8787."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]  # fmt: skip
@@ -629,13 +641,38 @@ def _sweep_options(func):
     return func
 
 
-def _run_sweep(experiment, out_dir, workers, scheduler, batch_size, dashboard, quiet):
+class _WarningEcho(logging.Handler):
+    """Shows trustsim's warnings (a part set aside, no workers yet) as lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"Warning: {record.getMessage()}", err=True)
+
+
+@contextlib.contextmanager
+def _sweep_session():
+    """Warnings on stderr; a failing machine (disk full, cluster gone) is one message and
+    exit code 1, since what is on disk is complete and rerunning resumes."""
+    from trustsim.experiments.store import SweepEnvironmentError
+
+    logger = logging.getLogger("trustsim")
+    handler = _WarningEcho(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    except SweepEnvironmentError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        logger.removeHandler(handler)
+
+
+def _run_sweep(experiment, out_dir, options: dict, quiet: bool):
     """Run a sweep with a progress display; Ctrl-C or SIGTERM stop it cleanly (exit 130)."""
     import signal
 
     from trustsim.experiments.sweep import ProgressDisplay, sweep
 
-    if workers is not None and scheduler is not None:
+    if options["workers"] is not None and options["scheduler"] is not None:
         raise TrustsimInputError("give either --workers or --scheduler, not both.")
 
     def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
@@ -644,11 +681,8 @@ def _run_sweep(experiment, out_dir, workers, scheduler, batch_size, dashboard, q
     previous = signal.signal(signal.SIGTERM, stop)
     display = None if quiet else ProgressDisplay(experiment.name)
     try:
-        with display or _nullcontext():
-            return sweep(
-                experiment, out_dir, workers=workers, scheduler=scheduler,
-                batch_size=batch_size, dashboard=dashboard, progress=display,
-            )  # fmt: skip
+        with display or contextlib.nullcontext():
+            return sweep(experiment, out_dir, progress=display, **options)
     except KeyboardInterrupt:
         click.echo(
             f"Interrupted. Every completed batch is in {out_dir}; run the same command "
@@ -660,19 +694,15 @@ def _run_sweep(experiment, out_dir, workers, scheduler, batch_size, dashboard, q
         signal.signal(signal.SIGTERM, previous)
 
 
-def _nullcontext():
-    import contextlib
-
-    return contextlib.nullcontext()
-
-
 def _default_out(experiment, out_dir) -> str:
     return out_dir if out_dir is not None else f"sweeps/{experiment.name}"
 
 
 def _describe_plan(experiment, out_dir) -> str:
     from trustsim.experiments.design import design_size, sobol_base_samples
+    from trustsim.experiments.sweep import check_plan_size
 
+    check_plan_size(experiment)
     n = design_size(experiment)
     spec = experiment.spec
     scenarios = len(experiment.bases)
@@ -697,12 +727,13 @@ def _describe_plan(experiment, out_dir) -> str:
 @click.argument("experiment", metavar="EXPERIMENT")
 @_sweep_options
 @click.option("--dry-run", is_flag=True, help="Validate the experiment and show the plan only.")
-def sweep(experiment, out_dir, workers, scheduler, batch_size, dashboard, quiet, dry_run):
+def sweep(experiment, out_dir, quiet, dry_run, **options):
     """Run every design point x replication of EXPERIMENT on Dask, resumably.
 
     EXPERIMENT is an experiment TOML file or a shipped example (affordance-pressure-grid,
     lhs-trust, sobol-trust). Each finished batch is written at once as a Parquet part;
-    rerunning the same command skips the runs already on disk.
+    rerunning the same command skips the runs already on disk, after any crash or a lost
+    cluster; --retry-failed also reruns the runs whose model raised an error.
 
     \b
     Example:
@@ -717,7 +748,8 @@ def sweep(experiment, out_dir, workers, scheduler, batch_size, dashboard, quiet,
     click.echo(_describe_plan(loaded, out_dir), err=True)
     if dry_run:
         return
-    report = _run_sweep(loaded, out_dir, workers, scheduler, batch_size, dashboard, quiet)
+    with _sweep_session():
+        report = _run_sweep(loaded, out_dir, options, quiet)
     click.echo(
         f"{report.total} runs planned: {report.skipped} were on disk, {report.ran} ran now "
         f"in {report.seconds:.1f} s; {report.failed} failed. Results in {report.out_dir}; "
@@ -745,14 +777,17 @@ def results(sweep_dir, metrics, fmt, limit, compact):
     """
     from trustsim.experiments import results as sweep_results
 
-    if compact:
-        before, kept = sweep_results.compact(sweep_dir)
-        click.echo(f"Compacted {before} parts into one ({kept} runs).", err=True)
-    table = sweep_results.point_summary(sweep_dir, metrics)
-    sweep_results.print_summary(sweep_dir, table, fmt, limit)
-    failures = sweep_results.failure_summary(sweep_dir)
+    with _sweep_session():
+        if compact:
+            before, kept = sweep_results.compact(sweep_dir)
+            click.echo(f"Compacted {before} parts into one ({kept} runs).", err=True)
+        table = sweep_results.point_summary(sweep_dir, metrics)
+        sweep_results.print_summary(sweep_dir, table, fmt, limit)
+        failures = sweep_results.failure_summary(sweep_dir)
     for row in failures.head(5).itertuples():
         click.echo(f"{row.runs} run(s) failed with: {row.error}", err=True)
+    if len(failures):
+        click.echo("Rerun the sweep with --retry-failed to run the failed runs again.", err=True)
 
 
 @main.command()
@@ -763,10 +798,7 @@ def results(sweep_dir, metrics, fmt, limit, compact):
               help="Bootstrap resamples for the confidence intervals.")  # fmt: skip
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)  # fmt: skip
-def sensitivity(
-    experiment, out_dir, workers, scheduler, batch_size, dashboard, quiet, metrics,
-    resamples, fmt,
-):  # fmt: skip
+def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
     """Sobol' indices (S1, ST with bootstrap CIs) or Morris effects of EXPERIMENT.
 
     Runs the experiment's sweep first (only the runs not on disk yet), then writes
@@ -794,9 +826,11 @@ def sensitivity(
             )
         out_dir = _default_out(loaded, out_dir)
         click.echo(_describe_plan(loaded, out_dir), err=True)
-        _run_sweep(loaded, out_dir, workers, scheduler, batch_size, dashboard, quiet)
-    table = sa.analyze(out_dir, metrics, resamples)
-    paths = sa.write_sensitivity(out_dir, table)
+        with _sweep_session():
+            _run_sweep(loaded, out_dir, options, quiet)
+    with _sweep_session():
+        table = sa.analyze(out_dir, metrics, resamples)
+        paths = sa.write_sensitivity(out_dir, table)
     sa.print_indices(table, fmt)
     for metric in sorted(set(table.loc[table["value"].isna(), "metric"])):
         click.echo(f"Note: {metric} is undefined at some design points; no indices.", err=True)

@@ -269,8 +269,13 @@ def experiment_from_dict(
 def _read_text(file: Path, label: str) -> str:
     try:
         return file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TrustsimInputError(f"{label}: cannot read: {exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise TrustsimInputError(
+            f"{label}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+            f"{exc.start}). Save the experiment file as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise TrustsimInputError(f"{label}: cannot read ({exc.strerror or exc}).") from None
 
 
 def _describe_error(err: Mapping, label: str) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import secrets
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from trustsim.errors import TrustsimInputError
-from trustsim.experiments.store import SweepDir, write_part
+from trustsim.experiments.store import SweepDir, storage_errors, write_part
 
 
 def load_runs(sweep_dir: str | Path):
@@ -128,20 +129,21 @@ def compact(sweep_dir: str | Path) -> tuple[int, int]:
     """
     store = SweepDir(sweep_dir)
     meta = store.read_meta()
-    with store.lock():
+    hint = f"Nothing was changed: the parts in {store.parts_dir} are as they were."
+    with store.lock(), storage_errors("compact the parts", hint, store.parts_dir):
         store.remove_stale_temporaries()
-        parts = store.part_files()
+        runs, parts = store.read_parts()  # an unreadable part is set aside, not merged
         if len(parts) <= 1:
-            return len(parts), len(store.read_runs(["key"]))
-        runs = store.read_runs()
+            return len(parts), len(runs)
         metrics = [c for c in runs.columns if c not in _RUN_FIELDS]
         # Keep the sweep's metrics first, then any kept by earlier plans in this directory.
         metrics = [m for m in meta["metrics"] if m in metrics] + [
             m for m in metrics if m not in meta["metrics"]
         ]
         rows = runs.astype(object).where(runs.notna(), None).to_dict("records")
-        target = store.parts_dir / f"part-compact-{secrets.token_hex(4)}.parquet"
-        write_part(rows, metrics, target)
+        # Named by time like a sweep's parts, so "newest part wins" keeps its meaning.
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-compact-{secrets.token_hex(4)}.parquet"
+        write_part(rows, metrics, store.parts_dir / name)
         for part in parts:
             part.unlink()
     return len(parts), len(rows)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trustsim.errors import TrustsimInputError
-from trustsim.experiments.store import SweepDir
+from trustsim.experiments.store import SweepDir, storage_errors
 
 COLUMNS = ("method", "scenario", "metric", "factor", "index", "value", "ci_low", "ci_high")
 
@@ -180,8 +180,10 @@ def write_sensitivity(sweep_dir: str | Path, table) -> list[Path]:
 
     store = SweepDir(sweep_dir)
     paths = [store.path / "sensitivity.parquet", store.path / "sensitivity.csv"]
-    write_parquet_atomic(table, paths[0])
-    write_text_atomic(paths[1], table.to_csv(index=False))
+    hint = "Free space (or fix the disk) and rerun: the sweep's runs are intact."
+    with storage_errors("write the sensitivity indices", hint, store.path):
+        write_parquet_atomic(table, paths[0])
+        write_text_atomic(paths[1], table.to_csv(index=False))
     return paths
 
 

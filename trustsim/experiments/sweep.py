@@ -14,6 +14,7 @@ worker count, the batch size or how often the sweep was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -33,7 +34,12 @@ from typing import Any, NamedTuple
 
 from trustsim.errors import TrustsimInputError
 from trustsim.experiments.experiment import Experiment, load_experiment, override_text
-from trustsim.experiments.store import SweepDir, write_part
+from trustsim.experiments.store import (
+    SweepDir,
+    SweepEnvironmentError,
+    storage_errors,
+    write_part,
+)
 
 # Source files whose code decides a run's numbers; a change to any of them is a new model.
 # From the runner only the two functions a sweep calls count, not the comparison code.
@@ -42,6 +48,18 @@ MODEL_FUNCTIONS = ("simulate", "replication_seed")
 TARGET_TASK_SECONDS = 1.0
 # Tasks in flight per worker thread: enough that no worker waits for the client.
 IN_FLIGHT_PER_THREAD = 2
+# The largest sweep planned at once. Design points are resolved one by one on the client
+# (about 1 ms and 1 kB each) and the keys of the runs done are held in memory (about
+# 100 bytes each), so the caps keep planning within minutes and the client within a few
+# GB. Bigger studies are several sweeps (e.g. one per scenario or per block of factors).
+MAX_POINTS = 200_000
+MAX_RUNS = 10_000_000
+# Seconds to reach a --scheduler when no --connect-timeout is given, and before saying
+# that a reachable scheduler has no workers yet.
+CONNECT_SECONDS = 10.0
+NO_WORKERS_NOTICE_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, int], None]
 
@@ -179,8 +197,42 @@ class Plan:
         return frame
 
 
+def plan_size(experiment: Experiment) -> tuple[int, int]:
+    """(design points, runs) of an experiment, counted without drawing the design.
+
+    Example:
+        >>> plan_size(load_experiment("affordance-pressure-grid"))
+        (16, 160)
+    """
+    from trustsim.experiments.design import design_size
+
+    points = design_size(experiment) * len(experiment.bases)
+    return points, points * experiment.spec.replications
+
+
+def check_plan_size(experiment: Experiment) -> None:
+    """Refuse a plan above `MAX_POINTS` design points or `MAX_RUNS` runs, before drawing it.
+
+    Raises:
+        TrustsimInputError: naming the experiment, its size and the caps.
+    """
+    points, runs = plan_size(experiment)
+    if points > MAX_POINTS or runs > MAX_RUNS:
+        raise TrustsimInputError(
+            f"{experiment.source}: {points:,} design points x {experiment.spec.replications:,} "
+            f"replications = {runs:,} runs; a sweep plans at most {MAX_POINTS:,} points and "
+            f"{MAX_RUNS:,} runs. Use fewer levels, samples or replications, or split the "
+            "study into several experiments (e.g. one per scenario)."
+        )
+
+
 def plan_sweep(experiment: Experiment) -> Plan:
     """Draw the design and resolve every point of every base scenario.
+
+    Runs are not listed: `Plan.runs` yields their keys one by one.
+
+    Raises:
+        TrustsimInputError: the plan is above the caps (`check_plan_size`).
 
     Example:
         >>> plan = plan_sweep(load_experiment("affordance-pressure-grid"))
@@ -190,6 +242,7 @@ def plan_sweep(experiment: Experiment) -> Plan:
     from trustsim.experiments.design import build_design
     from trustsim.scenarios import load_scenario
 
+    check_plan_size(experiment)
     table = build_design(experiment)
     points: list[Point] = []
     for name, base in experiment.bases.items():
@@ -357,6 +410,10 @@ class Batcher:
         half = len(batch) // 2
         self._retry.extend([batch[:half], batch[half:]] if half else [batch])
 
+    def requeue(self, batch: list[Run]) -> None:
+        """Run a batch again as it is (its task was lost, not its runs' fault)."""
+        self._retry.append(batch)
+
 
 @dataclass
 class SweepReport:
@@ -398,13 +455,25 @@ class _Writer:
 
     def write(self, rows: list[dict]) -> None:
         target = self.store.parts_dir / f"part-{self.session}-{len(self.parts):06d}.parquet"
-        write_part(rows, self.metrics, target)
+        with storage_errors("write a part of the results", resume_hint(self.store), target):
+            write_part(rows, self.metrics, target)
         self.parts.append(target)
         self.ran += len(rows)
         self.done += len(rows)
         self.failed += sum(row["status"] != "ok" for row in rows)
         if self.progress is not None:
             self.progress(self.done, self.total, self.failed)
+
+
+def resume_hint(store: SweepDir) -> str:
+    return (
+        f"Every run written so far is kept in {store.path}: free space (or fix the disk) "
+        "and run the same command again to resume."
+    )
+
+
+class ClusterLostError(SweepEnvironmentError):
+    """The Dask scheduler went away mid-sweep; no run was recorded as failed because of it."""
 
 
 def sweep(
@@ -417,8 +486,14 @@ def sweep(
     batch_size: int | None = None,
     dashboard: bool = False,
     progress: ProgressCallback | None = None,
+    retry_failed: bool = False,
+    connect_timeout: float | None = None,
 ) -> SweepReport:
     """Run every run of an experiment not yet on disk in `out_dir`.
+
+    Nothing is written until the directory is known to be this experiment's (or new) and
+    the cluster is reachable. Only an exception raised by a run makes a failed run; a
+    lost task, worker or scheduler never does, so its runs are simply run on resume.
 
     Args:
         experiment: an `Experiment`, or the path (or example name) of an experiment file.
@@ -430,12 +505,20 @@ def sweep(
         batch_size: runs per task (default: as many as take about a second).
         dashboard: serve the Dask dashboard of a local cluster on :8787.
         progress: called as progress(done, total, failed) after each completed batch.
+        retry_failed: also run again the runs on disk that failed.
+        connect_timeout: seconds to reach `scheduler` (default `CONNECT_SECONDS`) and,
+            if given, to wait for its first worker (default: wait for as long as it
+            takes, saying so after a few seconds).
 
     Returns:
         A `SweepReport`.
 
     Raises:
-        TrustsimInputError: an invalid experiment, option, or a directory in use.
+        TrustsimInputError: an invalid experiment or option; a directory in use, not
+            writable, or holding another experiment's sweep; an unreachable scheduler.
+        SweepEnvironmentError: the disk filled up, the cluster went away
+            (`ClusterLostError`) or no worker came; every part on disk is complete, and
+            the same call resumes.
         KeyboardInterrupt: on Ctrl-C, after cancelling the tasks in flight; every part on
             disk is complete, and the same call resumes.
 
@@ -447,40 +530,159 @@ def sweep(
     start = time.monotonic()
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
-    if batch_size is not None and batch_size < 1:
-        raise TrustsimInputError(f"--batch-size {batch_size}: must be at least 1.")
-    if workers is not None and workers < 0:
-        raise TrustsimInputError(f"--workers {workers}: must be 0 (in-process) or more.")
+    _check_options(workers, batch_size, connect_timeout)
     plan = plan_sweep(experiment)
     store = SweepDir(out_dir)
-    with store.lock():
-        store.remove_stale_temporaries()
-        write_metadata(store, plan)
-        keys, failed_keys = store.done_keys()
-        skipped = failed = 0
-        for run in plan.runs():
-            skipped += run.key in keys
-            failed += run.key in failed_keys
-        pending = (run for run in plan.runs() if run.key not in keys)
-        batcher = Batcher(pending, plan.total_runs - skipped, batch_size)
-        writer = _Writer(store, plan, skipped, failed, progress)
-        if progress is not None:
-            progress(skipped, plan.total_runs, failed)
-        if batcher.remaining:
-            if workers == 0 and scheduler is None and client is None:
-                _run_in_process(plan, batcher, writer)
-            else:
-                _run_on_dask(plan, batcher, writer, workers, scheduler, client, dashboard)
+    check_target(store, plan)
+    in_process = workers == 0 and scheduler is None and client is None
+    connect = functools.partial(_connected, workers, scheduler, client, dashboard, connect_timeout)
+    needs_cluster = not in_process and _count_pending(store, plan, retry_failed) > 0
+    cluster = connect() if needs_cluster else contextlib.nullcontext()
+    with cluster as dask_client, store.lock():
+        check_target(store, plan)  # again, now that no other sweep can write here
+        with storage_errors("write the sweep's metadata", resume_hint(store)):
+            store.remove_stale_temporaries()
+            write_metadata(store, plan)
+        batcher, writer = _pending(store, plan, retry_failed, batch_size, progress)
+        if batcher.remaining and in_process:
+            _run_in_process(plan, batcher, writer)
+        elif batcher.remaining and dask_client is not None:
+            _submit_and_collect(dask_client, plan, batcher, writer)
+        elif batcher.remaining:  # runs set aside since the count (a corrupt part)
+            with connect() as late_client:
+                _submit_and_collect(late_client, plan, batcher, writer)
     return SweepReport(
         out_dir=store.path,
         total=plan.total_runs,
-        skipped=skipped,
+        skipped=writer.done - writer.ran,
         ran=writer.ran,
         failed=writer.failed,
         seconds=time.monotonic() - start,
         note=plan.note,
         parts=writer.parts,
     )
+
+
+def _check_options(workers, batch_size, connect_timeout) -> None:
+    if batch_size is not None and batch_size < 1:
+        raise TrustsimInputError(f"--batch-size {batch_size}: must be at least 1.")
+    if workers is not None and workers < 0:
+        raise TrustsimInputError(f"--workers {workers}: must be 0 (in-process) or more.")
+    if connect_timeout is not None and not connect_timeout > 0:
+        raise TrustsimInputError(f"--connect-timeout {connect_timeout}: must be above 0 s.")
+
+
+def _is_pending(key: str, done: set[str], failed: set[str], retry_failed: bool) -> bool:
+    return key not in done or (retry_failed and key in failed)
+
+
+def _count_pending(store: SweepDir, plan: Plan, retry_failed: bool) -> int:
+    """Runs not on disk yet, read without the lock: only to decide whether to connect."""
+    if not store.parts_dir.is_dir():
+        return plan.total_runs
+    done, failed = store.done_keys()
+    return sum(_is_pending(run.key, done, failed, retry_failed) for run in plan.runs())
+
+
+def _pending(store: SweepDir, plan: Plan, retry_failed: bool, batch_size, progress):
+    """The batcher of the runs to do and the writer, counting the runs already done."""
+    done, failed = store.done_keys()
+    skipped = failed_before = 0
+    for run in plan.runs():
+        if not _is_pending(run.key, done, failed, retry_failed):
+            skipped += 1
+            failed_before += run.key in failed
+    pending = (run for run in plan.runs() if _is_pending(run.key, done, failed, retry_failed))
+    batcher = Batcher(pending, plan.total_runs - skipped, batch_size)
+    writer = _Writer(store, plan, skipped, failed_before, progress)
+    if progress is not None:
+        progress(skipped, plan.total_runs, failed_before)
+    return batcher, writer
+
+
+# What a sweep directory may hold besides sweep.json (`trustsim chart` adds charts/).
+SWEEP_ENTRIES = frozenset(
+    {".lock", "parts", "scenarios", "experiment.toml", "points.parquet", "sweep.json",
+     "sensitivity.parquet", "sensitivity.csv", "charts"}
+)  # fmt: skip
+
+
+def check_target(store: SweepDir, plan: Plan) -> None:
+    """Refuse an output directory that cannot hold this sweep, before writing anything.
+
+    A directory holds one experiment: the same experiment resumes, and one that only adds
+    design points or replications extends it (its runs on disk are reused). Anything
+    else (another name, seed, scenarios, factors or metrics, fewer replications, design
+    points dropped) would mix two experiments' metadata and is refused.
+
+    Raises:
+        TrustsimInputError: naming the directory, both experiments and what differs.
+    """
+    _check_writable(store.path)
+    if not store.meta_path.exists():
+        others = sorted(
+            entry.name
+            for entry in (store.path.iterdir() if store.path.is_dir() else ())
+            if entry.name not in SWEEP_ENTRIES and not entry.name.endswith(".tmp")
+        )
+        if others:
+            raise TrustsimInputError(
+                f"{store.path}: holds other files ({', '.join(others[:3])}) and no sweep. "
+                "Give a new or empty directory as --out."
+            )
+        return
+    old = store.read_meta()
+    try:
+        old_points = set(store.read_points()["params_hash"])
+    except TrustsimInputError:
+        old_points = None  # rewritten below; sweep.json alone says which experiment it was
+    differences = _differences(old, old_points, plan)
+    if differences:
+        exp = plan.experiment
+        raise TrustsimInputError(
+            f"{store.path}: holds the sweep of experiment {old['experiment']!r} (from "
+            f"{old.get('source', 'an unknown file')}), and experiment {exp.name!r} (from "
+            f"{exp.source}) is another experiment: {'; '.join(differences)}. A sweep "
+            "directory holds one experiment: rerunning it resumes, and adding design points "
+            f"or replications extends it. Give another --out, or delete {store.path} to "
+            "start afresh."
+        )
+
+
+def _differences(old: dict, old_points: set[str] | None, plan: Plan) -> list[str]:
+    exp = plan.experiment
+    pairs = {
+        "name": (old["experiment"], exp.name),
+        "seed": (old["seed"], exp.seed),
+        "scenarios": (old["scenarios"], list(exp.bases)),
+        "factors": (old["factors"], exp.factor_paths),
+        "metrics": (old["metrics"], list(exp.spec.metrics)),
+    }
+    found = [f"{what} {a!r} there, {b!r} here" for what, (a, b) in pairs.items() if a != b]
+    if exp.spec.replications < old["replications"]:
+        found.append(f"{old['replications']} replications there, {exp.spec.replications} here")
+    if old_points is not None and not found:
+        dropped = len(old_points - {point.params_hash for point in plan.points})
+        if dropped:
+            found.append(f"{dropped} of its {len(old_points)} design points are not in this plan")
+    return found
+
+
+def _check_writable(path: Path) -> None:
+    """The nearest existing ancestor of `path` must be a directory this process may write."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise TrustsimInputError(
+            f"{path}: {existing} is a file, not a directory. Give an --out whose every part "
+            "is a directory."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TrustsimInputError(
+            f"{path}: cannot write in {existing} (read-only or no permission). Give an --out "
+            "you can write to."
+        )
 
 
 def write_metadata(store: SweepDir, plan: Plan) -> None:
@@ -507,7 +709,7 @@ def write_metadata(store: SweepDir, plan: Plan) -> None:
         "command": " ".join(sys.argv),
     }
     if store.meta_path.is_file():
-        old = json.loads(store.meta_path.read_text(encoding="utf-8"))
+        old = store.read_meta()
         meta["previous_model_versions"] = sorted(
             {*old.get("previous_model_versions", []), old.get("model_version")}
             - {plan.model_version, None}
@@ -533,25 +735,109 @@ def _run_in_process(plan: Plan, batcher: Batcher, writer: _Writer) -> None:
         writer.write(rows)
 
 
-def open_client(workers: int | None, scheduler: str | None, dashboard: bool = False):
+def open_client(
+    workers: int | None,
+    scheduler: str | None,
+    dashboard: bool = False,
+    connect_timeout: float | None = None,
+):
     """A Dask client: to the scheduler at `scheduler`, or to a new local cluster.
 
     Returns:
         (client, cluster); cluster is None for a remote scheduler.
+
+    Raises:
+        TrustsimInputError: the scheduler cannot be reached within `connect_timeout`
+            seconds (default `CONNECT_SECONDS`).
     """
     from distributed import Client
 
     if scheduler is not None:
+        timeout = connect_timeout if connect_timeout is not None else CONNECT_SECONDS
         try:
-            return Client(scheduler, timeout="30s"), None
+            return Client(scheduler, timeout=timeout), None
         except (OSError, ValueError, TypeError) as exc:
             raise TrustsimInputError(
-                f"--scheduler {scheduler}: cannot connect ({exc}). Check the address "
-                "(tcp://HOST:8786) and that the scheduler is running."
+                f"--scheduler {scheduler}: cannot connect within {timeout:g} s ({exc}). Check "
+                "the address (tcp://HOST:8786) and that the scheduler is running; "
+                "--connect-timeout SECONDS waits longer. Nothing was written."
             ) from None
     n = workers if workers is not None else available_cpus()
     cluster = local_cluster(n, dashboard)
     return Client(cluster), cluster
+
+
+def wait_for_workers(client, scheduler: str, timeout: float | None = None) -> None:
+    """Wait until the scheduler has a worker: say so after a few seconds without one.
+
+    Args:
+        client: a client connected to `scheduler`.
+        scheduler: its address, for the messages.
+        timeout: give up after this many seconds (default: wait for as long as it takes,
+            as a batch system may take hours to start the workers).
+
+    Raises:
+        SweepEnvironmentError: no worker joined within `timeout`.
+    """
+    first = (
+        NO_WORKERS_NOTICE_SECONDS if timeout is None else min(timeout, NO_WORKERS_NOTICE_SECONDS)
+    )
+    with contextlib.suppress(TimeoutError):
+        return client.wait_for_workers(1, timeout=first)
+    if timeout is None or timeout > first:
+        log.warning(
+            "The scheduler at %s has no workers yet; waiting for one%s. Start workers with "
+            "`dask worker %s`.",
+            scheduler, "" if timeout is None else f" for up to {timeout:g} s", scheduler,
+        )  # fmt: skip
+        with contextlib.suppress(TimeoutError):
+            rest = None if timeout is None else timeout - first
+            return client.wait_for_workers(1, timeout=rest)
+    raise SweepEnvironmentError(
+        f"--scheduler {scheduler}: no worker joined within {timeout:g} s (--connect-timeout). "
+        f"Nothing was written. Start workers (`dask worker {scheduler}`) and rerun."
+    )
+
+
+@contextlib.contextmanager
+def _connected(workers, scheduler, client, dashboard, connect_timeout):
+    """Yield a Dask client with at least one worker; close it afterwards if it is ours."""
+    if client is not None:
+        yield client
+        return
+    client, cluster = open_client(workers, scheduler, dashboard, connect_timeout)
+    try:
+        if scheduler is not None:
+            try:
+                wait_for_workers(client, scheduler, connect_timeout)
+            except _CONNECTION_ERRORS:
+                raise SweepEnvironmentError(
+                    f"--scheduler {scheduler}: the connection was lost while waiting for "
+                    "workers. Nothing was written; rerun once the scheduler is back."
+                ) from None
+        yield client
+    finally:
+        _close(client, cluster)
+
+
+def _close(client, cluster) -> None:
+    if client.status == "running":
+        client.close()
+    else:
+        # The scheduler is gone: do not wait for it, nor let Dask log its interrupted
+        # reconnection; the sweep says what happened in one message.
+        loggers = [logging.getLogger(name) for name in ("distributed", "distributed.client")]
+        levels = [logger.level for logger in loggers]
+        try:
+            for logger in loggers:
+                logger.setLevel(logging.CRITICAL + 1)
+            with contextlib.suppress(Exception):  # closing what is broken; nothing to save
+                client.close(timeout=1)
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+    if cluster is not None:
+        cluster.close()
 
 
 def local_cluster(workers: int, dashboard: bool = False):
@@ -593,33 +879,25 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _run_on_dask(plan, batcher, writer, workers, scheduler, client, dashboard) -> None:
-    own_client = client is None
-    cluster = None
-    if own_client:
-        client, cluster = open_client(workers, scheduler, dashboard)
-    try:
-        _submit_and_collect(client, plan, batcher, writer)
-    finally:
-        if own_client:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-
-
 def _threads(client) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
 def _submit_and_collect(client, plan: Plan, batcher: Batcher, writer: _Writer) -> None:
-    """Keep at most IN_FLIGHT_PER_THREAD tasks per worker thread; write each as it ends."""
+    """Keep at most IN_FLIGHT_PER_THREAD tasks per worker thread; write each as it ends.
+
+    Raises:
+        ClusterLostError: the connection to the scheduler is lost.
+    """
     from distributed import as_completed
 
     in_flight: dict[str, tuple[Any, list[Run]]] = {}
     completed = as_completed()
-    threads, checked = _threads(client), time.monotonic()
 
-    def fill() -> None:
+    def connected() -> bool:
+        return client.status == "running"
+
+    def fill(threads: int) -> None:
         while len(in_flight) < IN_FLIGHT_PER_THREAD * threads:
             batch = batcher.next_batch(threads)
             if batch is None:
@@ -634,20 +912,65 @@ def _submit_and_collect(client, plan: Plan, batcher: Batcher, writer: _Writer) -
             completed.add(future)
 
     try:
-        fill()
+        threads, checked = _threads(client), time.monotonic()
+        fill(threads)
         for future in completed:
             _, batch = in_flight.pop(future.key)
-            _collect(future, batch, plan, batcher, writer)
+            _collect(future, batch, plan, batcher, writer, connected)
             future.release()
             if time.monotonic() - checked > 5.0:  # workers come and go on a cluster
                 threads, checked = _threads(client), time.monotonic()
-            fill()
-    except BaseException:
-        client.cancel([future for future, _ in in_flight.values()], force=True)
+            fill(threads)
+    except (KeyboardInterrupt, SystemExit, SweepEnvironmentError, TrustsimInputError):
+        _cancel(client, in_flight)
+        raise
+    except BaseException as exc:
+        _cancel(client, in_flight)
+        if not connected() or isinstance(exc, _CONNECTION_ERRORS):
+            raise _cluster_lost(writer.store) from None
         raise
 
 
-def _collect(future, batch: list[Run], plan: Plan, batcher: Batcher, writer: _Writer) -> None:
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    import asyncio
+    import concurrent.futures
+
+    return (OSError, TimeoutError, asyncio.CancelledError, concurrent.futures.CancelledError)
+
+
+# What Dask raises when a call needs the scheduler and the connection is gone.
+_CONNECTION_ERRORS = _connection_errors()
+
+
+def _cancel(client, in_flight: dict) -> None:
+    if client.status != "running":
+        return  # the scheduler dropped every task when it went away
+    with contextlib.suppress(Exception):  # the connection may fail while we cancel
+        client.cancel([future for future, _ in in_flight.values()], force=True)
+
+
+def _cluster_lost(store: SweepDir) -> ClusterLostError:
+    return ClusterLostError(
+        f"the cluster went away (the connection to the Dask scheduler was lost). Every "
+        f"completed batch is in {store.path}, and no run was recorded as failed because of "
+        "this: rerun the same command to resume, on the same cluster once it is back or "
+        "on another."
+    )
+
+
+def _collect(future, batch: list[Run], plan: Plan, batcher: Batcher, writer: _Writer,
+             connected: Callable[[], bool]) -> None:  # fmt: skip
+    """Write a finished batch; decide what a task that did not finish means.
+
+    Only an exception raised by a run is a failed run, and `run_batch` already put it in
+    the rows. A task cancelled or lost with the scheduler is the cluster's failure: it is
+    submitted again while the client is connected, else the sweep stops and a rerun
+    resumes. A task that killed every worker that ran it (`KilledWorker`, after Dask's
+    own retries) is split until one run is left, which is recorded as failed: that run
+    takes its worker down (most likely it needs more memory than a worker has). Any
+    other error of a task comes from the workers' set-up (another trustsim, a missing
+    package) and stops the sweep without recording its runs.
+    """
     from distributed import KilledWorker
 
     if future.status == "finished":
@@ -655,21 +978,26 @@ def _collect(future, batch: list[Run], plan: Plan, batcher: Batcher, writer: _Wr
         batcher.observe(rows)
         writer.write(rows)
         return
-    error = future.exception() if future.status == "error" else None
-    if isinstance(error, KilledWorker) and len(batch) > 1:
-        # Dask already retried on other workers; split to find the run that kills them.
+    if future.status != "error":
+        if not connected():
+            raise _cluster_lost(writer.store)
+        batcher.requeue(batch)
+        return
+    error = future.exception()
+    if not isinstance(error, KilledWorker):
+        raise SweepEnvironmentError(
+            f"a worker could not run a task: {type(error).__name__}: {error}. No run of it "
+            f"was recorded; fix the workers, then rerun the same command to resume "
+            f"({writer.store.path} keeps every completed batch)."
+        )
+    if len(batch) > 1:
         batcher.retry(batch)
         return
-    if isinstance(error, KilledWorker):
-        message = (
-            f"KilledWorker: every worker that ran this run died ({error}); "
-            "it may need more memory than a worker has"
-        )
-    elif error is not None:
-        message = f"{type(error).__name__}: {error}"
-    else:
-        message = f"task {future.status}"
-    writer.write([_failed_row(plan, writer, run, message) for run in batch])
+    message = (
+        f"KilledWorker: every worker that ran this run died ({error}); "
+        "it may need more memory than a worker has"
+    )
+    writer.write([_failed_row(plan, writer, batch[0], message)])
 
 
 def _failed_row(plan: Plan, writer: _Writer, run: Run, message: str) -> dict:
