@@ -281,7 +281,7 @@ def _keep(start_ref: str, changes: dict, view: views.View, replications: int, se
             }
             trace = st.session_state.get("journey") if st.session_state.get("trace_on") else None
             try:
-                folder = views.add_to_deck(deck, view, charts, record, text, trace)
+                folder = views.add_to_deck(deck, view, charts, record, changes, trace)
             except TrustsimInputError as exc:
                 st.error(str(exc))
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -204,22 +205,24 @@ def add_to_deck(
     view: View,
     charts: list[str],
     view_record: dict,
-    scenario_text: str,
+    changes: Mapping[tuple[str, ...], float],
     trace: pd.DataFrame | None = None,
 ) -> Path:
     """Store a view as a results folder inside `deck`, so `trustsim report` can draw it.
 
     The folder `deck/NN-name/` holds what `trustsim run --out` writes (the edited
     scenario first, so the funnel and trust charts are its own), the buyer's trace if
-    the story chart is chosen, the scenario as saved (`scenario.toml`), and `view.json`:
-    the charts chosen, the overrides, the comparison, replications and seed. The whole
-    folder appears at once or not at all.
+    the story chart is chosen, the edited scenario as "Save scenario" writes it
+    (`scenario.toml`, extending `view_record["extends"]`), and `view.json`: the charts
+    chosen, the overrides, the comparison, replications and seed. The whole folder
+    appears at once or not at all.
 
     Raises:
         TrustsimInputError: no chart chosen, an unknown chart, or the story without a trace.
     """
     from trustsim.experiments.output import atomic_directory
     from trustsim.experiments.trace import write_trace
+    from trustsim.explore.controls import extends_reference, scenario_toml
 
     unknown = [c for c in charts if c not in DECK_CHARTS]
     if not charts or unknown:
@@ -238,9 +241,11 @@ def add_to_deck(
         raise TrustsimInputError(f"{folder} is a file; give a folder for the deck's views.")
     _writable(folder if folder.exists() else folder.parent)
     target = folder / f"{_next_number(folder):02d}-{view.edited}"
+    extends = extends_reference(view_record["extends"], target / "scenario.toml")
     with atomic_directory(target) as tmp:
         view.result.write(tmp)
-        (tmp / "scenario.toml").write_text(scenario_text, encoding="utf-8")
+        text = scenario_toml(extends, view.edited, changes)
+        (tmp / "scenario.toml").write_text(text, encoding="utf-8")
         if trace is not None and "story" in charts:
             write_trace(trace, tmp / "trace.parquet")
         record = {**view_record, "charts": [c for c in DECK_CHARTS if c in charts]}
