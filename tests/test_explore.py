@@ -179,6 +179,9 @@ def test_a_bad_value_is_refused_with_a_message_in_the_side_bar(
     assert not app.exception
     errors = [e.value for e in app.sidebar.error]
     assert len(errors) == 1 and message in errors[0], errors
+    # A rule of the market table shows in the market's section; the shares rule at the top.
+    in_market = [e.value for e in app.sidebar.expander[0].error]
+    assert in_market == (errors if where == "market" else [])
     assert not app.metric and charts(app) == 0  # nothing runs on a refused value
     assert "refused" in app.warning[0].value
 

@@ -305,7 +305,5 @@ def results_page(directory: str) -> None:
         f"`trustsim explore SCENARIO`."
     )
     if not results.is_sweep:
-        metrics = [m for m in views.TABLE_METRICS if m in results.run.summaries.columns]
-        table = results.run.metric_table(metrics)
-        st.dataframe(table, hide_index=True)
+        st.dataframe(views.interval_table(results.run, views.TABLE_METRICS), hide_index=True)
     _show(views.images([make_chart(results, kind) for kind in available_kinds(results)]))

@@ -86,33 +86,37 @@ def run_view(edited: Scenario, comparison: Scenario | None, replications: int, s
     return View(result, differences, edited.name, comparison.name if comparison else None, seconds)
 
 
-def headline_table(view: View) -> pd.DataFrame:
-    """One row per measure: edited and comparison with 95% CIs, difference, p-value.
-
-    Text is formatted as the terminal tables are (`trustsim compare`).
-    """
+def interval_table(run: RunResult, metrics: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """One row per measure, one column per scenario: mean [95% CI], as `trustsim run` shows."""
     import pandas as pd
 
     from trustsim.terminal import LABELS, fmt_interval
 
-    table = view.result.metric_table(list(TABLE_METRICS)).set_index(["scenario", "metric"])
+    present = [m for m in metrics if m in run.summaries.columns]
+    table = run.metric_table(present).set_index(["scenario", "metric"])
     rows = []
-    for metric in TABLE_METRICS:
-        mine = table.loc[(view.edited, metric)]
-        row = {
-            "Measure": LABELS.get(metric, metric),
-            view.edited: fmt_interval(metric, mine["mean"], mine["ci_low"], mine["ci_high"]),
-        }
-        if view.comparison is not None:
-            theirs = table.loc[(view.comparison, metric)]
-            diff = view.differences.set_index("metric").loc[metric]
-            row[view.comparison] = fmt_interval(
-                metric, theirs["mean"], theirs["ci_low"], theirs["ci_high"]
-            )
-            row["Difference [95% CI]"] = _difference_text(metric, diff)
-            row["p (Wilcoxon)"] = "n/a" if math.isnan(diff["p_value"]) else f"{diff.p_value:.3f}"
+    for metric in present:
+        row = {"Measure": LABELS.get(metric, metric)}
+        for name in run.names:
+            cell = table.loc[(name, metric)]
+            row[name] = fmt_interval(metric, cell["mean"], cell["ci_low"], cell["ci_high"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def headline_table(view: View) -> pd.DataFrame:
+    """The view's measures: edited and comparison with 95% CIs, difference, p-value."""
+    table = interval_table(view.result, TABLE_METRICS)
+    if view.differences is None:
+        return table
+    diffs = view.differences.set_index("metric").loc[list(TABLE_METRICS)]
+    table["Difference [95% CI]"] = [_difference_text(m, diffs.loc[m]) for m in TABLE_METRICS]
+    table["p (Wilcoxon)"] = [_p_text(p) for p in diffs["p_value"]]
+    return table
+
+
+def _p_text(p: float) -> str:
+    return "n/a" if math.isnan(p) else f"{p:.3f}"
 
 
 def _difference_text(metric: str, diff: pd.Series) -> str:
