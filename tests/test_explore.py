@@ -120,6 +120,20 @@ def test_a_saved_file_extends_its_start_by_a_path_relative_to_itself(tmp_path, s
     assert ctl.extends_reference("real-estate", saved) == "real-estate"
 
 
+def test_a_view_run_scenario_by_scenario_equals_one_run_of_both(start_file):
+    from pandas.testing import assert_frame_equal
+
+    from trustsim.explore.views import run_view
+
+    edited = load_scenario(start_file, ["stages.contract.affordance=0.7"], name="edited")
+    comparison = load_scenario(start_file)
+    view = run_view(edited, comparison, replications=3, seed=4)
+    together = trustsim.run([edited, comparison], replications=3, seed=4)
+    assert_frame_equal(view.result.summaries, together.summaries)
+    assert_frame_equal(view.result.timeseries, together.timeseries)
+    assert set(view.differences["scenario"]) == {"edited"}
+
+
 # ---------------------------------------------------------------- the page (AppTest)
 def test_moving_a_slider_reruns_the_page_and_changes_the_numbers(start_file):
     app = page(start_file)

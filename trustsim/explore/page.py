@@ -17,6 +17,7 @@ import streamlit as st
 from trustsim.errors import TrustsimInputError
 from trustsim.explore import controls as ctl
 from trustsim.explore import views
+from trustsim.scenarios import Scenario
 
 log = logging.getLogger("trustsim.explore")
 NO_COMPARISON = ""
@@ -159,11 +160,14 @@ def _comparison(ref: str, start_ref: str):
 
 @st.cache_data(max_entries=32, show_spinner="Simulating…")
 def _cached_view(edited_json: str, comparison_json: str | None, replications: int, seed: int):
-    from trustsim.scenarios import Scenario
-
     edited = Scenario.model_validate_json(edited_json)
     comparison = Scenario.model_validate_json(comparison_json) if comparison_json else None
-    return views.run_view(edited, comparison, replications, seed)
+    return views.run_view(edited, comparison, replications, seed, _cached_run)
+
+
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs={Scenario: Scenario.model_dump_json})
+def _cached_run(scenario: Scenario, replications: int, seed: int):
+    return views.run_scenario(scenario, replications, seed)
 
 
 def _results(view: views.View, key: tuple) -> None:

@@ -8,10 +8,11 @@ Streamlit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,27 +64,57 @@ class View:
     seconds: float
 
 
-def run_view(edited: Scenario, comparison: Scenario | None, replications: int, seed: int) -> View:
+def run_scenario(scenario: Scenario, replications: int, seed: int) -> RunResult:
+    """One scenario's runs: replication r uses the same seed as in any other scenario."""
+    from trustsim.experiments.runner import run
+
+    return run([scenario], replications=replications, seed=seed, engine=ENGINE)
+
+
+def run_view(
+    edited: Scenario,
+    comparison: Scenario | None,
+    replications: int,
+    seed: int,
+    run_one: Callable[[Scenario, int, int], RunResult] = run_scenario,
+) -> View:
     """Run the edited scenario and the comparison with common random numbers.
 
-    Raises:
-        TrustsimInputError: the two scenarios share a name but differ.
-    """
-    from trustsim.experiments.runner import paired_differences, run
+    Each scenario is run on its own by `run_one` (the page caches it, so moving a slider
+    reruns only the edited scenario); a replication's numbers do not depend on which
+    other runs happen alongside it, so the pair is the same as one `trustsim.run` of both.
 
-    scenarios = [edited] if comparison is None else [edited, comparison]
+    Raises:
+        TrustsimInputError: the two scenarios share a name.
+    """
+    from trustsim.experiments.runner import paired_differences
+
     if comparison is not None and comparison.name == edited.name:
         raise TrustsimInputError(
             f"the comparison is also named {edited.name!r}; give the edited scenario another name."
         )
     start = time.perf_counter()
-    result = run(scenarios, replications=replications, seed=seed, engine=ENGINE)
+    parts = [run_one(s, replications, seed) for s in (edited, comparison) if s is not None]
+    result = _together(parts)
     seconds = time.perf_counter() - start
     differences = None
     if comparison is not None:
         # Paired against the comparison, so a difference reads "edited minus comparison".
         differences = paired_differences(result, comparison.name, list(TABLE_METRICS))
     return View(result, differences, edited.name, comparison.name if comparison else None, seconds)
+
+
+def _together(parts: list[RunResult]) -> RunResult:
+    """Runs of several scenarios with the same replications and seed, as one result."""
+    import pandas as pd
+
+    first = parts[0]
+    return dataclasses.replace(
+        first,
+        summaries=pd.concat([p.summaries for p in parts], ignore_index=True),
+        timeseries=pd.concat([p.timeseries for p in parts], ignore_index=True),
+        scenarios={name: s for p in parts for name, s in p.scenarios.items()},
+    )
 
 
 def interval_table(run: RunResult, metrics: list[str] | tuple[str, ...]) -> pd.DataFrame:
