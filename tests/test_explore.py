@@ -102,6 +102,13 @@ def test_controls_take_their_help_and_bounds_from_the_schema_fields():
     assert ctl.field_help(Stage, "affordance") in control.help
 
 
+def test_a_value_close_to_a_strict_bound_stays_within_its_control():
+    from trustsim.scenarios.schema import Distribution
+
+    control = ctl.control_for(Distribution, "concentration", ("x",), 0.0005)
+    assert control.low <= control.value and control.low > 0
+
+
 def test_a_market_larger_than_the_page_runs_starts_at_the_page_maximum_as_a_change():
     start = load_scenario("delivery-trial-journey")
     assert start.market.size > ctl.PAGE_MAX_BUYERS

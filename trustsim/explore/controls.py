@@ -133,10 +133,11 @@ def control_for(model: type[BaseModel], name: str, path: Path_, value: float) ->
         step = 1 if integer else nice_step(high - low)
     else:
         step = 1 if integer else nice_step(max(abs(value), 1.0))
+    # A strict bound moves in by a step, but never past the starting value.
     if strict_low and low is not None:
-        low += step
+        low = min(low + step, value)
     if strict_high and high is not None:
-        high -= step
+        high = max(high - step, value)
     bounds = " to ".join(_plain(b) for b in (low, high) if b is not None)
     allowed = f"allowed: {bounds}" if low is not None and high is not None else ""
     if low is not None and high is None:
