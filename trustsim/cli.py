@@ -906,5 +906,43 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path, force)
 # --- end trace (issue 3) ------------------------------------------------------------
 
 
+# --- explore (issue 15) -------------------------------------------------------------
+@main.command()
+@click.argument("target", default="real-estate", metavar="[SCENARIO | RESULTS_DIR]")
+@click.option(
+    "--port", "-p", default=8501, show_default=True, type=click.IntRange(1024, 65535),
+    help="Port on 127.0.0.1 to serve the page on.",
+)  # fmt: skip
+def explore(target, port):
+    """A page in the browser: move the sliders, watch the funnel and trust change.
+
+    Serves on http://127.0.0.1:PORT only, with no usage statistics and nothing fetched
+    from outside. SCENARIO (a built-in name or a TOML file) gives sliders for its market,
+    stages and segments, live results against a comparison, a buyer's journey, "Save
+    scenario" and "Add to deck". RESULTS_DIR (from `--out`) opens read-only with its
+    charts. Ctrl-C stops the server.
+
+    \b
+    Example:
+      trustsim explore real-estate --port 8501
+      trustsim explore results/
+    """
+    from pathlib import Path
+
+    if Path(target).is_dir():
+        from trustsim.charts import load_results
+
+        load_results(target)
+    else:
+        from trustsim.scenarios import load_scenario
+
+        load_scenario(target)
+    from trustsim.explore import serve
+
+    serve(target, port)
+
+
+# --- end explore (issue 15) ---------------------------------------------------------
+
 if __name__ == "__main__":  # pragma: no cover
     main()
