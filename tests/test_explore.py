@@ -171,7 +171,10 @@ def test_a_saved_scenario_validates_and_reproduces_the_page_numbers(tmp_path, st
         "extends": "../start.toml",
         "name": "small-explored",
         "stages": {"contract": {"affordance": 0.9}},
-        "segments": {"investors": {"control_need": {"mean": 0.85}}},
+        # A trait's distribution replaces the parent's whole, so it is written whole.
+        "segments": {
+            "investors": {"control_need": {"mean": 0.85, "dist": "beta", "concentration": 10.0}}
+        },
     }
     check = CliRunner().invoke(main, ["scenarios", "validate", str(saved)])
     assert check.exit_code == 0, check.output

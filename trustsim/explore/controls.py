@@ -291,8 +291,14 @@ def error_home(loc: Path_, homes: list[Path_]) -> Path_:
     return best
 
 
-def scenario_toml(extends: str, name: str, changes: Mapping[Path_, float]) -> str:
+def scenario_toml(
+    extends: str, name: str, changes: Mapping[Path_, float], edited: Scenario | None = None
+) -> str:
     """A scenario file holding only the changes: `extends` the start, then one table each.
+
+    A trait's distribution replaces the parent's whole (scenario files never merge two
+    distributions), so a changed trait parameter is written with the rest of its
+    distribution, taken from `edited` (the resolved scenario with the changes).
 
     Example:
         >>> print(scenario_toml("real-estate", "mine", {("market", "size"): 3000}), end="")
@@ -305,6 +311,13 @@ def scenario_toml(extends: str, name: str, changes: Mapping[Path_, float]) -> st
     from trustsim.scenarios.loader import _toml_key, _toml_value
 
     lines = [f"extends = {_toml_value(extends)}", f"name = {_toml_value(name)}"]
+    changes = dict(changes)
+    if edited is not None:
+        for path in [p for p in changes if p[0] == "segments" and len(p) == 4]:
+            _, segment, trait, _ = path
+            whole = getattr(edited.segments[segment], trait).model_dump(exclude_none=True)
+            for key, value in whole.items():
+                changes[("segments", segment, trait, key)] = value
     tables: dict[Path_, list[str]] = {}
     for path, value in changes.items():
         tables.setdefault(path[:-1], []).append(f"{_toml_key(path[-1])} = {_toml_value(value)}")

@@ -258,7 +258,12 @@ def _keep(start_ref: str, changes: dict, view: views.View, replications: int, se
     left, right = st.columns(2)
     with left:
         path = Path(st.text_input("Scenario file", value=f"{view.edited}.toml", key="save_path"))
-        text = ctl.scenario_toml(ctl.extends_reference(start_ref, path), view.edited, changes)
+        text = ctl.scenario_toml(
+            ctl.extends_reference(start_ref, path),
+            view.edited,
+            changes,
+            view.result.scenarios[view.edited],
+        )
         if st.button("Save scenario", key="save"):
             try:
                 saved = views.save_scenario(path, text)

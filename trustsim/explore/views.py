@@ -279,7 +279,7 @@ def add_to_deck(
     extends = extends_reference(view_record["extends"], target / "scenario.toml")
     with atomic_directory(target) as tmp:
         view.result.write(tmp)
-        text = scenario_toml(extends, view.edited, changes)
+        text = scenario_toml(extends, view.edited, changes, view.result.scenarios[view.edited])
         (tmp / "scenario.toml").write_text(text, encoding="utf-8")
         if trace is not None and "story" in charts:
             write_trace(trace, tmp / "trace.parquet")
