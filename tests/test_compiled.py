@@ -65,7 +65,7 @@ def test_numba_is_imported_only_for_the_compiled_engine():
 
 
 def test_missing_numba_gives_a_clear_error(monkeypatch):
-    import trustsim.sim.compiled as compiled
+    import trustsim.engines.compiled as compiled
 
     monkeypatch.setattr(compiled, "_kernels", None)
     monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` fail

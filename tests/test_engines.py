@@ -4,10 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trustsim.agents.buyer import Buyer
+from trustsim.engines.agents import AgentsEngine, Buyer
 from trustsim.scenarios import builtin_names, load_scenario
 from trustsim.sim import TrustModel
-from trustsim.sim.agents_engine import AgentsEngine
 
 # Small and busy: many leads early, so every stage and outcome occurs within 40 steps.
 SMALL = ["market.size=300", "time.steps=40", "time.short_horizon=10"]
@@ -54,8 +53,14 @@ class WholeBuyerSteps(TrustModel):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, engine="agents", **kwargs)
-        buyers = self.engine.buyers
-        self.engine.step_each_buyer = lambda u, t: [b.step(u[:, b.index], t) for b in buyers]
+        self.engine.step_each_buyer = self.step_each_buyer
+
+    def step_each_buyer(self, u, t):
+        engine = self.engine
+        engine.begin_step()  # who acts this step, as the engine fixes it
+        for buyer in engine.buyers:
+            buyer.step(u[:, buyer.index], t)
+        engine.settle_leavers()  # those who left go to the tally, as the engine does
 
 
 def test_buyer_step_in_turn_equals_synchronous_sub_steps():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from trustsim.agents import rules
+from trustsim.model import rules
+from trustsim.model.codes import ABANDON, DELEGATE, VERIFY
 
 
 def test_expected_trust_and_uncertainty_follow_josang():
@@ -66,7 +67,7 @@ def test_choose_action_by_inverse_cdf():
     u = np.array([0.05, 0.25, 0.35, 0.95])
     actions = rules.choose_action(np.full(4, 0.2), np.full(4, 0.5), u)
     # P_del = 0.2, P_ver = 0.5: [0, 0.2) delegate, [0.2, 0.7) verify, [0.7, 1) abandon
-    assert actions.tolist() == [rules.DELEGATE, rules.VERIFY, rules.VERIFY, rules.ABANDON]
+    assert actions.tolist() == [DELEGATE, VERIFY, VERIFY, ABANDON]
 
 
 def test_trust_update_forgets_then_adds_by_layer_weight():

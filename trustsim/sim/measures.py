@@ -1,7 +1,7 @@
 """What is measured per step and per run (MODEL.md, "What is measured").
 
 `measure(model)` computes every measure once per step from the engine's running totals
-(`trustsim.sim.tally`) and its active buyers' values; the Mesa `DataCollector` reporters
+(`trustsim.model.tally`) and its active buyers' values; the Mesa `DataCollector` reporters
 read from that dict. Undefined ratios (no customers yet, a stage
 nobody reached) are NaN rather than a made-up number.
 """
@@ -13,8 +13,8 @@ import math
 import mesa
 import numpy as np
 
+from trustsim.model.codes import POST_PURCHASE
 from trustsim.scenarios.schema import LAYERS
-from trustsim.sim.vectorized import POST_PURCHASE
 
 # Run-level measures in the order tables show them; per-stage measures follow.
 HEADLINE = (
@@ -81,7 +81,7 @@ def measure(model) -> dict[str, float]:
         "detractors": model.detractors,
         "time_to_close": _ratio(tally.close_time, closed),
         "incidents": tally.incidents,
-        "errors_caught": eng.caught_total,
+        "errors_caught": tally.caught,
         "repeat_purchases": tally.repeats,
         "revenue": spec.market.deal_value * closed + spec.repeat.value * tally.repeats,
         "mean_reactance": _mean(tally.reactance, now.reactance, leads, 0.0),
@@ -96,10 +96,11 @@ def measure(model) -> dict[str, float]:
     at_stage = active_at + tally.left_at
     reached = np.cumsum(at_stage[::-1])[::-1]
     for index, stage in enumerate(model.stages.names):
-        choices = eng.choices_at[index]
-        out[stage_column("delegation_rate", stage)] = _ratio(eng.delegations_at[index], choices)
-        out[stage_column("verification_rate", stage)] = _ratio(eng.verifications_at[index], choices)
-        out[stage_column("abandonment_rate", stage)] = _ratio(eng.abandoned_at[index], choices)
+        delegations, verifications, walk_aways = tally.actions_at[:, index]
+        choices = delegations + verifications + walk_aways
+        out[stage_column("delegation_rate", stage)] = _ratio(delegations, choices)
+        out[stage_column("verification_rate", stage)] = _ratio(verifications, choices)
+        out[stage_column("abandonment_rate", stage)] = _ratio(walk_aways, choices)
         out[stage_column("active_at", stage)] = int(active_at[index])
         out[stage_column("reached", stage)] = int(reached[index])
     return out
