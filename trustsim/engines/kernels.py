@@ -50,7 +50,7 @@ def _where_on_scalars(condition, if_true, if_false):
 
 
 @overload(rules.negate)
-def _negate_scalar(condition):
+def _negate_one(condition):
     if isinstance(condition, _SCALAR):
         return lambda condition: not condition
     return None
@@ -74,6 +74,15 @@ def _count_one_pair(table, row, column):
     return None
 
 
+@overload(rules.layers)
+def _layers_of_one(per_layer, index):
+    if isinstance(index, types.Integer):
+        return lambda per_layer, index: (
+            per_layer[0, index], per_layer[1, index], per_layer[2, index],
+        )  # fmt: skip
+    return None
+
+
 @overload(rules._exp)
 def _exp_on_scalars(x):
     """The scalar form of `rules._exp`: no call where exp is exact (0 -> 1, -inf -> 0)."""
@@ -92,13 +101,13 @@ def _exp_on_scalars(x):
 
 # Everything else of the rules and the sub-steps compiles as written. Not cached on its
 # own: each kernel's cache holds the compiled functions it calls.
-_OWN_FORMS = {rules.where, rules.negate, rules.total, rules.count_pairs, rules._exp}
+_OWN_FORMS = {rules.where, rules.negate, rules.total, rules.count_pairs, rules.layers, rules._exp}
 for _module in (rules, steps):
     for _name, _function in inspect.getmembers(_module, inspect.isfunction):
         if _function.__module__ == _module.__name__ and _function not in _OWN_FORMS:
-            register_jitable(_function)
+            register_jitable(_nrt=False)(_function)
 
-kernel = numba.njit(cache=True, nogil=True)
+kernel = numba.njit(cache=True, nogil=True, _nrt=False)
 
 
 def loop_over(step):

@@ -10,7 +10,8 @@ numba and calls them on one buyer's numbers, so they use only operations that nu
 supports on scalars. Where numpy and plain Python differ, the rules say it with the
 helpers below, which the compiled engine gives scalar forms: `where` for a choice between
 two values (`np.where`), `negate` for "not", `total` for how many or how much over the
-buyers at hand, `count_pairs` for a count per (row, column) of a table. "and" and "or"
+buyers at hand, `count_pairs` for a count per (row, column) of a table, `layers` for
+the three trust layers of some buyers. "and" and "or"
 are `&` and `|`, which mean the same on booleans and boolean arrays. Clipping is written
 with `np.minimum`/`np.maximum`, which give the same values as `np.clip`.
 
@@ -24,18 +25,26 @@ import numpy as np
 
 
 def where(condition, if_true, if_false):
-    """`if_true` where `condition` holds, else `if_false` (np.where; scalar when compiled)."""
-    return np.where(condition, if_true, if_false)
+    """`if_true` where `condition` holds, else `if_false` (np.where over arrays).
+
+    For one buyer, a plain choice between the two values (np.where would wrap it in an
+    array at many times the cost); the compiled engine has the same scalar form.
+    """
+    if isinstance(condition, np.ndarray):
+        return np.where(condition, if_true, if_false)
+    return if_true if condition else if_false
 
 
 def negate(condition):
     """Logical not of a flag or an array of flags."""
-    return np.logical_not(condition)
+    if isinstance(condition, np.ndarray):
+        return ~condition
+    return not condition
 
 
 def total(values):
     """The sum over the buyers at hand (their count, for flags); the value itself for one."""
-    if np.ndim(values) == 0:
+    if not isinstance(values, np.ndarray):
         return values
     if values.dtype == np.bool_:
         return np.count_nonzero(values)
@@ -44,11 +53,23 @@ def total(values):
 
 def count_pairs(table, row, column):
     """table[row, column] += 1 for each buyer at hand (`row`, `column` per buyer)."""
-    if np.ndim(row) == 0:
+    if not isinstance(row, np.ndarray):
         table[row, column] += 1
         return
     flat = row.astype(np.intp) * table.shape[1] + column
     table += np.bincount(flat, minlength=table.size).reshape(table.shape)
+
+
+def layers(per_layer, index):
+    """Columns `index` of a (3, n) per-layer array, one row per trust layer.
+
+    Over arrays one `np.take` along the buyers (several times faster than
+    `per_layer[:, index]`, whose result is also F-ordered); for one buyer, its three
+    numbers.
+    """
+    if isinstance(index, np.ndarray):
+        return np.take(per_layer, index, axis=1)
+    return (per_layer[0, index], per_layer[1, index], per_layer[2, index])
 
 
 def _exp(x):

@@ -125,27 +125,24 @@ def layer_trust(buyers, b, layer, prior):
     )
 
 
-def _layer_uncertainty(buyers, b, layer, prior):
-    return rules.uncertainty(buyers.good[layer][b], buyers.bad[layer][b], prior)
-
-
 def decide(i, b, k, buyers, record, u, t, stages, p, tally):
     """Perceived risk, utilities of the three actions and a logit choice among them."""
     ch, prior, traits = p.choice, p.trust.prior_weight, buyers.traits
-    w = (stages.weights[0][k], stages.weights[1][k], stages.weights[2][k])
+    good, bad = rules.layers(buyers.good, b), rules.layers(buyers.bad, b)
+    base, w = rules.layers(buyers.base_rate, b), rules.layers(stages.weights, k)
     trust = rules.stage_weighted(
         (
-            layer_trust(buyers, b, 0, prior),
-            layer_trust(buyers, b, 1, prior),
-            layer_trust(buyers, b, 2, prior),
+            rules.expected_trust(good[0], bad[0], base[0], prior),
+            rules.expected_trust(good[1], bad[1], base[1], prior),
+            rules.expected_trust(good[2], bad[2], base[2], prior),
         ),
         w,
     )
     uncert = rules.stage_weighted(
         (
-            _layer_uncertainty(buyers, b, 0, prior),
-            _layer_uncertainty(buyers, b, 1, prior),
-            _layer_uncertainty(buyers, b, 2, prior),
+            rules.uncertainty(good[0], bad[0], prior),
+            rules.uncertainty(good[1], bad[1], prior),
+            rules.uncertainty(good[2], bad[2], prior),
         ),
         w,
     )
@@ -234,16 +231,15 @@ def update_trust(i, b, k, buyers, record, u, t, stages, p, tally):
     )
     # A caught error is also evidence that the platform works: it let the buyer catch it.
     platform_evidence = where(caught, tr.success_evidence * stages.affordance[k], 0.0)
+    good, bad = rules.layers(buyers.good, b), rules.layers(buyers.bad, b)
     for layer in range(3):
         w = stages.weights[layer][k]
-        good = rules.add_evidence(
-            rules.forget(buyers.good[layer][b], tr.forgetting), good_amount, w
-        )
+        new_good = rules.add_evidence(rules.forget(good[layer], tr.forgetting), good_amount, w)
         if layer == ENVIRONMENT:
-            good = good + platform_evidence
-        buyers.good[layer][b] = good
+            new_good = new_good + platform_evidence
+        buyers.good[layer][b] = new_good
         buyers.bad[layer][b] = rules.add_evidence(
-            rules.forget(buyers.bad[layer][b], tr.forgetting), bad_amount, w
+            rules.forget(bad[layer], tr.forgetting), bad_amount, w
         )
 
 

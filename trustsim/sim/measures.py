@@ -95,12 +95,13 @@ def measure(model) -> dict[str, float]:
     # leads who ever reached stage k are the leads whose stage is k or later.
     at_stage = active_at + tally.left_at
     reached = np.cumsum(at_stage[::-1])[::-1]
+    delegations, verifications, walk_aways = tally.actions_at.tolist()
+    choices = tally.choices_at.tolist()
     for index, stage in enumerate(model.stages.names):
-        delegations, verifications, walk_aways = tally.actions_at[:, index]
-        choices = delegations + verifications + walk_aways
-        out[stage_column("delegation_rate", stage)] = _ratio(delegations, choices)
-        out[stage_column("verification_rate", stage)] = _ratio(verifications, choices)
-        out[stage_column("abandonment_rate", stage)] = _ratio(walk_aways, choices)
+        den = choices[index]
+        out[stage_column("delegation_rate", stage)] = _ratio(delegations[index], den)
+        out[stage_column("verification_rate", stage)] = _ratio(verifications[index], den)
+        out[stage_column("abandonment_rate", stage)] = _ratio(walk_aways[index], den)
         out[stage_column("active_at", stage)] = int(active_at[index])
         out[stage_column("reached", stage)] = int(reached[index])
     return out
