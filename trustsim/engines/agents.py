@@ -78,6 +78,7 @@ class Buyer(mesa.Agent):
             draws: this buyer's column of the step's uniform draws (5 values).
             t: the step number.
         """
+        draws = draws.reshape(-1, 1)  # the sub-steps read draws[row][0]
         self.repeat_purchases(draws, t)
         if self.is_acting:
             self.face_stage()
@@ -88,17 +89,19 @@ class Buyer(mesa.Agent):
         """A finished, loyal customer buys again (`steps.repeat_purchases`)."""
         e = self.engine
         if steps.may_buy_again(self.status, self.churned):
-            steps.repeat_purchases(0, self.state, draws.reshape(-1, 1), e.numbers, e.tally)
+            steps.repeat_purchases(0, self.state, draws, e.numbers, e.tally)
 
 
 def _sub_step(step) -> callable:
-    """The Buyer method that runs `step` on this buyer (b = i = 0 of its own columns)."""
+    """The Buyer method that runs `step` on this buyer (b = i = 0 of its own columns).
+
+    The method takes the buyer's column of the step's draws as shape (5, 1).
+    """
 
     def run(self: Buyer, draws: np.ndarray, t: int) -> None:
-        e, k = self.engine, np.intp(self.record.stage[0])
-        step(
-            0, 0, k, self.state, self.record, draws.reshape(-1, 1), t, e.stages, e.numbers, e.tally
-        )
+        e = self.engine
+        k = self.record.stage[0]
+        step(0, 0, k, self.state, self.record, draws, t, e.stages, e.numbers, e.tally)
 
     run.__name__, run.__doc__ = step.__name__, step.__doc__
     return run
@@ -158,7 +161,7 @@ class AgentsEngine(Engine):
 
     def each_acting(self, step, u: np.ndarray, t: int) -> None:
         for i in self.acting:
-            getattr(self.buyers[i], step.__name__)(u[:, i], t)
+            getattr(self.buyers[i], step.__name__)(u[:, i : i + 1], t)
 
     def apply(self, function, index: np.ndarray, u: np.ndarray, *args) -> None:
         for i in index:
