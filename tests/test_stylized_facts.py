@@ -19,6 +19,8 @@ from trustsim.model import rules
 from trustsim.scenarios import Scenario, load_scenario, scenario_to_toml
 from trustsim.sim import TrustModel
 
+pytestmark = pytest.mark.slow  # many seeds per fact: statistical, long-running
+
 ALPHA = 0.01
 REPLICATIONS = 20
 
