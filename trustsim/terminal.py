@@ -9,25 +9,10 @@ import sys
 import time
 from collections.abc import Iterator
 
-from trustsim.sim.measures import HEADLINE
+from trustsim.model.metrics import HEADLINE, METRICS, is_share
+from trustsim.model.metrics import label as metric_label
 
 STAGE_MEASURES = ("delegation_rate", "verification_rate", "abandonment_rate")
-LABELS = {
-    "leads": "Leads",
-    "closed_deals": "Closed deals",
-    "conversion": "Conversion (lead to deal)",
-    "short_closed_deals": "Closed deals, short horizon",
-    "short_conversion": "Conversion, short horizon",
-    "satisfaction": "Customer satisfaction (0-1)",
-    "nps": "NPS (finished customers)",
-    "time_to_close": "Time to close (steps)",
-    "revenue": "Revenue (deal units)",
-    "repeat_purchases": "Repeat purchases",
-    "wom_leads": "Leads from word of mouth",
-    "incidents": "Incidents",
-    "errors_caught": "Errors caught by checks",
-}
-PERCENT = {"conversion", "short_conversion"}
 
 
 def _console(stderr: bool = False):
@@ -39,7 +24,7 @@ def _console(stderr: bool = False):
 def fmt_value(metric: str, value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if metric in PERCENT or metric.split("[")[0] in STAGE_MEASURES:
+    if is_share(metric):
         return f"{100 * value:.1f}%"
     if abs(value) >= 100:
         return f"{value:,.0f}"
@@ -56,7 +41,7 @@ def fmt_signed(metric: str, value: float) -> str:
     if value is None or math.isnan(value):
         return "n/a"
     text = fmt_value(metric, abs(value))
-    if metric in PERCENT or metric.split("[")[0] in STAGE_MEASURES:
+    if is_share(metric):
         text = f"{100 * abs(value):.1f} pp"
     return ("+" if value >= 0 else "-") + text
 
@@ -121,7 +106,7 @@ def print_run(result, fmt: str) -> None:
             fmt_interval(metric, *index.loc[(name, metric), ["mean", "ci_low", "ci_high"]])
             for name in result.names
         ]
-        headline.add_row(LABELS.get(metric, metric), *cells)
+        headline.add_row(metric_label(metric), *cells)
     console.print(headline)
     for name in result.names:
         scenario = result.scenarios[name]
@@ -176,7 +161,7 @@ def print_comparison(result, diffs, fmt: str) -> None:
         rows = diffs[(diffs["scenario"] == name) & diffs["metric"].isin(HEADLINE)]
         for row in rows.itertuples():
             table.add_row(
-                LABELS.get(row.metric, row.metric),
+                metric_label(row.metric),
                 fmt_value(row.metric, row.base_mean),
                 fmt_value(row.metric, row.mean),
                 f"{fmt_signed(row.metric, row.diff)} [{fmt_signed(row.metric, row.ci_low)}, "
@@ -235,24 +220,18 @@ def effect_sentence(label: str, diffs) -> str:
     """A one-line reading of an effect, computed from its paired differences."""
     by_metric = diffs.set_index("metric")
     parts = []
-    for metric, words in (
-        ("closed_deals", "closed deals"),
-        ("short_conversion", "short-horizon conversion"),
-        ("satisfaction", "satisfaction"),
-        ("nps", "NPS"),
-        ("revenue", "revenue"),
-    ):
+    for metric in EFFECT_METRICS:
         if metric not in by_metric.index:
             continue
         row = by_metric.loc[metric]
         if math.isnan(row["diff"]):
             continue
         significant = row["p_value"] < 0.05 and (row["ci_low"] > 0 or row["ci_high"] < 0)
-        if metric in ("closed_deals", "revenue") and not math.isnan(row["relative"]):
+        if METRICS[metric].unit in ("count", "money") and not math.isnan(row["relative"]):
             change = f"{100 * row['relative']:+.1f}%"
         else:
             change = fmt_signed(metric, row["diff"])
-        parts.append(f"{words} {change}{'' if significant else ' (n.s.)'}")
+        parts.append(f"{METRICS[metric].words} {change}{'' if significant else ' (n.s.)'}")
     return f"{label}: " + ", ".join(parts) + "."
 
 
@@ -289,7 +268,7 @@ def print_demo(result, fmt: str) -> None:
     )
     table.add_column("Scenario", no_wrap=True)
     for metric in DEMO_COLUMNS:
-        table.add_column(SHORT_LABELS[metric], justify="right")
+        table.add_column(METRICS[metric].short, justify="right")
     index = result.metric_table().set_index(["scenario", "metric"])
     for family, members in _families(result.names):
         if family:
@@ -312,14 +291,6 @@ def print_demo(result, fmt: str) -> None:
 
 
 DEMO_COLUMNS = ("closed_deals", "conversion", "short_conversion", "satisfaction", "nps", "revenue")
-SHORT_LABELS = {
-    "closed_deals": "Deals",
-    "conversion": "Conv.",
-    "short_conversion": "Conv. short",
-    "satisfaction": "Satisf.",
-    "nps": "NPS",
-    "revenue": "Revenue",
-}
 
 
 def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
@@ -327,7 +298,7 @@ def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
     if mean is None or math.isnan(mean):
         return "n/a"
     half = (high - low) / 2
-    if metric in PERCENT:
+    if is_share(metric):
         return f"{100 * mean:.1f}%\n±{100 * half:.1f}"
     size = abs(mean)
     decimals = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 1 else 3

@@ -109,10 +109,11 @@ class Engine:
             good, bad, base = (self.gather(n, index, layer) for n in ("good", "bad", "base_rate"))
             return float(rules.expected_trust(good, bad, base, prior).sum())
 
+        # Trust first, before the other gathers are alive (peak memory).
+        trust = (trust_sum(0), trust_sum(1), trust_sum(2))
         return BuyerValues(
             self.gather("status", index), self.gather("stage", index),
-            self.gather("satisfaction", index), self.gather("reactance", index),
-            (trust_sum(0), trust_sum(1), trust_sum(2)),
+            self.gather("satisfaction", index), self.gather("reactance", index), trust,
         )  # fmt: skip
 
     def word_of_mouth(self) -> tuple[int, int]:

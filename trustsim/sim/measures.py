@@ -16,20 +16,6 @@ import numpy as np
 from trustsim.model.codes import POST_PURCHASE
 from trustsim.scenarios.schema import LAYERS
 
-# Run-level measures in the order tables show them; per-stage measures follow.
-HEADLINE = (
-    "leads",
-    "closed_deals",
-    "conversion",
-    "short_closed_deals",
-    "short_conversion",
-    "satisfaction",
-    "nps",
-    "time_to_close",
-    "revenue",
-)
-PER_STAGE = ("delegation_rate", "verification_rate", "abandonment_rate", "active_at", "reached")
-
 
 def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else math.nan
