@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from trustsim.chart_kinds import KINDS
 from trustsim.errors import TrustsimInputError
 
 DEMO_SCENARIOS = (
@@ -232,10 +233,7 @@ def scenarios_validate(files):
 
 
 # --- charts, decks and feature value (issue 5) ------------------------------------
-CHART_KINDS = (
-    "comparison", "difference", "funnel", "trust", "horizon", "leads",
-    "usage-value", "heatmap", "sensitivity", "story",
-)  # fmt: skip
+CHART_KINDS = tuple(KINDS)
 
 
 @main.command()

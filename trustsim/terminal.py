@@ -9,7 +9,14 @@ import sys
 import time
 from collections.abc import Iterator
 
-from trustsim.model.metrics import HEADLINE, METRICS, is_share
+from trustsim.model.metrics import (
+    HEADLINE,
+    METRICS,
+    fmt_interval,
+    fmt_plus_minus,
+    fmt_signed,
+    fmt_value,
+)
 from trustsim.model.metrics import label as metric_label
 
 STAGE_MEASURES = ("delegation_rate", "verification_rate", "abandonment_rate")
@@ -19,31 +26,6 @@ def _console(stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
-
-
-def fmt_value(metric: str, value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if is_share(metric):
-        return f"{100 * value:.1f}%"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
-
-
-def fmt_interval(metric: str, mean: float, low: float, high: float) -> str:
-    if mean is None or math.isnan(mean):
-        return "n/a"
-    return f"{fmt_value(metric, mean)} [{fmt_value(metric, low)}, {fmt_value(metric, high)}]"
-
-
-def fmt_signed(metric: str, value: float) -> str:
-    if value is None or math.isnan(value):
-        return "n/a"
-    text = fmt_value(metric, abs(value))
-    if is_share(metric):
-        text = f"{100 * abs(value):.1f} pp"
-    return ("+" if value >= 0 else "-") + text
 
 
 @contextlib.contextmanager
@@ -194,26 +176,14 @@ EFFECT_METRICS = ("closed_deals", "short_conversion", "satisfaction", "nps", "re
 
 def demo_effects(result):
     """Paired differences for each effect of the demo, as (label, base, other, rows)."""
-    from trustsim.experiments.runner import paired_differences
+    from trustsim.experiments.runner import paired_differences, subset
 
     effects = []
     for label, base, other in DEMO_EFFECTS:
-        sub = _subset(result, [base, other])
+        sub = subset(result, [base, other])
         diffs = paired_differences(sub, base, EFFECT_METRICS)
         effects.append((label, base, other, diffs))
     return effects
-
-
-def _subset(result, names):
-    from dataclasses import replace
-
-    keep = result.summaries["scenario"].isin(names)
-    return replace(
-        result,
-        summaries=result.summaries[keep],
-        timeseries=result.timeseries.iloc[0:0],
-        scenarios={n: result.scenarios[n] for n in names},
-    )
 
 
 def effect_sentence(label: str, diffs) -> str:
@@ -291,18 +261,6 @@ def print_demo(result, fmt: str) -> None:
 
 
 DEMO_COLUMNS = ("closed_deals", "conversion", "short_conversion", "satisfaction", "nps", "revenue")
-
-
-def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
-    """Mean with the 95% CI half-width below it, both at the mean's precision."""
-    if mean is None or math.isnan(mean):
-        return "n/a"
-    half = (high - low) / 2
-    if is_share(metric):
-        return f"{100 * mean:.1f}%\n±{100 * half:.1f}"
-    size = abs(mean)
-    decimals = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 1 else 3
-    return f"{mean:,.{decimals}f}\n±{half:,.{decimals}f}"
 
 
 def _families(names: list[str]) -> list[tuple[str, list[str]]]:

@@ -315,3 +315,16 @@ def compare(
     if len(result.names) < 2:
         raise TrustsimInputError("compare needs at least two different scenarios.")
     return result, paired_differences(result, base_name)
+
+
+def subset(result, names):
+    """The result restricted to scenarios `names` (their summaries; no time series)."""
+    from dataclasses import replace
+
+    keep = result.summaries["scenario"].isin(names)
+    return replace(
+        result,
+        summaries=result.summaries[keep],
+        timeseries=result.timeseries.iloc[0:0],
+        scenarios={n: result.scenarios[n] for n in names},
+    )

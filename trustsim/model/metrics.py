@@ -8,6 +8,7 @@ base name (`delegation_rate`) and reported as `delegation_rate[<stage>]`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 UNITS = ("count", "share", "score", "points", "steps", "money")
@@ -136,3 +137,41 @@ def is_share(column: str) -> bool:
 def higher_is_better(column: str) -> bool:
     found = metric(column)
     return found is None or found.higher_is_better
+
+
+# ------------------------------------------------------------- numbers as text
+def fmt_value(metric: str, value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if is_share(metric):
+        return f"{100 * value:.1f}%"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
+
+
+def fmt_interval(metric: str, mean: float, low: float, high: float) -> str:
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    return f"{fmt_value(metric, mean)} [{fmt_value(metric, low)}, {fmt_value(metric, high)}]"
+
+
+def fmt_signed(metric: str, value: float) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    text = fmt_value(metric, abs(value))
+    if is_share(metric):
+        text = f"{100 * abs(value):.1f} pp"
+    return ("+" if value >= 0 else "-") + text
+
+
+def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
+    """Mean with the 95% CI half-width below it, both at the mean's precision."""
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    half = (high - low) / 2
+    if is_share(metric):
+        return f"{100 * mean:.1f}%\n±{100 * half:.1f}"
+    size = abs(mean)
+    decimals = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 1 else 3
+    return f"{mean:,.{decimals}f}\n±{half:,.{decimals}f}"
