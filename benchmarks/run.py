@@ -67,7 +67,7 @@ def _scenario(size: int):
 
 
 def _acting(engine) -> int:
-    from trustsim.sim.vectorized import ACTIVE, POST_PURCHASE
+    from trustsim.model.codes import ACTIVE, POST_PURCHASE
 
     status = engine.status
     return int(np.count_nonzero((status == ACTIVE) | (status == POST_PURCHASE)))
@@ -121,7 +121,7 @@ def compile_time(cache: Path, label: str, repeats: int) -> Result:
     load every later process pays.
     """
     code = (
-        "from trustsim.sim import TrustModel; import trustsim.sim.compiled as c; "
+        "from trustsim.sim import TrustModel; import trustsim.engines.compiled as c; "
         "TrustModel('real-estate', rng=0, engine='compiled', steps=1); print(c.compile_seconds)"
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}

@@ -110,9 +110,9 @@ def test_funnel_starts_at_leads_and_reaches_closing_with_the_closed_deals(result
 
 
 def test_funnel_rebuilt_from_stage_counts_matches_the_engine():
+    from trustsim.model.codes import POTENTIAL
     from trustsim.scenarios import load_scenario
     from trustsim.sim import TrustModel
-    from trustsim.sim.vectorized import POTENTIAL
 
     spec = load_scenario("real-estate", ["market.size=400"])
     model = TrustModel(scenario=spec, rng=7, steps=40)

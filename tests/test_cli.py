@@ -27,6 +27,7 @@ def test_help_lists_commands_and_every_command_has_an_example():
         assert sub.exit_code == 0 and "Example" in sub.output, command
 
 
+@pytest.mark.slow
 def test_help_does_not_import_heavy_libraries():
     code = (
         "import sys; from trustsim.cli import main\n"

@@ -4,44 +4,33 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trustsim.agents.buyer import Buyer
-from trustsim.scenarios import builtin_names, load_scenario
+from trustsim.engines.agents import AgentsEngine, Buyer
+from trustsim.scenarios import builtin_names
 from trustsim.sim import TrustModel
-from trustsim.sim.agents_engine import AgentsEngine
-
-# Small and busy: many leads early, so every stage and outcome occurs within 40 steps.
-SMALL = ["market.size=300", "time.steps=40", "time.short_horizon=10"]
-BUSY = [*SMALL, "market.outside_influence=0.05"]
-
-
-def run(scenario, engine, seed, record_choices=False) -> TrustModel:
-    model = TrustModel(scenario, rng=seed, engine=engine, record_choices=record_choices)
-    model.run_model()
-    return model
 
 
 @pytest.mark.parametrize("name", builtin_names())
-@pytest.mark.parametrize("overrides", [SMALL, BUSY], ids=["defaults", "busy"])
-def test_engines_give_identical_time_series(name, overrides):
-    scenario = load_scenario(name, overrides)
+@pytest.mark.parametrize("busy", [False, True], ids=["defaults", "busy"])
+def test_engines_give_identical_time_series(name, busy, small_scenario, run_model):
+    scenario = small_scenario(name, busy)
     for seed in (0, 1, 2):
-        arrays = run(scenario, "vectorized", seed).datacollector.get_model_vars_dataframe()
-        agents = run(scenario, "agents", seed).datacollector.get_model_vars_dataframe()
+        arrays = run_model(scenario, "vectorized", seed).datacollector.get_model_vars_dataframe()
+        agents = run_model(scenario, "agents", seed).datacollector.get_model_vars_dataframe()
         assert arrays["leads"].iloc[-1] > 0
         pd.testing.assert_frame_equal(arrays, agents, check_exact=True)
 
 
-def test_engines_give_identical_choice_logs_and_summaries():
-    scenario = load_scenario("real-estate-verifiable-funnel", BUSY)
-    arrays = run(scenario, "vectorized", 5, record_choices=True)
-    agents = run(scenario, "agents", 5, record_choices=True)
+def test_engines_give_identical_choice_logs_and_summaries(small_scenario, run_model):
+    scenario = small_scenario("real-estate-verifiable-funnel", busy=True)
+    arrays = run_model(scenario, "vectorized", 5, record_choices=True)
+    agents = run_model(scenario, "agents", 5, record_choices=True)
     assert set(arrays.choice_log()["outcome"]) >= {"success", "incident", "walked away"}
     pd.testing.assert_frame_equal(arrays.choice_log(), agents.choice_log(), check_exact=True)
     assert arrays.summary() == pytest.approx(agents.summary(), abs=0, rel=0, nan_ok=True)
 
 
-def test_buyers_are_mesa_agents_of_the_model():
-    model = run(load_scenario("real-estate", SMALL), "agents", 1)
+def test_buyers_are_mesa_agents_of_the_model(small_scenario, run_model):
+    model = run_model(small_scenario("real-estate"), "agents", 1)
     assert isinstance(model.engine, AgentsEngine)
     assert len(model.agents) == 300
     assert all(isinstance(agent, Buyer) for agent in model.agents)
@@ -54,14 +43,20 @@ class WholeBuyerSteps(TrustModel):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, engine="agents", **kwargs)
-        buyers = self.engine.buyers
-        self.engine.step_each_buyer = lambda u, t: [b.step(u[:, b.index], t) for b in buyers]
+        self.engine.step_each_buyer = self.step_each_buyer
+
+    def step_each_buyer(self, u, t):
+        engine = self.engine
+        engine.begin_step()  # who acts this step, as the engine fixes it
+        for buyer in engine.buyers:
+            buyer.step(u[:, buyer.index], t)
+        engine.settle_leavers()  # those who left go to the tally, as the engine does
 
 
-def test_buyer_step_in_turn_equals_synchronous_sub_steps():
+def test_buyer_step_in_turn_equals_synchronous_sub_steps(small_scenario, run_model):
     # Buyers do not interact within a step, so the order of updates must not matter.
-    scenario = load_scenario("delivery-trial-funnel", BUSY)
-    synchronous = run(scenario, "agents", 3).datacollector.get_model_vars_dataframe()
+    scenario = small_scenario("delivery-trial-funnel", busy=True)
+    synchronous = run_model(scenario, "agents", 3).datacollector.get_model_vars_dataframe()
     in_turn = WholeBuyerSteps(scenario, rng=3)
     in_turn.run_model()
     pd.testing.assert_frame_equal(
@@ -80,9 +75,9 @@ def test_unknown_engine_is_refused():
         TrustModel("real-estate", rng=1, engine="gpu")
 
 
-def test_agents_engine_gathers_state_with_the_array_dtypes():
-    scenario = load_scenario("real-estate", BUSY)
-    arrays, agents = run(scenario, "vectorized", 2), run(scenario, "agents", 2)
+def test_agents_engine_gathers_state_with_the_array_dtypes(small_scenario, run_model):
+    scenario = small_scenario("real-estate", busy=True)
+    arrays, agents = run_model(scenario, "vectorized", 2), run_model(scenario, "agents", 2)
     for name in ("status", "stage", "satisfaction", "good", "base_rate", "churned", "closed"):
         mine, theirs = getattr(agents.engine, name), getattr(arrays.engine, name)
         assert mine.dtype == theirs.dtype, name

@@ -9,10 +9,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trustsim.model.codes import ABANDONED, ACTIVE, FINISHED, POST_PURCHASE, POTENTIAL
 from trustsim.scenarios import load_scenario
 from trustsim.scenarios.schema import Scenario
 from trustsim.sim import TrustModel
-from trustsim.sim.vectorized import ABANDONED, ACTIVE, FINISHED, POST_PURCHASE, POTENTIAL
 
 # Measures that are honestly undefined in some states (no customers yet, a stage nobody
 # reached): they may be NaN exactly then, and never otherwise.
@@ -197,7 +197,7 @@ def test_works_under_mesa_batch_run():
 def test_choice_log_covers_every_choice():
     model = run(small("real-estate"), 5, record_choices=True)
     log = model.choice_log()
-    assert len(log) == int(model.engine.choices_at.sum())
+    assert len(log) == int(model.engine.tally.choices_at.sum())
     assert set(log["action"].unique()) <= {"delegate", "verify", "abandon"}
     assert ((log["p_delegate"] + log["p_verify"]) <= 1 + 1e-12).all()
     walked = log["action"] == "abandon"

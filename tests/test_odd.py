@@ -100,3 +100,16 @@ def test_every_sub_step_is_documented_in_schedule_order():
     assert positions == sorted(positions), (
         f"section 3 must list the sub-steps in STEP_ORDER: {TrustModel.STEP_ORDER}"
     )
+
+
+def test_every_measure_is_registered_and_documented():
+    from trustsim.model.metrics import METRICS, UNITS, metric
+
+    model = TrustModel("real-estate", rng=1, steps=3)
+    model.run_model()
+    unregistered = sorted({c for c in model.summary() if metric(c) is None})
+    assert not unregistered, f"trustsim/model/metrics.py does not register: {unregistered}"
+    assert {m.unit for m in METRICS.values()} <= set(UNITS)
+    spans = {span.split("[")[0] for span in code_spans(odd_text())}
+    undocumented = sorted(name for name in METRICS if name not in spans)
+    assert not undocumented, f"docs/ODD.md (7.12) does not define: {', '.join(undocumented)}"

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from trustsim.agents import rules
+from trustsim.model import rules
+from trustsim.model.codes import ABANDON, DELEGATE, VERIFY
 
 
 def test_expected_trust_and_uncertainty_follow_josang():
@@ -66,7 +67,7 @@ def test_choose_action_by_inverse_cdf():
     u = np.array([0.05, 0.25, 0.35, 0.95])
     actions = rules.choose_action(np.full(4, 0.2), np.full(4, 0.5), u)
     # P_del = 0.2, P_ver = 0.5: [0, 0.2) delegate, [0.2, 0.7) verify, [0.7, 1) abandon
-    assert actions.tolist() == [rules.DELEGATE, rules.VERIFY, rules.VERIFY, rules.ABANDON]
+    assert actions.tolist() == [DELEGATE, VERIFY, VERIFY, ABANDON]
 
 
 def test_trust_update_forgets_then_adds_by_layer_weight():
@@ -154,3 +155,22 @@ def test_an_unavailable_action_with_a_huge_utility_does_not_break_the_logit():
     # Delegation unavailable but with an enormous utility: the rest still share the mass.
     p_del, p_ver = rules.choice_probabilities(1e6, 0.0, 0.0, 0.0, 1.0, 0.01)
     assert p_del == 0.0 and p_ver == pytest.approx(0.5)
+
+
+def test_step_helpers_mean_the_same_for_one_buyer_and_for_arrays():
+    flags = np.array([True, False, True])
+    values = np.array([1.5, 2.5, 3.5])
+    picked = rules.where(flags, values, 0.0)
+    assert picked.tolist() == [1.5, 0.0, 3.5]
+    assert [rules.where(f, v, 0.0) for f, v in zip(flags, values, strict=True)] == [1.5, 0.0, 3.5]
+    assert rules.negate(flags).tolist() == [not f for f in flags]
+    assert rules.total(flags) == 2 and rules.total(values) == 7.5 and rules.total(flags[0])
+    table, one_by_one = np.zeros((3, 2), dtype=np.int64), np.zeros((3, 2), dtype=np.int64)
+    rows, columns = np.array([0, 2, 2], dtype=np.int8), np.array([1, 0, 0])
+    rules.count_pairs(table, rows, columns)
+    for row, column in zip(rows, columns, strict=True):
+        rules.count_pairs(one_by_one, row, column)
+    assert table.tolist() == one_by_one.tolist() == [[0, 1], [0, 0], [2, 0]]
+    per_layer = np.arange(12.0).reshape(3, 4)
+    assert rules.layers(per_layer, np.array([1, 3])).tolist() == [[1, 3], [5, 7], [9, 11]]
+    assert rules.layers(per_layer, 3) == (3.0, 7.0, 11.0)

@@ -16,11 +16,13 @@ import pytest
 from scipy import stats
 
 import trustsim
-from trustsim.agents import rules
 from trustsim.experiments import replication_seed
 from trustsim.experiments.stats import logistic_regression
+from trustsim.model import rules
 from trustsim.scenarios import Scenario, load_scenario, scenario_to_toml
 from trustsim.sim import TrustModel
+
+pytestmark = pytest.mark.slow  # many seeds per fact: statistical, long-running
 
 ALPHA = 0.01
 REPLICATIONS = 20

@@ -105,6 +105,7 @@ def reference(tmp_path_factory, experiment) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_workers_and_two_batch_sizes_give_the_in_process_numbers(
     tmp_path, client, experiment, reference
 ):
@@ -119,6 +120,7 @@ def test_two_workers_and_two_batch_sizes_give_the_in_process_numbers(
         pd.testing.assert_frame_equal(by_key(out), expected, check_exact=True)
 
 
+@pytest.mark.slow
 def test_one_worker_cluster_gives_the_same_numbers(tmp_path, experiment, reference):
     out = tmp_path / "one"
     report = sweep(experiment, out, workers=1)
@@ -222,6 +224,7 @@ def _assert_every_planned_run_once(out: Path, reference: Path) -> None:
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sweep_then_rerun_leaves_every_key_exactly_once(tmp_path, base_toml, reference):
     slow = write_experiment(tmp_path, base_toml, replications=12)  # 72 runs, one per part
     out = tmp_path / "killed"
@@ -238,6 +241,7 @@ def test_sigkill_mid_sweep_then_rerun_leaves_every_key_exactly_once(tmp_path, ba
     _assert_every_planned_run_once(out, reference)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_cluster_stops_cleanly_and_the_same_command_resumes(
     tmp_path, base_toml, reference
 ):
@@ -258,6 +262,7 @@ def test_ctrl_c_on_a_cluster_stops_cleanly_and_the_same_command_resumes(
     _assert_every_planned_run_once(out, reference)
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_task_has_its_batch_retried(tmp_path, client, experiment, reference):
     out = tmp_path / "worker-killed"
     pids = client.run(os.getpid)

@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from trustsim.chart_kinds import KINDS
 from trustsim.errors import TrustsimInputError
 from trustsim.limits import MAX_SEED, MAX_STEPS
 
@@ -440,10 +441,7 @@ def _resolved_summary(path: str, scenario) -> str:
 
 
 # --- charts, decks and feature value (issue 5) ------------------------------------
-CHART_KINDS = (
-    "comparison", "difference", "funnel", "trust", "horizon", "leads",
-    "usage-value", "heatmap", "sensitivity", "story",
-)  # fmt: skip
+CHART_KINDS = tuple(KINDS)
 
 
 @main.command()

@@ -11,56 +11,23 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from trustsim.sim.measures import HEADLINE
+from trustsim.model.metrics import (
+    HEADLINE,
+    METRICS,
+    fmt_interval,
+    fmt_plus_minus,
+    fmt_signed,
+    fmt_value,
+)
+from trustsim.model.metrics import label as metric_label
 
 STAGE_MEASURES = ("delegation_rate", "verification_rate", "abandonment_rate")
-LABELS = {
-    "leads": "Leads",
-    "closed_deals": "Closed deals",
-    "conversion": "Conversion (lead to deal)",
-    "short_closed_deals": "Closed deals, short horizon",
-    "short_conversion": "Conversion, short horizon",
-    "satisfaction": "Customer satisfaction (0-1)",
-    "nps": "NPS (finished customers)",
-    "time_to_close": "Time to close (steps)",
-    "revenue": "Revenue (deal units)",
-    "repeat_purchases": "Repeat purchases",
-    "wom_leads": "Leads from word of mouth",
-    "incidents": "Incidents",
-    "errors_caught": "Errors caught by checks",
-}
-PERCENT = {"conversion", "short_conversion"}
 
 
 def _console(stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
-
-
-def fmt_value(metric: str, value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if metric in PERCENT or metric.split("[")[0] in STAGE_MEASURES:
-        return f"{100 * value:.1f}%"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
-
-
-def fmt_interval(metric: str, mean: float, low: float, high: float) -> str:
-    if mean is None or math.isnan(mean):
-        return "n/a"
-    return f"{fmt_value(metric, mean)} [{fmt_value(metric, low)}, {fmt_value(metric, high)}]"
-
-
-def fmt_signed(metric: str, value: float) -> str:
-    if value is None or math.isnan(value):
-        return "n/a"
-    text = fmt_value(metric, abs(value))
-    if metric in PERCENT or metric.split("[")[0] in STAGE_MEASURES:
-        text = f"{100 * abs(value):.1f} pp"
-    return ("+" if value >= 0 else "-") + text
 
 
 @contextlib.contextmanager
@@ -123,7 +90,7 @@ def print_run(result, fmt: str) -> None:
             fmt_interval(metric, *index.loc[(name, metric), ["mean", "ci_low", "ci_high"]])
             for name in result.names
         ]
-        headline.add_row(LABELS.get(metric, metric), *cells)
+        headline.add_row(metric_label(metric), *cells)
     console.print(headline)
     for name in result.names:
         scenario = result.scenarios[name]
@@ -188,7 +155,7 @@ def print_comparison(result, diffs, fmt: str) -> None:
         rows = diffs[(diffs["scenario"] == name) & diffs["metric"].isin(HEADLINE)]
         for row in rows.itertuples():
             table.add_row(
-                LABELS.get(row.metric, row.metric),
+                metric_label(row.metric),
                 fmt_value(row.metric, row.base_mean),
                 fmt_value(row.metric, row.mean),
                 f"{fmt_signed(row.metric, row.diff)} [{fmt_signed(row.metric, row.ci_low)}, "
@@ -239,12 +206,12 @@ def demo_effects(result):
     The demo tests every effect on every metric at once (len(DEMO_EFFECTS) x
     len(EFFECT_METRICS) tests), so p_holm is adjusted over that whole family.
     """
-    from trustsim.experiments.runner import paired_differences
+    from trustsim.experiments.runner import paired_differences, subset
     from trustsim.experiments.stats import holm
 
     effects = []
     for label, base, other in DEMO_EFFECTS:
-        sub = _subset(result, [base, other])
+        sub = subset(result, [base, other])
         diffs = paired_differences(sub, base, EFFECT_METRICS)
         effects.append((label, base, other, diffs))
     family = holm(np.concatenate([diffs["p_value"].to_numpy() for *_, diffs in effects]))
@@ -253,18 +220,6 @@ def demo_effects(result):
         diffs["p_holm"] = family[start : start + len(diffs)]
         start += len(diffs)
     return effects
-
-
-def _subset(result, names):
-    from dataclasses import replace
-
-    keep = result.summaries["scenario"].isin(names)
-    return replace(
-        result,
-        summaries=result.summaries[keep],
-        timeseries=result.timeseries.iloc[0:0],
-        scenarios={n: result.scenarios[n] for n in names},
-    )
 
 
 def effect_sentence(label: str, diffs) -> str:
@@ -276,24 +231,18 @@ def effect_sentence(label: str, diffs) -> str:
     """
     by_metric = diffs.set_index("metric")
     parts = []
-    for metric, words in (
-        ("closed_deals", "closed deals"),
-        ("short_closed_deals", "deals by the short horizon"),
-        ("satisfaction", "satisfaction"),
-        ("nps", "NPS"),
-        ("revenue", "revenue"),
-    ):
+    for metric in EFFECT_METRICS:
         if metric not in by_metric.index:
             continue
         row = by_metric.loc[metric]
         if math.isnan(row["diff"]):
             continue
         significant = row["p_holm"] < 0.05 and (row["ci_low"] > 0 or row["ci_high"] < 0)
-        if metric in ("closed_deals", "revenue") and not math.isnan(row["relative"]):
+        if METRICS[metric].unit in ("count", "money") and not math.isnan(row["relative"]):
             change = fmt_relative(row["relative"], row["relative_ci_low"], row["relative_ci_high"])
         else:
             change = fmt_signed(metric, row["diff"])
-        parts.append(f"{words} {change}{'' if significant else ' (n.s.)'}")
+        parts.append(f"{METRICS[metric].words} {change}{'' if significant else ' (n.s.)'}")
     return f"{label}: " + ", ".join(parts) + "."
 
 
@@ -334,7 +283,7 @@ def print_demo(result, fmt: str) -> None:
     )
     table.add_column("Scenario", no_wrap=True)
     for metric in DEMO_COLUMNS:
-        table.add_column(SHORT_LABELS[metric], justify="right")
+        table.add_column(METRICS[metric].short, justify="right")
     index = result.metric_table().set_index(["scenario", "metric"])
     for family, members in _families(result.names):
         if family:
@@ -358,26 +307,6 @@ def print_demo(result, fmt: str) -> None:
 
 
 DEMO_COLUMNS = ("closed_deals", "conversion", "short_conversion", "satisfaction", "nps", "revenue")
-SHORT_LABELS = {
-    "closed_deals": "Deals",
-    "conversion": "Conv.",
-    "short_conversion": "Conv. short",
-    "satisfaction": "Satisf.",
-    "nps": "NPS",
-    "revenue": "Revenue",
-}
-
-
-def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
-    """Mean with the 95% CI half-width below it, both at the mean's precision."""
-    if mean is None or math.isnan(mean):
-        return "n/a"
-    half = (high - low) / 2
-    if metric in PERCENT:
-        return f"{100 * mean:.1f}%\n±{100 * half:.1f}"
-    size = abs(mean)
-    decimals = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 1 else 3
-    return f"{mean:,.{decimals}f}\n±{half:,.{decimals}f}"
 
 
 def _families(names: list[str]) -> list[tuple[str, list[str]]]:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from trustsim.chart_kinds import KINDS
 from trustsim.charts.results import Results, load_results, load_trace
 from trustsim.charts.style import chart_style, save_figure
 from trustsim.errors import TrustsimInputError
@@ -22,19 +23,6 @@ from trustsim.errors import TrustsimInputError
 if TYPE_CHECKING:
     from trustsim.charts.base import Chart
 
-# Chart kinds in deck order, with what each needs from the results.
-KINDS = {
-    "comparison": "runs of one or more scenarios",
-    "difference": "runs of two or more scenarios",
-    "funnel": "runs (time series) of one scenario",
-    "trust": "runs (time series) of one scenario",
-    "horizon": "runs (time series) of two or more scenarios",
-    "leads": "runs (time series)",
-    "usage-value": "features.parquet from `trustsim features SCENARIO --out DIR`",
-    "heatmap": "sweep results with two factors",
-    "sensitivity": "Sobol indices or a tornado table from a sweep",
-    "story": "trace.parquet or trace.csv from `trustsim trace`",
-}
 
 __all__ = [
     "KINDS",
@@ -159,10 +147,10 @@ def _charted_run(results: Results):
     """The runs to chart: for feature results only the full offer (the first scenario)."""
     if results.features is None:
         return results.run
-    from trustsim.terminal import _subset
+    from trustsim.experiments.runner import subset as restrict
 
     base = results.names[0]
-    subset = _subset(results.run, [base])
+    subset = restrict(results.run, [base])
     return replace(subset, timeseries=results.run.timeseries.query("scenario == @base"))
 
 

@@ -6,29 +6,16 @@ from typing import TYPE_CHECKING
 
 from trustsim.charts.base import Chart, finish, new_figure, note, number, percent, signed
 from trustsim.charts.style import GREY, HIGHLIGHT, LIGHT_GREY, TEXT
+from trustsim.model import metrics
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from trustsim.experiments.runner import RunResult
 
-LOWER_IS_BETTER = {"time_to_close"}
-METRIC_WORDS = {
-    "closed_deals": "closed deals",
-    "conversion": "conversion",
-    "short_closed_deals": "short-horizon closed deals",
-    "short_conversion": "short-horizon conversion",
-    "satisfaction": "satisfaction",
-    "nps": "NPS",
-    "time_to_close": "time to close",
-    "revenue": "revenue",
-    "leads": "leads",
-    "repeat_purchases": "repeat purchases",
-}
-
 
 def metric_words(metric: str) -> str:
-    return METRIC_WORDS.get(metric, metric.replace("_", " "))
+    return metrics.words(metric)
 
 
 def comparison_data(run: RunResult, metric: str = "closed_deals") -> pd.DataFrame:
@@ -79,7 +66,7 @@ def comparison_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     ax.margins(x=0.35)
     note(ax, f"Dot: mean of {int(rows['n'].max())} runs; line: 95% CI of the mean")
     b, w = rows.loc[best], rows.loc[worst]
-    verb = "lowest" if metric in LOWER_IS_BETTER else "most"
+    verb = "most" if metrics.higher_is_better(metric) else "lowest"
     title = (
         f"{b.scenario} has the {verb} {words}: {number(b['mean'])} "
         f"(95% CI {number(b.ci_low)}–{number(b.ci_high)})"
@@ -178,7 +165,7 @@ def _difference_title(row, words: str, base: str) -> str:
 
 
 def _best_index(values, metric: str, worst: bool = False) -> int:
-    lower = (metric in LOWER_IS_BETTER) != worst
+    lower = (not metrics.higher_is_better(metric)) != worst
     series = values.reset_index(drop=True)
     return int(series.idxmin() if lower else series.idxmax())
 
@@ -194,14 +181,12 @@ def _scenario_axis(ax, names, best: int) -> None:
 
 
 def _axis_label(metric: str) -> str:
-    from trustsim.terminal import LABELS
-
-    return LABELS.get(metric, metric)
+    return metrics.label(metric)
 
 
 def _check_metric(run: RunResult, metric: str) -> None:
     from trustsim.errors import TrustsimInputError
 
     if metric not in run.summaries.columns:
-        choices = ", ".join(c for c in METRIC_WORDS if c in run.summaries.columns)
+        choices = ", ".join(c for c in metrics.HEADLINE if c in run.summaries.columns)
         raise TrustsimInputError(f"--metric {metric!r} is not a run measure; try {choices}.")

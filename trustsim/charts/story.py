@@ -22,21 +22,15 @@ from trustsim.charts.style import (
     OKABE_ITO,
     TEXT,
 )
+from trustsim.experiments import trace
 
 if TYPE_CHECKING:
     import pandas as pd
 
-TRACE_COLUMNS = (
-    "step",
-    "stage",
-    "trust_environment",
-    "trust_rules",
-    "trust_counterparty",
-    "perceived_risk",
-    "action",
-    "outcome",
-    "satisfaction",
-    "reactance",
+# The trace's columns the strip reads, in the trace's order (`experiments.trace.TRACE_COLUMNS`
+# is the registry; the strip leaves out the stage-weighted trust and the probabilities).
+TRACE_COLUMNS = tuple(
+    c for c in trace.TRACE_COLUMNS if c not in {"trust", "p_delegate", "p_verify", "p_abandon"}
 )
 # Outcomes printed bold in the strip: the moments that cost trust.
 BAD_OUTCOMES = ("fail", "incident", "collaps")

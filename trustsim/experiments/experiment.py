@@ -32,22 +32,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trustsim.errors import TrustsimInputError
+from trustsim.model.metrics import SWEEP_DEFAULTS
 from trustsim.scenarios import Scenario, load_scenario
 from trustsim.scenarios.schema import Slug
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
-# Run measures kept when an experiment names none: the headline measures of the tables.
-DEFAULT_METRICS = (
-    "leads",
-    "closed_deals",
-    "conversion",
-    "short_conversion",
-    "satisfaction",
-    "nps",
-    "time_to_close",
-    "revenue",
-    "repeat_purchases",
-)
+# Run measures kept when an experiment names none (the metric registry's sweep defaults).
+DEFAULT_METRICS = SWEEP_DEFAULTS
 
 
 class _Strict(BaseModel):

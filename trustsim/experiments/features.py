@@ -207,7 +207,7 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from trustsim.terminal import fmt_signed
+    from trustsim.model.metrics import fmt_signed
 
     result = value.result
     out = Table(

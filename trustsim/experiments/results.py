@@ -164,7 +164,7 @@ def print_summary(sweep_dir, table, fmt: str = "table", limit: int = 50) -> None
     from rich.console import Console
     from rich.table import Table
 
-    from trustsim.terminal import fmt_plus_minus
+    from trustsim.model.metrics import fmt_plus_minus
 
     meta = SweepDir(sweep_dir).read_meta()
     metrics = [c for c in table.columns if f"{c}_ci_low" in table.columns]

@@ -212,7 +212,7 @@ def _json_number(value: float) -> float | None:
 
 def metric_names(summaries: pd.DataFrame) -> list[str]:
     """Run measures in display order: headline measures first, then the rest."""
-    from trustsim.sim.measures import HEADLINE
+    from trustsim.model.metrics import HEADLINE
 
     skip = {"scenario", "replication", "seed", "steps", "engine"}
     rest = [c for c in summaries.columns if c not in skip and c not in HEADLINE]
@@ -369,3 +369,16 @@ def compare(
     if len(result.names) < 2:
         raise TrustsimInputError("compare needs at least two different scenarios.")
     return result, paired_differences(result, base_name)
+
+
+def subset(result, names):
+    """The result restricted to scenarios `names` (their summaries; no time series)."""
+    from dataclasses import replace
+
+    keep = result.summaries["scenario"].isin(names)
+    return replace(
+        result,
+        summaries=result.summaries[keep],
+        timeseries=result.timeseries.iloc[0:0],
+        scenarios={n: result.scenarios[n] for n in names},
+    )

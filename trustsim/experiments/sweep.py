@@ -43,7 +43,7 @@ from trustsim.experiments.store import (
 
 # Source files whose code decides a run's numbers; a change to any of them is a new model.
 # From the runner only the two functions a sweep calls count, not the comparison code.
-MODEL_SOURCES = ("sim/*.py", "agents/*.py")
+MODEL_SOURCES = ("model/*.py", "engines/*.py", "sim/*.py")
 MODEL_FUNCTIONS = ("simulate", "replication_seed")
 TARGET_TASK_SECONDS = 1.0
 # Tasks in flight per worker thread: enough that no worker waits for the client.
@@ -68,8 +68,9 @@ ProgressCallback = Callable[[int, int, int], None]
 def model_version() -> str:
     """The package version plus a hash of the model's source code.
 
-    The source is every module of trustsim.sim and trustsim.agents and the runner's
-    `simulate` and `replication_seed`: editing any of them makes results on disk stale.
+    The source is every module of trustsim.model, trustsim.engines and trustsim.sim and
+    the runner's `simulate` and `replication_seed`: editing any of them makes results on
+    disk stale.
 
     Example:
         >>> model_version().startswith(__import__("trustsim").__version__)

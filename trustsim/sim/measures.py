@@ -1,7 +1,7 @@
 """What is measured per step and per run (MODEL.md, "What is measured").
 
 `measure(model)` computes every measure once per step from the engine's running totals
-(`trustsim.sim.tally`) and its active buyers' values; the Mesa `DataCollector` reporters
+(`trustsim.model.tally`) and its active buyers' values; the Mesa `DataCollector` reporters
 read from that dict. Undefined ratios (no customers yet, a stage
 nobody reached) are NaN rather than a made-up number.
 """
@@ -13,22 +13,8 @@ import math
 import mesa
 import numpy as np
 
+from trustsim.model.codes import POST_PURCHASE
 from trustsim.scenarios.schema import LAYERS
-from trustsim.sim.vectorized import POST_PURCHASE
-
-# Run-level measures in the order tables show them; per-stage measures follow.
-HEADLINE = (
-    "leads",
-    "closed_deals",
-    "conversion",
-    "short_closed_deals",
-    "short_conversion",
-    "satisfaction",
-    "nps",
-    "time_to_close",
-    "revenue",
-)
-PER_STAGE = ("delegation_rate", "verification_rate", "abandonment_rate", "active_at", "reached")
 
 
 def _ratio(num: float, den: float) -> float:
@@ -81,7 +67,7 @@ def measure(model) -> dict[str, float]:
         "detractors": model.detractors,
         "time_to_close": _ratio(tally.close_time, closed),
         "incidents": tally.incidents,
-        "errors_caught": eng.caught_total,
+        "errors_caught": tally.caught,
         "repeat_purchases": tally.repeats,
         "revenue": spec.market.deal_value * closed + spec.repeat.value * tally.repeats,
         "mean_reactance": _mean(tally.reactance, now.reactance, leads, 0.0),
@@ -95,11 +81,13 @@ def measure(model) -> dict[str, float]:
     # leads who ever reached stage k are the leads whose stage is k or later.
     at_stage = active_at + tally.left_at
     reached = np.cumsum(at_stage[::-1])[::-1]
+    delegations, verifications, walk_aways = tally.actions_at.tolist()
+    choices = tally.choices_at.tolist()
     for index, stage in enumerate(model.stages.names):
-        choices = eng.choices_at[index]
-        out[stage_column("delegation_rate", stage)] = _ratio(eng.delegations_at[index], choices)
-        out[stage_column("verification_rate", stage)] = _ratio(eng.verifications_at[index], choices)
-        out[stage_column("abandonment_rate", stage)] = _ratio(eng.abandoned_at[index], choices)
+        den = choices[index]
+        out[stage_column("delegation_rate", stage)] = _ratio(delegations[index], den)
+        out[stage_column("verification_rate", stage)] = _ratio(verifications[index], den)
+        out[stage_column("abandonment_rate", stage)] = _ratio(walk_aways[index], den)
         out[stage_column("active_at", stage)] = int(active_at[index])
         out[stage_column("reached", stage)] = int(reached[index])
     return out

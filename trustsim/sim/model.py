@@ -7,11 +7,12 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from trustsim.agents import rules
+from trustsim.engines.arrays import ArrayEngine
+from trustsim.model import rules, steps
+from trustsim.model.codes import ACTIONS, OUTCOMES, STATUSES, UNIFORM_ROWS
+from trustsim.model.stages import StageTable
 from trustsim.scenarios import Scenario, load_scenario
 from trustsim.sim import measures
-from trustsim.sim.params import StageTable
-from trustsim.sim.vectorized import UNIFORM_ROWS, VectorizedEngine
 
 ENGINES = ("vectorized", "agents", "compiled")
 
@@ -37,16 +38,9 @@ class TrustModel(mesa.Model):
         True
     """
 
-    # The schedule of one step, in order. Each name is a method of the engine.
-    STEP_ORDER = (
-        "repeat_purchases",  # customers who finished earlier buy again
-        "feel_pressure",  # the stage's pressure and forcing build reactance
-        "decide",  # perceived risk, utilities, logit choice
-        "resolve_outcomes",  # the service succeeds or fails; checks catch errors
-        "update_trust",  # forgetting, then evidence per layer
-        "update_satisfaction",  # experience against expectation
-        "advance_journeys",  # move on, close, finish, walk away
-    )
+    # The schedule of one step, in order (`trustsim.model.steps`). Each name is a
+    # method of the engine.
+    STEP_ORDER = steps.STEP_ORDER
 
     def __init__(
         self,
@@ -69,15 +63,15 @@ class TrustModel(mesa.Model):
         # the segments still sees the same per-step draws (common random numbers).
         setup_rng, self.step_rng = self.rng.spawn(2)
         if engine == "agents":
-            from trustsim.sim.agents_engine import AgentsEngine
+            from trustsim.engines.agents import AgentsEngine
 
             self.engine = AgentsEngine(self.spec, self.stages, setup_rng, self)
         elif engine == "compiled":
-            from trustsim.sim.compiled import CompiledEngine
+            from trustsim.engines.compiled import CompiledEngine
 
             self.engine = CompiledEngine(self.spec, self.stages, setup_rng)
         else:
-            self.engine = VectorizedEngine(self.spec, self.stages, setup_rng)
+            self.engine = ArrayEngine(self.spec, self.stages, setup_rng)
         self.promoters = 0
         self.detractors = 0
         self.new_leads = 0
@@ -139,9 +133,6 @@ class TrustModel(mesa.Model):
         after the step, status, and trust per layer after the step.
         """
         import pandas as pd
-
-        from trustsim.agents.rules import ACTIONS
-        from trustsim.sim.vectorized import OUTCOMES, STATUSES
 
         if not self.record_choices:
             raise ValueError("create the model with record_choices=True to log choices")

@@ -5,10 +5,13 @@ Built once per model, so the hot path never touches pydantic objects.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 
+from trustsim.model.state import Traits
+from trustsim.scenarios import schema
 from trustsim.scenarios.schema import TRAITS, Scenario
 
 
@@ -27,10 +30,7 @@ class StageTable:
     forced: np.ndarray  # float 0/1
     competition: np.ndarray
     closing: int
-
-    @property
-    def count(self) -> int:
-        return len(self.names)
+    count: int
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> StageTable:
@@ -52,6 +52,7 @@ class StageTable:
             forced=column(lambda s: float(s.forced)),
             competition=column(lambda s: s.competition),
             closing=scenario.closing_index,
+            count=len(stages),
         )
 
 
@@ -59,7 +60,7 @@ def draw_traits(scenario: Scenario, size: int, rng: np.random.Generator):
     """Segment and traits of every potential buyer, drawn once at set-up.
 
     Returns:
-        (segment index per buyer, dict trait name -> array on [0, 1]).
+        (segment index per buyer, `Traits` of arrays on [0, 1]).
     """
     segments = list(scenario.segments.values())
     shares = np.array([seg.share for seg in segments])
@@ -71,7 +72,7 @@ def draw_traits(scenario: Scenario, size: int, rng: np.random.Generator):
         members = np.flatnonzero(segment == index)
         for name in TRAITS:
             traits[name][members] = _sample(getattr(seg, name), len(members), rng)
-    return segment, traits
+    return segment, Traits(**traits)
 
 
 def _sample(dist, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -87,3 +88,37 @@ def _sample(dist, n: int, rng: np.random.Generator) -> np.ndarray:
         case "constant":
             return np.full(n, dist.value)
     raise AssertionError(dist.dist)
+
+
+def _numbers_of(section: type) -> type:
+    """A namedtuple type of a scenario section's float parameters, read by name.
+
+    Module-level types (below), so numba's cache can pickle them by name.
+    """
+    fields = [name for name, f in section.model_fields.items() if f.annotation is float]
+    return namedtuple(section.__name__ + "Numbers", fields)
+
+
+ChoiceNumbers = _numbers_of(schema.Choice)
+TrustNumbers = _numbers_of(schema.Trust)
+OutcomesNumbers = _numbers_of(schema.Outcomes)
+ReactanceNumbers = _numbers_of(schema.Reactance)
+SatisfactionNumbers = _numbers_of(schema.Satisfaction)
+RepeatNumbers = _numbers_of(schema.Repeat)
+Numbers = namedtuple("Numbers", "choice trust outcomes reactance satisfaction repeat")
+
+
+def numbers(scenario: Scenario) -> Numbers:
+    """The rule parameters as plain floats, by section (`p.choice.temperature`)."""
+
+    def section(kind: type, values) -> tuple:
+        return kind(*(float(getattr(values, name)) for name in kind._fields))
+
+    return Numbers(
+        section(ChoiceNumbers, scenario.choice),
+        section(TrustNumbers, scenario.trust),
+        section(OutcomesNumbers, scenario.outcomes),
+        section(ReactanceNumbers, scenario.reactance),
+        section(SatisfactionNumbers, scenario.satisfaction),
+        section(RepeatNumbers, scenario.repeat),
+    )

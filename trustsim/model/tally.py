@@ -1,12 +1,14 @@
-"""Running totals the engines keep as buyers move, so a step's measures cost O(active buyers).
+"""Running totals kept as buyers move, so a step's measures cost O(active buyers).
 
 A buyer who left the pipeline (finished or abandoned) never acts again: forgetting,
 pressure and experiences apply only to acting buyers, so their trust, satisfaction,
 reactance and stage are frozen. Their contributions are added here once, when they
 leave, and a mean over leads is (frozen sum + sum over active buyers) / leads.
 
-Every engine calls `settle` with the buyers who left in a step as arrays in ascending
-buyer order, so the floating-point sums are computed in the same order by every engine.
+The sub-steps (`trustsim.model.steps`) add to the counters (`counts`, `actions_at`) as
+things happen, in every engine; the compiled engine hands numba the two arrays. Every
+engine calls `settle` with the buyers who left in a step as arrays in ascending buyer
+order, so the floating-point sums are computed in the same order by every engine.
 """
 
 from __future__ import annotations
@@ -15,15 +17,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trustsim.model.codes import ABANDON, DELEGATE, VERIFY
+
+# Slots of `Tally.counts`, each also an attribute of the tally (`tally.closed`).
+COUNTERS = (
+    "leads",
+    "wom_leads",
+    "closed",
+    "close_time",
+    "repeats",
+    "incidents",
+    "caught",
+    "churned",
+)
+LEADS, WOM_LEADS, CLOSED, CLOSE_TIME, REPEATS, INCIDENTS, CAUGHT, CHURNED = range(len(COUNTERS))
+
+
+def _counter(slot: int) -> property:
+    return property(lambda self: int(self.counts[slot]), doc=f"`{COUNTERS[slot]}` so far.")
+
 
 class Tally:
-    """Counters and frozen sums over buyers, updated by the engine as things happen.
+    """Counters and frozen sums over buyers.
 
     Attributes (counts): leads, wom_leads, closed, close_time (sum of closing step -
-    arrival step over customers), repeats, incidents, churned, finished, abandoned,
-    promoters (finished, satisfaction >= promoter threshold), finished_detractors and
-    detractors (finished or abandoned, satisfaction <= detractor threshold), left_at
-    (per stage: buyers who left the pipeline there).
+    arrival step over customers), repeats, incidents, caught (errors caught by a check),
+    churned (in `counts`); actions_at (per action and stage: buyers who took it there);
+    finished, abandoned, promoters (finished, satisfaction >= promoter threshold),
+    finished_detractors and detractors (finished or abandoned, satisfaction <= detractor
+    threshold), left_at (per stage: buyers who left the pipeline there).
     Frozen sums over buyers who left: trust (per layer), satisfaction (all who left, and
     finished customers only), reactance.
     """
@@ -31,8 +53,8 @@ class Tally:
     def __init__(self, stage_count: int, promoter_threshold: float, detractor_threshold: float):
         self.promoter_threshold = promoter_threshold
         self.detractor_threshold = detractor_threshold
-        self.leads = self.wom_leads = self.closed = self.close_time = 0
-        self.repeats = self.incidents = self.churned = 0
+        self.counts = np.zeros(len(COUNTERS), dtype=np.int64)
+        self.actions_at = np.zeros((3, stage_count), dtype=np.int64)
         self.finished = self.abandoned = 0
         self.promoters = self.finished_detractors = self.detractors = 0
         self.left_at = np.zeros(stage_count, dtype=np.int64)
@@ -41,10 +63,26 @@ class Tally:
         self.finished_satisfaction = 0.0
         self.reactance = 0.0
 
-    def arrive(self, count: int, from_word_of_mouth: int) -> None:
-        """New leads: `count` of them, `from_word_of_mouth` of those brought by word of mouth."""
-        self.leads += int(count)
-        self.wom_leads += int(from_word_of_mouth)
+    leads, wom_leads, closed, close_time, repeats, incidents, caught, churned = (
+        _counter(slot) for slot in range(len(COUNTERS))
+    )
+
+    @property
+    def choices_at(self) -> np.ndarray:
+        """Choices made per stage."""
+        return self.actions_at.sum(axis=0)
+
+    @property
+    def delegations_at(self) -> np.ndarray:
+        return self.actions_at[DELEGATE]
+
+    @property
+    def verifications_at(self) -> np.ndarray:
+        return self.actions_at[VERIFY]
+
+    @property
+    def abandoned_at(self) -> np.ndarray:
+        return self.actions_at[ABANDON]
 
     def settle(self, finished, satisfaction, reactance, trust_sum, stage):
         """Buyers who left the pipeline this step, with their final values (ascending order).
@@ -73,7 +111,7 @@ class Tally:
 
 @dataclass(frozen=True, slots=True)
 class BuyerValues:
-    """Some buyers' state as arrays in the array engine's dtypes (`engine.take(index)`)."""
+    """Some buyers' state as arrays in the buyer table's dtypes (`engine.take(index)`)."""
 
     status: np.ndarray  # int8
     stage: np.ndarray  # int16

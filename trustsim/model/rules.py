@@ -1,15 +1,19 @@
-"""The buyer's rules as small pure functions.
+"""The buyer's rules as small pure functions, and the few words they are written in.
 
 Each function takes numbers or numpy arrays (broadcasting like numpy) and returns the
-same, so the array engine calls it once over all active buyers and the per-agent engine
+same, so an array engine calls it once over all acting buyers and the per-agent engine
 calls it on one buyer's values. No function draws random numbers: the uniforms a rule
-needs are passed in, which is what lets both engines consume draws identically.
+needs are passed in, which is what lets every engine consume draws identically.
 
-The compiled engine (`trustsim.sim.compiled`) compiles these same functions with numba
-and calls them on one buyer's numbers, so they use only operations that numba also
-supports on scalars: `_where` stands for `np.where` (numba's `np.where` returns arrays,
-so the compiled engine gives it a scalar version), and clipping is written with
-`np.minimum`/`np.maximum`, which give the same values as `np.clip`.
+The compiled engine (`trustsim.engines.compiled`) compiles these same functions with
+numba and calls them on one buyer's numbers, so they use only operations that numba also
+supports on scalars. Where numpy and plain Python differ, the rules say it with the
+helpers below, which the compiled engine gives scalar forms: `where` for a choice between
+two values (`np.where`), `negate` for "not", `total` for how many or how much over the
+buyers at hand, `count_pairs` for a count per (row, column) of a table, `layers` for
+the three trust layers of some buyers. "and" and "or"
+are `&` and `|`, which mean the same on booleans and boolean arrays. Clipping is written
+with `np.minimum`/`np.maximum`, which give the same values as `np.clip`.
 
 Notation follows docs/ODD.md: x stake, ra risk aversion, c control need, C verification
 skill, k reactance propensity, A affordance, phi pressure, T trust, u uncertainty.
@@ -19,13 +23,53 @@ from __future__ import annotations
 
 import numpy as np
 
-DELEGATE, VERIFY, ABANDON = 0, 1, 2
-ACTIONS = ("delegate", "verify", "abandon")
+
+def where(condition, if_true, if_false):
+    """`if_true` where `condition` holds, else `if_false` (np.where over arrays).
+
+    For one buyer, a plain choice between the two values (np.where would wrap it in an
+    array at many times the cost); the compiled engine has the same scalar form.
+    """
+    if isinstance(condition, np.ndarray):
+        return np.where(condition, if_true, if_false)
+    return if_true if condition else if_false
 
 
-def _where(condition, if_true, if_false):
-    """np.where(condition, if_true, if_false); the compiled engine gives it a scalar form."""
-    return np.where(condition, if_true, if_false)
+def negate(condition):
+    """Logical not of a flag or an array of flags."""
+    if isinstance(condition, np.ndarray):
+        return ~condition
+    return not condition
+
+
+def total(values):
+    """The sum over the buyers at hand (their count, for flags); the value itself for one."""
+    if not isinstance(values, np.ndarray):
+        return values
+    if values.dtype == np.bool_:
+        return np.count_nonzero(values)
+    return values.sum()
+
+
+def count_pairs(table, row, column):
+    """table[row, column] += 1 for each buyer at hand (`row`, `column` per buyer)."""
+    if not isinstance(row, np.ndarray):
+        table[row, column] += 1
+        return
+    flat = row.astype(np.intp) * table.shape[1] + column
+    table += np.bincount(flat, minlength=table.size).reshape(table.shape)
+
+
+def layers(per_layer, index):
+    """Columns `index` of a (3, n) per-layer array, one row per trust layer.
+
+    Over arrays one `np.take` along the buyers (several times faster than
+    `per_layer[:, index]`, whose result is also F-ordered); for one buyer, its three
+    numbers.
+    """
+    if isinstance(index, np.ndarray):
+        return np.take(per_layer, index, axis=1)
+    return (per_layer[0, index], per_layer[1, index], per_layer[2, index])
 
 
 def _exp(x):
@@ -129,8 +173,8 @@ def choice_probabilities(v_delegate, v_verify, v_abandon, can_delegate, can_veri
     Returns:
         (p_delegate, p_verify): the abandon probability is 1 - p_delegate - p_verify.
     """
-    v_del = _where(can_delegate > 0, v_delegate, -np.inf)
-    v_ver = _where(can_verify > 0, v_verify, -np.inf)
+    v_del = where(can_delegate > 0, v_delegate, -np.inf)
+    v_ver = where(can_verify > 0, v_verify, -np.inf)
     top = np.maximum(np.maximum(v_del, v_ver), v_abandon)
     e_del = _exp((v_del - top) / temperature)
     e_ver = _exp((v_ver - top) / temperature)
@@ -206,7 +250,7 @@ def stage_experience(
     with high control need, who value doing it themselves.
     """
     gap = outcome - expectation
-    gain = surprise_weight * _where(gap >= 0.0, gap, loss_aversion * gap)
+    gain = surprise_weight * where(gap >= 0.0, gap, loss_aversion * gap)
     value = (
         baseline
         + gain

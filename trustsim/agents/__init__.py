@@ -1,1 +1,0 @@
-"""What a buyer is and decides: the rules shared by both engines."""

@@ -1,0 +1,152 @@
+"""What every engine does the same way; a subclass says how buyers are stored and visited.
+
+A subclass provides `store(traits)` (build the buyer columns), `gather(name, index,
+layer)` (values of some buyers as an array), `begin_step()` (fix who acts this step),
+`each_acting(step, u, t)` (run one sub-step over the acting buyers), `apply(function,
+index, u, *args)` (run a function of buyers `index`) and `step_record()` (this step's
+record over the acting buyers as arrays).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trustsim.model import rules, steps
+from trustsim.model.codes import FINISHED
+from trustsim.model.stages import StageTable, draw_traits, numbers
+from trustsim.model.state import BUYER_STATE
+from trustsim.model.tally import BuyerValues, Tally
+from trustsim.scenarios.schema import LAYERS, Scenario
+
+_COLUMNS = {column.name for column in BUYER_STATE}
+
+
+class Engine:
+    """Buyers of one model run through the schedule of `trustsim.model.steps`.
+
+    Attributes:
+        scenario, stages, numbers: the scenario, its per-stage table and rule numbers.
+        size: potential buyers in the market.
+        segment: each buyer's segment index.
+        tally: the running totals the measures read.
+        active: buyers active or after purchase, ascending (they act next step).
+        acting: the buyers acting in the current step.
+    Every buyer column of `trustsim.model.state.BUYER_STATE` reads as an attribute over
+    all buyers (`engine.status`).
+    """
+
+    def __init__(self, scenario: Scenario, stages: StageTable, rng: np.random.Generator):
+        self.scenario = scenario
+        self.stages = stages
+        self.numbers = numbers(scenario)
+        self.size = scenario.market.size
+        mk = scenario.market
+        self.tally = Tally(stages.count, mk.promoter_threshold, mk.detractor_threshold)
+        self.segment, traits = draw_traits(scenario, self.size, rng)
+        self.active = np.empty(0, dtype=np.intp)
+        self.acting = self.active
+        self.store(traits)
+
+    def __getattr__(self, name: str):
+        if name in _COLUMNS:
+            return self.gather(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # ---------------------------------------------------------------- schedule
+    def repeat_purchases(self, u: np.ndarray, t: int) -> None:
+        if self.numbers.repeat.rate == 0.0:
+            return  # nobody buys again: skip the scan of the market
+        loyal = np.flatnonzero(steps.may_buy_again(self.gather("status"), self.gather("churned")))
+        self.apply(steps.repeat_purchases, loyal, u, self.numbers, self.tally)
+
+    def feel_pressure(self, u: np.ndarray, t: int) -> None:
+        self.begin_step()
+        self.each_acting(steps.feel_pressure, u, t)
+
+    def decide(self, u: np.ndarray, t: int) -> None:
+        self.each_acting(steps.decide, u, t)
+
+    def resolve_outcomes(self, u: np.ndarray, t: int) -> None:
+        self.each_acting(steps.resolve_outcomes, u, t)
+
+    def update_trust(self, u: np.ndarray, t: int) -> None:
+        self.each_acting(steps.update_trust, u, t)
+
+    def update_satisfaction(self, u: np.ndarray, t: int) -> None:
+        self.each_acting(steps.update_satisfaction, u, t)
+
+    def advance_journeys(self, u: np.ndarray, t: int) -> None:
+        self.each_acting(steps.advance_journeys, u, t)
+        self.settle_leavers()
+
+    def arrive_leads(
+        self, u: np.ndarray, t: int, hazard: float, outside: float, base_rates: np.ndarray
+    ) -> np.ndarray:
+        """Potential buyers become leads with the market's hazard; they act from next step."""
+        potential = np.flatnonzero(steps.may_arrive(self.gather("status")))
+        new = potential[steps.arrive(potential, u, hazard, self.tally)]
+        self.apply(steps.become_leads, new, u, t, outside, base_rates, self.numbers, self.tally)
+        if len(new):
+            # Disjoint from the active buyers (they were potential); keep buyer order.
+            self.active = np.sort(np.concatenate((self.active, new)))
+        return new
+
+    # --------------------------------------------------------- what is read
+    def settle_leavers(self) -> None:
+        """Buyers who finished or walked away this step leave `active` for the tally."""
+        gone = self.gather("status", self.acting) >= FINISHED
+        if gone.any():
+            self.take(self.acting[gone]).settle_into(self.tally, FINISHED)
+            self.active = self.acting[~gone]
+
+    def take(self, index: np.ndarray) -> BuyerValues:
+        """The state of buyers `index` as arrays (what the measures and the tally read)."""
+        prior = self.numbers.trust.prior_weight
+        index = None if len(index) == self.size else index  # everyone: no gather
+
+        def trust_sum(layer: int) -> float:
+            # One layer at a time keeps the temporaries small (peak memory).
+            good, bad, base = (self.gather(n, index, layer) for n in ("good", "bad", "base_rate"))
+            return float(rules.expected_trust(good, bad, base, prior).sum())
+
+        # Trust first, before the other gathers are alive (peak memory).
+        trust = (trust_sum(0), trust_sum(1), trust_sum(2))
+        return BuyerValues(
+            self.gather("status", index), self.gather("stage", index),
+            self.gather("satisfaction", index), self.gather("reactance", index), trust,
+        )  # fmt: skip
+
+    def word_of_mouth(self) -> tuple[int, int]:
+        """Promoters among finished customers; detractors among finished and abandoned buyers.
+
+        Only a customer who went through the journey recommends it; anyone who left
+        unhappy, customer or not, warns others.
+        """
+        return self.tally.promoters, self.tally.detractors
+
+    def choice_record(self, t: int) -> dict[str, np.ndarray]:
+        """This step's choices and outcomes, one entry per acting buyer (for logs and traces)."""
+        acting, record = self.acting, self.step_record()
+        prior = self.numbers.trust.prior_weight
+        outcome = steps.outcome_code(
+            record.success, record.caught, record.incident, record.collapsed
+        )
+        columns = {
+            "step": np.full(len(acting), t, dtype=np.int32),
+            "buyer": acting.astype(np.int64),
+            "stage": record.stage,
+            "stake": self.stages.stake[record.stage],
+            "trust": record.trust,
+            "perceived_risk": record.risk,
+            "p_delegate": record.p_delegate,
+            "p_verify": record.p_verify,
+            "action": record.action,
+            "outcome": np.asarray(outcome, dtype=np.int8),
+            "satisfaction": self.gather("satisfaction", acting),
+            "reactance": self.gather("reactance", acting),
+            "status": self.gather("status", acting),
+        }
+        for layer, name in enumerate(LAYERS):
+            good, bad, base = (self.gather(n, acting, layer) for n in ("good", "bad", "base_rate"))
+            columns[f"trust_{name}"] = rules.expected_trust(good, bad, base, prior)
+        return columns
