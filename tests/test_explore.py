@@ -26,8 +26,8 @@ from trustsim.cli import main
 from trustsim.explore import HOST, check_port, command_line
 from trustsim.explore import controls as ctl
 from trustsim.explore.views import TABLE_METRICS
+from trustsim.model.metrics import fmt_interval, label
 from trustsim.scenarios import load_scenario
-from trustsim.terminal import LABELS, fmt_interval
 
 CHROMIUM = Path("/usr/bin/chromium")
 # A small market over a short horizon: each page run takes a fraction of a second.
@@ -185,7 +185,7 @@ def test_a_saved_scenario_validates_and_reproduces_the_page_numbers(tmp_path, st
     for metric in TABLE_METRICS:
         row = means.loc[metric]
         expected = fmt_interval(metric, row["mean"], row["ci_low"], row["ci_high"])
-        assert shown[LABELS[metric]] == expected, metric
+        assert shown[label(metric)] == expected, metric
 
 
 @pytest.mark.parametrize(

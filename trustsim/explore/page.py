@@ -17,17 +17,13 @@ import streamlit as st
 from trustsim.errors import TrustsimInputError
 from trustsim.explore import controls as ctl
 from trustsim.explore import views
+from trustsim.model.metrics import METRICS
 from trustsim.scenarios import Scenario
 
 log = logging.getLogger("trustsim.explore")
 NO_COMPARISON = ""
 FIRST_OPEN = ("market",)
-HEADLINE_METRICS = {
-    "closed_deals": "Closed deals",
-    "nps": "NPS",
-    "conversion": "Conversion",
-    "wom_leads": "Leads from word of mouth",
-}
+HEADLINE_METRICS = ("closed_deals", "nps", "conversion", "wom_leads")
 
 
 def main(args: list[str]) -> None:
@@ -180,7 +176,8 @@ def _results(view: views.View, key: tuple) -> None:
         f"{view.seconds:.1f} s."
     )
     columns = st.columns(len(HEADLINE_METRICS))
-    for column, (metric, label) in zip(columns, HEADLINE_METRICS.items(), strict=True):
+    for column, metric in zip(columns, HEADLINE_METRICS, strict=True):
+        label = METRICS[metric].label
         mean, low, high, diff = views.headline(view, metric)
         column.metric(
             label, _text(metric, mean), delta=None if diff is None else _signed(metric, diff),
@@ -205,13 +202,13 @@ def _show(images: list[tuple[str, bytes]]) -> None:
 
 
 def _text(metric: str, value: float) -> str:
-    from trustsim.terminal import fmt_value
+    from trustsim.model.metrics import fmt_value
 
     return fmt_value(metric, value)
 
 
 def _signed(metric: str, value: float) -> str:
-    from trustsim.terminal import fmt_signed
+    from trustsim.model.metrics import fmt_signed
 
     return fmt_signed(metric, value)
 

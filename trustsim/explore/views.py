@@ -121,13 +121,13 @@ def interval_table(run: RunResult, metrics: list[str] | tuple[str, ...]) -> pd.D
     """One row per measure, one column per scenario: mean [95% CI], as `trustsim run` shows."""
     import pandas as pd
 
-    from trustsim.terminal import LABELS, fmt_interval
+    from trustsim.model.metrics import fmt_interval, label
 
     present = [m for m in metrics if m in run.summaries.columns]
     table = run.metric_table(present).set_index(["scenario", "metric"])
     rows = []
     for metric in present:
-        row = {"Measure": LABELS.get(metric, metric)}
+        row = {"Measure": label(metric)}
         for name in run.names:
             cell = table.loc[(name, metric)]
             row[name] = fmt_interval(metric, cell["mean"], cell["ci_low"], cell["ci_high"])
@@ -151,7 +151,7 @@ def _p_text(p: float) -> str:
 
 
 def _difference_text(metric: str, diff: pd.Series) -> str:
-    from trustsim.terminal import fmt_signed
+    from trustsim.model.metrics import fmt_signed
 
     if math.isnan(diff["diff"]):
         return "n/a"
