@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from trustsim.charts.claims import Effect, ci_text, effects_from, metric_words, value_text
+from trustsim.charts.claims import Effect, effects_from, metric_words, value_text
 
 DEFAULT_METRICS = ("closed_deals", "short_closed_deals", "satisfaction", "nps", "revenue")
 MAX_FINDINGS = 3
@@ -56,7 +56,7 @@ def build_story(run, metrics: list[str]) -> Story:
 
 
 def _clause(effect: Effect) -> str:
-    """"NPS −52.6 points (95% CI −54.8 to −50.4 points)"."""
+    """ "NPS −52.6 points (95% CI −54.8 to −50.4 points)"."""
     return f"{metric_words(effect.metric).label} {effect.interval()}"
 
 
@@ -149,9 +149,7 @@ def recommendation(story: Story, robustness_note: str) -> Recommendation:
     """
     primary = story.metrics[0]
     words = metric_words(primary).label
-    gains = [
-        e for e in story.effects if e.metric == primary and e.established and e.better
-    ]
+    gains = [e for e in story.effects if e.metric == primary and e.established and e.better]
     if not gains:
         return Recommendation(
             f"Keep {story.base} for now: no scenario is established to improve {words}",
@@ -169,8 +167,10 @@ def recommendation(story: Story, robustness_note: str) -> Recommendation:
     costs = [
         e
         for e in story.effects
-        if e.scenario == pick.scenario and e.metric in story.metrics
-        and e.established and not e.better
+        if e.scenario == pick.scenario
+        and e.metric in story.metrics
+        and e.established
+        and not e.better
     ]
     if costs:
         conditions.append("It costs: " + "; ".join(_clause(e) for e in costs) + ".")
