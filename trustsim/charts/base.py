@@ -54,7 +54,13 @@ def finish(fig: Figure, title: str, with_title: bool) -> None:
 
 def note(ax, text: str) -> None:
     """What the marks mean, as a grey line above the plot (where a legend would go)."""
-    ax.set_title(text, loc="left", fontsize=14, fontweight="normal", color="#666666")
+    ax.set_title(
+        wrap_title(text, NOTE_WRAP - 18),
+        loc="left",
+        fontsize=14,
+        fontweight="normal",
+        color="#666666",
+    )
 
 
 def figure_note(fig, text: str) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from trustsim.charts import claims
 from trustsim.charts.base import Chart, finish, new_figure, note
 from trustsim.charts.claims import number
-from trustsim.charts.style import LIGHT_GREY, TEXT, scenario_color
+from trustsim.charts.style import LIGHT_GREY, TEXT, scenario_color, wrap_title
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -229,7 +229,7 @@ def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             color=TEXT,
         )
     _scenario_axis(ax, rows)
-    ax.set_xlabel(f"Difference in {words} vs {labels['__base__']}")
+    ax.set_xlabel(wrap_title(f"Difference in {words} vs {labels['__base__']}", 60))
     ax.margins(x=0.35, y=0.3 if len(rows) == 1 else 0.1)
     note(
         ax,
