@@ -16,7 +16,8 @@ from matplotlib.text import Text
 
 import trustsim
 from trustsim.charts import load_results, make_chart, save_chart
-from trustsim.charts.base import number, percent, signed
+from trustsim.charts.base import number, percent
+from trustsim.charts.claims import Effect, change_text, claim_words_in, money
 from trustsim.charts.funnel import funnel_data, reached_per_run
 from trustsim.charts.story import TRACE_COLUMNS, story_chart
 from trustsim.charts.style import FIGSIZE, MIN_FONT_PT, chart_style, wrap_title
@@ -76,11 +77,16 @@ def test_run_chart_kinds_are_deck_ready(results, kind):
     assert_deck_ready(make_chart(results, kind))
 
 
-def test_comparison_title_names_the_best_scenario_and_its_mean(results):
+def base_label(results):
+    return results.run.scenarios[results.names[0]].display_name
+
+
+def test_comparison_title_compares_with_the_base_and_claims_nothing_without_a_test(results):
+    # Three paired runs admit no test, so no difference may be called established.
     chart = make_chart(results, "comparison", metric="closed_deals")
-    means = results.run.summaries.groupby("scenario")["closed_deals"].mean()
-    best = means.idxmax()
-    assert chart.title.startswith(f"{best} has the most closed deals: {number(means[best])}")
+    assert f"vs {base_label(results)}" in chart.title
+    assert "not established" in chart.title and not claim_words_in(chart.title)
+    assert "overlap" not in chart.takeaway.replace("not the overlap", "")
     plt.close(chart.figure)
 
 
@@ -89,10 +95,12 @@ def test_difference_title_is_the_paired_mean_difference(results):
     wide = results.run.summaries.pivot(
         index="replication", columns="scenario", values="closed_deals"
     )
-    diffs = {s: (wide[s] - wide["real-estate"]).mean() for s in SCENARIOS[1:]}
-    best = max(diffs, key=diffs.get)
-    assert chart.title.startswith(best)
-    assert signed(diffs[best]) in chart.title
+    labels = {results.run.scenarios[s].display_name: s for s in SCENARIOS}
+    lead = next(e for e in chart.effects if chart.title.startswith(e.scenario))
+    diff = (wide[labels[lead.scenario]] - wide["real-estate"]).mean()
+    assert lead.diff == pytest.approx(diff)
+    assert change_text("closed_deals", diff) in chart.title
+    assert "%" not in chart.title.replace("95% CI", "")  # relative changes: own phrase
     plt.close(chart.figure)
 
 
@@ -105,7 +113,11 @@ def test_funnel_starts_at_leads_and_reaches_closing_with_the_closed_deals(result
     assert (np.diff(data["reached"]) <= 1e-9).all()
     chart = make_chart(results, "funnel", scenario="real-estate-verifiable")
     worst = data.loc[data["left_share"].idxmax()]
-    assert f"at {worst.stage}: {percent(worst.left_share)}" in chart.title
+    assert chart.title.startswith(
+        f"{worst.stage.capitalize()} loses {percent(worst.left_share)} of the buyers"
+    )
+    assert "lever" not in chart.takeaway
+    assert f"{number(runs['closed_deals'].mean())} close a deal" in chart.takeaway
     plt.close(chart.figure)
 
 
@@ -130,14 +142,14 @@ def test_funnel_rebuilt_from_stage_counts_matches_the_engine():
     np.testing.assert_allclose(rebuilt, exact, atol=2 + 0.05 * max(exact))
 
 
-def test_trust_title_reports_the_final_medians(results):
+def test_trust_title_reports_the_final_means(results):
     chart = make_chart(results, "trust", scenario="real-estate")
     ts = results.run.timeseries.query("scenario == 'real-estate'")
     last = ts[ts["step"] == ts["step"].max()]
-    medians = {
-        layer: last[f"trust_{layer}"].median() for layer in ("environment", "rules", "counterparty")
+    means = {
+        layer: last[f"trust_{layer}"].mean() for layer in ("environment", "rules", "counterparty")
     }
-    low, high = min(medians.values()), max(medians.values())
+    low, high = min(means.values()), max(means.values())
     if high - low < 0.03:
         assert chart.title.startswith("Trust moves together")
     else:
@@ -145,17 +157,17 @@ def test_trust_title_reports_the_final_medians(results):
     plt.close(chart.figure)
 
 
-def test_horizon_and_leads_titles_use_the_final_values(results):
-    ts = results.run.timeseries
-    last = ts[ts["step"] == ts["step"].max()]
-    deals = last.groupby("scenario")["closed_deals"].mean()
-    horizon = make_chart(results, "horizon")
-    assert horizon.title.startswith(deals.idxmax())
-    assert number(deals.max()) in horizon.title
-    leads = last.groupby("scenario")["leads"].median()
-    chart = make_chart(results, "leads")
-    assert chart.title.startswith(f"{leads.idxmax()} reaches {number(leads.max())} leads")
-    plt.close(horizon.figure)
+@pytest.mark.parametrize("kind, metric", [("horizon", "closed_deals"), ("leads", "leads")])
+def test_horizon_and_leads_titles_state_the_paired_difference_at_the_end(results, kind, metric):
+    chart = make_chart(results, kind)
+    steps = int(results.run.timeseries["step"].max())
+    assert chart.title.startswith(f"By week {steps}, ")
+    wide = results.run.summaries.pivot(index="replication", columns="scenario", values=metric)
+    end = [e for e in chart.effects if e.metric == metric]
+    assert len(end) == len(SCENARIOS) - 1
+    for effect, name in zip(end, SCENARIOS[1:], strict=True):
+        assert effect.diff == pytest.approx((wide[name] - wide["real-estate"]).mean())
+    assert not claim_words_in(chart.title + chart.takeaway)  # three runs: nothing tested
     plt.close(chart.figure)
 
 
@@ -307,7 +319,7 @@ def test_cli_chart_writes_the_file_and_its_numbers(results_dir, tmp_path):
     assert res.exit_code == 0, res.output
     assert out.read_bytes().startswith(b"<?xml")
     assert len(pd.read_csv(out.with_suffix(".csv"))) == 8  # one row per stage
-    assert "Buyers walk away most at" in res.output
+    assert "of the buyers who reach it" in res.output
 
 
 @pytest.mark.parametrize(
@@ -334,3 +346,38 @@ def test_cli_chart_bad_input_exits_2_with_one_message(results_dir, tmp_path, arg
     assert res.exit_code == 2
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:") and message in lines[0]
+
+
+def effect(diff, low, high, p_holm, metric="closed_deals"):
+    return Effect("B", "A", metric, diff, low, high, 0.1, 0.05, 0.15, p_holm, 100.0, 110.0)
+
+
+@pytest.mark.parametrize(
+    "diff, low, high, p_holm, established",
+    [
+        (1.4, -0.1, 2.9, 0.04, False),  # the CI includes zero
+        (5.0, 2.0, 8.0, 0.2, False),  # the Holm-adjusted test does not agree
+        (5.0, 2.0, 8.0, float("nan"), False),  # too few runs for a test
+        (5.0, 2.0, 8.0, 0.01, True),
+        (-5.0, -8.0, -2.0, 0.01, True),
+    ],
+)
+def test_a_difference_is_established_only_by_its_paired_ci_and_holm_test(
+    diff, low, high, p_holm, established
+):
+    e = effect(diff, low, high, p_holm)
+    assert e.established is established
+    sentence = e.sentence()
+    assert bool(claim_words_in(sentence)) is established
+    assert ("not established" in sentence) is not established
+
+
+def test_lower_is_better_metrics_read_the_right_way():
+    assert effect(-2.0, -3.0, -1.0, 0.01, "time_to_close").better
+    assert not effect(-2.0, -3.0, -1.0, 0.01, "nps").better
+
+
+def test_money_is_written_for_executives():
+    assert money(1_234_567, "€") == "€1.2M"
+    assert money(-12_300, "USD") == "−12.3k USD"
+    assert money(950) == "950"

@@ -146,8 +146,10 @@ def test_new_writes_every_field_with_its_meaning_and_the_file_validates(tmp_path
     scenario = load_scenario(target)
     source = load_scenario("real-estate-funnel")
     assert scenario.name == "used-car"
-    assert scenario.model_dump(exclude={"name", "description"}) == source.model_dump(
-        exclude={"name", "description"}
+    # A display name belongs to one file's scenario: a new file does not take its source's.
+    assert scenario.label is None
+    assert scenario.model_dump(exclude={"name", "label", "description"}) == source.model_dump(
+        exclude={"name", "label", "description"}
     )
     assert cli("scenarios", "validate", str(target)).exit_code == 0
 

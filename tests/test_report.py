@@ -1,25 +1,33 @@
-"""Decks read back with python-pptx: exact 16:9, titles, pictures at drawn size, notes."""
+"""Decks read back with python-pptx: the storyline, claims backed by tests, text that fits,
+a source line and page number on every content slide, alt text, properties, the PDF."""
 
 from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
 
 import matplotlib as mpl
 
 mpl.use("Agg")
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from pptx import Presentation
-from pptx.util import Emu, Inches
+from pptx.util import Emu
 
 import trustsim
-from trustsim.charts import available_kinds, load_results
-from trustsim.charts.style import FIGSIZE
+from trustsim.charts import load_results
+from trustsim.charts.claims import claim_words_in, metric_words
 from trustsim.cli import main
-from trustsim.report import build_report
+from trustsim.report import DeckInfo, build_report
+from trustsim.report.deck import text_height
+from trustsim.report.story import DEFAULT_METRICS
 
-SMALL = dict(replications=3, seed=0, steps=30, overrides=["market.size=300"])
-SCENARIOS = ["delivery-trial-funnel", "delivery-trial-journey"]
+# Eight paired runs: enough for a test, so some differences are established.
+SMALL = dict(replications=8, seed=0, steps=30, overrides=["market.size=300"])
+SCENARIOS = ["real-estate", "real-estate-funnel"]
+INFO = DeckInfo(client="Acme", project="Trust", author="J. Doe", date="2025-03-01")
 
 
 @pytest.fixture(scope="module")
@@ -32,71 +40,194 @@ def results_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def deck(results_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("deck") / "deck.pptx"
-    return build_report(load_results(results_dir), out, pdf=True)
+    return build_report(load_results(results_dir), out, info=INFO)
 
 
-def chart_slides(prs):
-    return [s for s in prs.slides if any(sh.shape_type == 13 for sh in s.shapes)]
+def titles(prs):
+    return [s.shapes.title.text for s in prs.slides]
 
 
-def test_deck_is_exact_widescreen_with_one_slide_per_chart(deck, results_dir):
+def named(slide, name):
+    return [s for s in slide.shapes if s.name == name]
+
+
+def test_deck_tells_the_story_in_order(deck):
     prs = Presentation(str(deck.pptx))
     assert (prs.slide_width, prs.slide_height) == (Emu(12192000), Emu(6858000))
-    kinds = available_kinds(load_results(results_dir))
-    # title slide, one per chart, one appendix slide per scenario
-    assert len(prs.slides) == 1 + len(kinds) + len(SCENARIOS)
-    assert len(chart_slides(prs)) == len(kinds) == len(deck.titles)
+    heads = titles(prs)
+    assert heads[0] == INFO.title and heads[1] == "Executive summary"
+    assert heads[2].startswith("Scorecard")
+    assert any(t.startswith(("Recommend", "Keep")) for t in heads)
+    assert any(t.startswith("Caveats") for t in heads)
+    assert heads[-1].startswith("Appendix: what")
+    cover = " ".join(s.text_frame.text for s in prs.slides[0].shapes if s.has_text_frame)
+    assert all(x in cover for x in ("Acme", "Trust", "J. Doe", "2025-03-01"))
+    assert "/" not in cover.replace("trustsim", "")  # no command or local path on the cover
 
 
-def test_chart_slides_carry_the_action_title_picture_takeaway_and_notes(deck):
+def test_executive_summary_has_three_findings_at_most_one_per_scenario(deck):
     prs = Presentation(str(deck.pptx))
-    for slide, title in zip(chart_slides(prs), deck.titles, strict=True):
-        assert slide.shapes.title.text == title
-        (picture,) = [s for s in slide.shapes if s.shape_type == 13]
-        assert (picture.width, picture.height) == (Inches(FIGSIZE[0]), Inches(FIGSIZE[1]))
-        assert picture.left + picture.width <= prs.slide_width
-        assert picture.top + picture.height <= prs.slide_height
-        texts = [s.text_frame.text for s in slide.shapes if s.has_text_frame]
-        assert any(t.startswith("Takeaway") for t in texts)
-        notes = slide.notes_slide.notes_text_frame.text
-        for needle in (
-            "Seed: 0",
-            "replications: 3",
-            "trustsim version",
-            "Command:",
-            "delivery-trial-journey",
-            "-data/",
-        ):
-            assert needle in notes
+    (body,) = named(prs.slides[1], "Body")
+    findings = [p.text for p in body.text_frame.paragraphs if p.text]
+    assert 1 <= len(findings) <= 3
+    assert all(" vs Online service as today" in f for f in findings)
 
 
-def test_appendix_lists_every_stage_of_every_scenario(deck):
+def test_scorecard_is_a_native_table_of_scenarios_by_kpis(deck, results_dir):
     prs = Presentation(str(deck.pptx))
-    appendix = [s for s in prs.slides if s.shapes.title.text.startswith("Appendix")]
-    assert len(appendix) == len(SCENARIOS)
-    for slide, name in zip(appendix, SCENARIOS, strict=True):
-        spec = trustsim.load_scenario(name)
-        (table,) = [s.table for s in slide.shapes if s.has_table]
-        stages = [
-            table.cell(r, 0).text.removesuffix(" (closes)") for r in range(1, len(table.rows))
-        ]
-        assert stages == list(spec.stages)
-        assert table.cell(1, 1).text == f"{spec.stages[stages[0]].stake:g}"
+    (table,) = [s.table for s in prs.slides[2].shapes if s.has_table]
+    assert len(table.rows) == 1 + len(SCENARIOS)
+    assert [table.cell(0, c).text for c in range(1, len(table.columns))] == [
+        metric_words(m).short for m in DEFAULT_METRICS
+    ]
+    run = load_results(results_dir).run
+    means = run.summaries.groupby("scenario")["closed_deals"].mean()
+    assert table.cell(1, 1).text.startswith(f"{means['real-estate']:.1f}"[:3])
+
+
+def test_every_claim_word_is_backed_by_an_established_paired_difference(deck):
+    """Each sentence using "raises", "best", "wins"... names a scenario and a metric whose
+    paired difference to the base is established (95% CI and Holm test)."""
+    prs = Presentation(str(deck.pptx))
+    established = [e for e in deck.effects if e.established]
+    checked = 0
+    for slide in prs.slides:
+        for shape in slide.shapes:
+            if not shape.has_text_frame or shape.name in ("Source", "Page number", "Note"):
+                continue
+            for sentence in re.split(r"(?<=[.;])\s+|\n", shape.text_frame.text):
+                if not claim_words_in(sentence):
+                    continue
+                checked += 1
+                assert any(
+                    e.scenario in sentence and metric_words(e.metric).label in sentence
+                    for e in established
+                ), sentence
+    assert checked > 0  # the runs establish some differences, and the deck states them
+
+
+def test_no_claim_word_where_nothing_is_established(results_dir, tmp_path):
+    few = tmp_path / "few"
+    trustsim.run(SCENARIOS, replications=3, seed=0, steps=30, overrides=SMALL["overrides"]).write(
+        few
+    )
+    deck = build_report(load_results(few), tmp_path / "d.pptx")
+    assert not any(e.established for e in deck.effects)
+    prs = Presentation(str(deck.pptx))
+    for slide in prs.slides:
+        text = " ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
+        assert not claim_words_in(text.replace("★ best", "")), text
+
+
+def font_files(family: str) -> dict[bool, str]:
+    """Regular and bold font files of `family`: Carlito (Calibri's metrics) from the
+    system, DejaVu Sans from matplotlib; an empty dict when not installed."""
+    from matplotlib import font_manager
+
+    if family == "DejaVu Sans":
+        return {
+            bold: font_manager.findfont(
+                font_manager.FontProperties(family=family, weight="bold" if bold else "normal")
+            )
+            for bold in (False, True)
+        }
+    files = {Path(f).name: f for f in font_manager.findSystemFonts()}
+    wanted = {False: "Carlito-Regular.ttf", True: "Carlito-Bold.ttf"}
+    if not all(name in files for name in wanted.values()):
+        return {}
+    return {bold: files[name] for bold, name in wanted.items()}
+
+
+@pytest.mark.parametrize("family", ["Carlito", "DejaVu Sans"])
+def test_titles_takeaways_and_bodies_fit_their_boxes_in_the_actual_fonts(deck, family):
+    from PIL import ImageFont
+
+    paths = font_files(family)
+    if not paths:
+        pytest.skip(f"{family} is not installed (Debian: fonts-crosextra-carlito)")
+
+    def font_for(bold, size):
+        return ImageFont.truetype(paths[bold], size=max(1, round(size * 10)))
+
+    prs = Presentation(str(deck.pptx))
+    for number, slide in enumerate(prs.slides, start=1):
+        boxes = [slide.shapes.title, *named(slide, "Takeaway"), *named(slide, "Body")]
+        for box in boxes:
+            paragraphs = [
+                (p.text, p.runs[0].font.size.pt, bool(p.runs[0].font.bold))
+                for p in box.text_frame.paragraphs
+                if p.runs
+            ]
+            width, height = box.width / 914400, box.height / 914400
+            needed = text_height(paragraphs, width - 0.2, font_for)
+            assert needed <= height - 0.1, (number, box.name, box.text_frame.text)
+            assert box.left + box.width <= prs.slide_width
+            assert box.top + box.height <= prs.slide_height
+
+
+def test_every_content_slide_has_a_source_line_and_its_page_number(deck):
+    prs = Presentation(str(deck.pptx))
+    for number, slide in enumerate(prs.slides, start=1):
+        if number == 1:
+            continue
+        (source,) = named(slide, "Source")
+        (page,) = named(slide, "Page number")
+        assert source.text_frame.text.startswith("Source: trustsim ")
+        assert "8 runs per scenario, seed 0" in source.text_frame.text
+        assert page.text_frame.text == str(number)
+
+
+def test_pictures_have_alt_text_and_file_properties_come_from_the_options(deck):
+    prs = Presentation(str(deck.pptx))
+    pictures = [s for slide in prs.slides for s in slide.shapes if s.shape_type == 13]
+    assert pictures
+    for picture in pictures:
+        alt = picture._element.nvPicPr.cNvPr.get("descr")
+        assert alt and "image.png" not in alt
+    props = prs.core_properties
+    assert props.author == "J. Doe" and props.last_modified_by == "J. Doe"
+    assert props.title == INFO.title and props.created.year == 2025
+
+
+def test_deck_is_byte_reproducible(deck, results_dir, tmp_path):
+    again = build_report(load_results(results_dir), tmp_path / "deck.pptx", info=INFO)
+    assert again.pptx.read_bytes() == deck.pptx.read_bytes()
 
 
 def test_csv_beside_the_deck_for_every_chart(deck):
-    files = sorted(deck.csv_dir.glob("*.csv"))
-    assert len(files) == len(deck.titles)
-    assert all(len(pd.read_csv(f)) > 0 for f in files)
+    prs = Presentation(str(deck.pptx))
+    charts = [s for s in prs.slides if any(sh.shape_type == 13 for sh in s.shapes)]
+    assert len(list(deck.csv_dir.glob("*.csv"))) == len(charts)
 
 
-def test_pdf_has_the_same_pages_and_is_byte_stable(deck, results_dir, tmp_path):
-    pages = deck.pdf.read_bytes().count(b"/Type /Page\n") + deck.pdf.read_bytes().count(
-        b"/Type /Page "
+def test_chosen_metrics_drive_scorecard_and_evidence(results_dir, tmp_path):
+    deck = build_report(
+        load_results(results_dir), tmp_path / "d.pptx", metrics=["nps", "conversion"]
     )
-    assert pages == 1 + len(deck.titles) + len(SCENARIOS)
-    again = build_report(load_results(results_dir), tmp_path / "deck.pptx", pdf=True)
-    assert again.pdf.read_bytes() == deck.pdf.read_bytes()
+    prs = Presentation(str(deck.pptx))
+    (table,) = [s.table for s in prs.slides[2].shapes if s.has_table]
+    assert [table.cell(0, c).text for c in (1, 2)] == ["NPS", "Conversion"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_pdf_is_the_deck_rendered_by_libreoffice(results_dir, tmp_path):
+    deck = build_report(load_results(results_dir), tmp_path / "d.pptx", pdf=True)
+    data = deck.pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert pages == len(Presentation(str(deck.pptx)).slides)
+
+
+def test_pdf_without_libreoffice_says_how_to_install_it_and_exits_1(
+    results_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    out = tmp_path / "d.pptx"
+    res = CliRunner().invoke(main, ["report", str(results_dir), "--out", str(out), "--pdf"])
+    assert res.exit_code == 1
+    assert "apt-get install libreoffice-impress" in res.output
+    assert not out.exists()
 
 
 def test_template_masters_are_used_and_its_slides_dropped(results_dir, tmp_path):
@@ -104,23 +235,20 @@ def test_template_masters_are_used_and_its_slides_dropped(results_dir, tmp_path)
     template.slides.add_slide(template.slide_layouts[0]).shapes.title.text = "client cover"
     template.save(tmp_path / "client.pptx")
     deck = build_report(
-        load_results(results_dir),
-        tmp_path / "d.pptx",
-        template=tmp_path / "client.pptx",
-        kinds=["comparison"],
+        load_results(results_dir), tmp_path / "d.pptx", template=tmp_path / "client.pptx"
     )
     prs = Presentation(str(deck.pptx))
-    assert "client cover" not in [s.shapes.title.text for s in prs.slides if s.shapes.title]
+    assert "client cover" not in titles(prs)
     assert prs.slide_width == Emu(12192000)
-    assert len(prs.slides) == 1 + 1 + len(SCENARIOS)
 
 
 def test_cli_report(results_dir, tmp_path):
     out = tmp_path / "cli.pptx"
-    res = CliRunner().invoke(main, ["report", str(results_dir), "--out", str(out)])
+    args = ["report", str(results_dir), "--out", str(out), "--client", "Acme"]
+    res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert out.is_file() and (tmp_path / "cli-data").is_dir()
-    assert " 1. delivery-trial-" in res.output
+    assert " 2. Executive summary" in res.output
 
 
 @pytest.mark.parametrize(
@@ -129,6 +257,7 @@ def test_cli_report(results_dir, tmp_path):
         (["--out", "{tmp}/deck.key"], "a deck is a .pptx file"),
         (["--template", "{tmp}/none.pptx"], "--template"),
         (["--template", "{tmp}/bad.pptx"], "not a readable .pptx"),
+        (["--metric", "happiness"], "--metric 'happiness' is not a run measure"),
     ],
 )
 def test_cli_report_bad_input_exits_2(results_dir, tmp_path, extra, message):

@@ -313,7 +313,10 @@ def test_a_display_name_in_any_alphabet_goes_in_the_label(tmp_path):
     path = write(tmp_path, 'extends = "real-estate"\nname = "ru.offer_2"\nlabel = "Мой оффер"\n')
     scenario = load_scenario(path)
     assert (scenario.name, scenario.display_name) == ("ru.offer_2", "Мой оффер")
-    assert load_scenario("real-estate").display_name == "real-estate"
+    assert load_scenario("delivery-trial-funnel").display_name == "delivery-trial-funnel"
+    # A child without a label is not its parent: it shows its own name.
+    child = load_scenario(write(tmp_path, 'extends = "real-estate"\nname = "child"\n'))
+    assert child.display_name == "child"
 
 
 def test_a_file_name_that_is_no_valid_name_asks_for_one(tmp_path):

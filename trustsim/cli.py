@@ -519,23 +519,55 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     default=None,
     help="A .pptx whose slide masters and layouts to use.",
 )
-@click.option("--pdf", is_flag=True, help="Also write the same pages as <name>.pdf.")
-def report(results_dir, out_file, template, pdf):
-    """Write a 16:9 client deck of every chart RESULTS supports, with speaker notes.
+@click.option(
+    "--pdf", is_flag=True, help="Also write <name>.pdf: the deck rendered by LibreOffice."
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="A KPI for the scorecard and evidence, primary first (repeatable; default: "
+    "closed_deals, short_closed_deals, satisfaction, nps, revenue).",
+)
+@click.option("--title", default=None, help="Title of the deck.")
+@click.option("--client", default="", help="Client named on the title slide.")
+@click.option("--project", default="", help="Project named on the title slide.")
+@click.option("--author", default="", help="Author on the title slide and in the file.")
+@click.option(
+    "--date", default="", help="Date on the title slide (YYYY-MM-DD also dates the file)."
+)
+def report(results_dir, out_file, template, pdf, metrics, title, client, project, author, date):
+    """Write a 16:9 client deck from RESULTS: summary, scorecard, evidence, recommendation.
 
-    One slide per chart with its action title, a takeaway box and the provenance in the
-    notes; an appendix with the scenario parameters; a CSV per chart beside the deck.
+    Every claim about a difference comes from a paired test; where none is established the
+    deck says so. Each chart slide has its action title, a takeaway and the provenance in
+    the notes; a CSV per chart goes beside the deck.
 
     \b
     Example:
-      trustsim demo --out demo/ && trustsim report demo/ --out demo.pptx --pdf
+      trustsim compare real-estate real-estate-verifiable -n 20 --out res/
+      trustsim report res/ --out deck.pptx --client "Acme" --author "J. Doe" --pdf
     """
     from trustsim.charts import load_results
-    from trustsim.report import build_report
+    from trustsim.report import DeckInfo, MissingToolError, build_report
 
-    deck = build_report(load_results(results_dir), out_file, template=template, pdf=pdf)
-    for i, title in enumerate(deck.titles, start=1):
-        click.echo(f"{i:2d}. {title}")
+    info = DeckInfo(client=client, project=project, author=author, date=date)
+    if title:
+        info.title = title
+    try:
+        deck = build_report(
+            load_results(results_dir),
+            out_file,
+            template=template,
+            pdf=pdf,
+            metrics=list(metrics),
+            info=info,
+        )
+    except MissingToolError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    for i, slide_title in enumerate(deck.titles, start=1):
+        click.echo(f"{i:2d}. {slide_title}")
     written = ", ".join(str(p) for p in (deck.pptx, deck.pdf, deck.csv_dir) if p)
     click.echo(f"Written: {written}", err=True)
 

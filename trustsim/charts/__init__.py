@@ -89,7 +89,7 @@ def make_chart(
     Example:
         >>> chart = make_chart(load_results("results/"), "funnel")  # doctest: +SKIP
         >>> chart.title                                             # doctest: +SKIP
-        'Buyers walk away most at explore: 38% of those who reach it leave'
+        'Explore loses 38% of the buyers who reach it; no other stage loses more than 4%'
     """
     from trustsim.charts import comparison, funnel, sweep, timeseries, usage
     from trustsim.charts.story import story_chart

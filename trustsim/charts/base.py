@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from trustsim.charts.style import FIGSIZE, GREY, NOTE_WRAP, TEXT, wrap_title
@@ -24,6 +24,8 @@ class Chart:
         figure: the matplotlib figure, drawn at the size it is placed on a slide.
         data: the numbers the chart is drawn from (written as CSV beside a deck).
         uncertainty: what the bands or whiskers show (CI of the mean or spread of runs).
+        effects: the paired effects behind the title's and takeaway's claims.
+        alt_text: what the picture shows, for readers who cannot see it.
     """
 
     kind: str
@@ -32,6 +34,8 @@ class Chart:
     figure: Figure
     data: pd.DataFrame
     uncertainty: str
+    effects: list = field(default_factory=list)
+    alt_text: str = ""
 
 
 def new_figure(ncols: int = 1, sharey: bool = False, sharex: bool = False):
@@ -50,7 +54,13 @@ def finish(fig: Figure, title: str, with_title: bool) -> None:
 
 def note(ax, text: str) -> None:
     """What the marks mean, as a grey line above the plot (where a legend would go)."""
-    ax.set_title(text, loc="left", fontsize=14, fontweight="normal", color="#666666")
+    ax.set_title(
+        wrap_title(text, NOTE_WRAP - 18),
+        loc="left",
+        fontsize=14,
+        fontweight="normal",
+        color="#666666",
+    )
 
 
 def figure_note(fig, text: str) -> None:

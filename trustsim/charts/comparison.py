@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trustsim.charts.base import Chart, finish, new_figure, note, number, percent, signed
-from trustsim.charts.style import GREY, HIGHLIGHT, LIGHT_GREY, TEXT
+from trustsim.charts import claims
+from trustsim.charts.base import Chart, finish, new_figure, note
+from trustsim.charts.claims import number
+from trustsim.charts.style import LIGHT_GREY, TEXT, scenario_color, wrap_title
 from trustsim.model import metrics
 
 if TYPE_CHECKING:
@@ -15,11 +17,26 @@ if TYPE_CHECKING:
 
 
 def metric_words(metric: str) -> str:
-    return metrics.words(metric)
+    """The metric's name in a sentence ("closed deals")."""
+    return claims.metric_words(metric).label
+
+
+def scenario_columns(run: RunResult, names) -> dict[str, list]:
+    """Display name and colour for each scenario name (a column each in chart data)."""
+    position = {name: i for i, name in enumerate(run.names)}
+    return {
+        "label": [run.scenarios[n].display_name for n in names],
+        "color": [scenario_color(position[n]) for n in names],
+    }
 
 
 def comparison_data(run: RunResult, metric: str = "closed_deals") -> pd.DataFrame:
-    """Mean and 95% CI of `metric` per scenario (columns scenario, mean, ci_low, ci_high, n).
+    """Mean and 95% CI of `metric` per scenario, with the paired difference to the base.
+
+    Columns: scenario, label, color, mean, ci_low, ci_high, n, metric, base, base_label,
+    and, for scenarios other than the base (the first), the `paired_differences` columns
+    prefixed `vs_base_` (diff, ci_low, ci_high, relative, relative_ci_low,
+    relative_ci_high, p_holm).
 
     Example:
         >>> import trustsim
@@ -27,59 +44,126 @@ def comparison_data(run: RunResult, metric: str = "closed_deals") -> pd.DataFram
         >>> comparison_data(run)["scenario"].tolist()
         ['real-estate']
     """
+    from trustsim.experiments.runner import paired_differences
+
     _check_metric(run, metric)
-    table = run.metric_table([metric])
-    return table.drop(columns="metric").assign(metric=metric)
+    table = run.metric_table([metric]).drop(columns="metric").assign(metric=metric)
+    table = table.assign(**scenario_columns(run, table["scenario"]))
+    base = run.names[0]
+    table = table.assign(base=base, base_label=run.scenarios[base].display_name)
+    if len(run.names) < 2:
+        return table
+    pairs = paired_differences(run, base, [metric])[PAIRED_COLUMNS]
+    pairs = pairs.rename(columns={c: f"vs_base_{c}" for c in PAIRED_COLUMNS[1:]})
+    return table.merge(pairs, on="scenario", how="left")
+
+
+def pair_columns(run: RunResult, metric: str, prefix: str) -> pd.DataFrame:
+    """Paired differences of `metric` to the base (the first scenario), one row per other
+    scenario, columns PAIRED_COLUMNS with `prefix` (scenario kept as is)."""
+    from trustsim.experiments.runner import paired_differences
+
+    pairs = paired_differences(run, run.names[0], [metric])[[*PAIRED_COLUMNS, "mean"]]
+    return pairs.rename(columns={c: f"{prefix}{c}" for c in [*PAIRED_COLUMNS[1:], "mean"]})
+
+
+def effects_with_prefix(rows: pd.DataFrame, prefix: str, metric: str) -> list[claims.Effect]:
+    """Effects from one row per scenario holding `prefix`-ed paired columns (the base's
+    row, with NaN there, is skipped)."""
+    import pandas as pd
+
+    others = rows[rows[f"{prefix}diff"].notna()]
+    table = pd.DataFrame({c: others[f"{prefix}{c}"] for c in [*PAIRED_COLUMNS[1:], "mean"]})
+    table = table.assign(scenario=others["scenario"], metric=metric)
+    labels = dict(zip(rows["scenario"], rows["label"], strict=True))
+    labels["__base__"] = str(rows["base_label"].iloc[0])
+    return claims.effects_from(table, labels)
+
+
+PAIRED_COLUMNS = [
+    "scenario",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "relative",
+    "relative_ci_low",
+    "relative_ci_high",
+    "p_holm",
+    "base_mean",
+]
+
+
+def comparison_effects(rows: pd.DataFrame) -> list[claims.Effect]:
+    """The paired effects vs the base stored in comparison data (none for one scenario)."""
+    if "vs_base_diff" not in rows.columns:
+        return []
+    import pandas as pd
+
+    others = rows[rows["scenario"] != rows["base"]]
+    table = pd.DataFrame({c: others[f"vs_base_{c}"] for c in PAIRED_COLUMNS[1:]})
+    table = table.assign(scenario=others["scenario"], metric=others["metric"], mean=others["mean"])
+    labels = dict(zip(rows["scenario"], rows["label"], strict=True))
+    labels["__base__"] = str(rows["base_label"].iloc[0])
+    return claims.effects_from(table, labels)
+
+
+def headline_effect(effects: list[claims.Effect]) -> claims.Effect:
+    """The effect a title leads with: the strongest established one in the good
+    direction, else the strongest established one, else the strongest of all."""
+    good = [e for e in effects if e.established and e.better]
+    pool = good or [e for e in effects if e.established] or effects
+    return max(pool, key=lambda e: e.strength)
 
 
 def comparison_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
-    """Dot and 95% CI per scenario; the best scenario highlighted, its value in the title.
+    """Dot and 95% CI per scenario, each in its colour; the title compares with the base.
 
     Example:
         >>> import pandas as pd
-        >>> data = pd.DataFrame({"scenario": ["a", "b"], "metric": "closed_deals",
-        ...     "mean": [10.0, 12.0], "ci_low": [9.0, 11.0], "ci_high": [11.0, 13.0], "n": 5})
-        >>> comparison_chart(data).title.startswith("b")
-        True
+        >>> data = pd.DataFrame({"scenario": ["a"], "label": ["A"], "color": ["#4D4D4D"],
+        ...     "metric": "closed_deals", "base": "a", "base_label": "A",
+        ...     "mean": [10.0], "ci_low": [9.0], "ci_high": [11.0], "n": 5})
+        >>> comparison_chart(data).title
+        'A: 10.0 closed deals on average (95% CI 9.00–11.0)'
     """
     metric = str(data["metric"].iloc[0])
     words = metric_words(metric)
     rows = data.reset_index(drop=True)
-    best = _best_index(rows["mean"], metric)
-    worst = _best_index(rows["mean"], metric, worst=True)
     fig, ax = new_figure()
     for i, row in rows.iterrows():
-        color = HIGHLIGHT if i == best else GREY
-        ax.plot([row.ci_low, row.ci_high], [i, i], color=color, lw=4, solid_capstyle="round")
-        ax.plot(row["mean"], i, "o", color=color, ms=13)
+        ax.plot([row.ci_low, row.ci_high], [i, i], color=row.color, lw=4, solid_capstyle="round")
+        ax.plot(row["mean"], i, "o", color=row.color, ms=13)
         ax.annotate(
             f"{number(row['mean'])}  ({number(row.ci_low)}–{number(row.ci_high)})",
             (row.ci_high, i),
             xytext=(10, 0),
             textcoords="offset points",
             va="center",
-            color=color if i == best else TEXT,
+            color=TEXT,
             fontsize=14,
         )
-    _scenario_axis(ax, rows["scenario"], best)
+    _scenario_axis(ax, rows)
     ax.set_xlabel(_axis_label(metric))
     ax.margins(x=0.35)
     note(ax, f"Dot: mean of {int(rows['n'].max())} runs; line: 95% CI of the mean")
-    b, w = rows.loc[best], rows.loc[worst]
-    verb = "most" if metrics.higher_is_better(metric) else "lowest"
-    title = (
-        f"{b.scenario} has the {verb} {words}: {number(b['mean'])} "
-        f"(95% CI {number(b.ci_low)}–{number(b.ci_high)})"
-    )
-    if len(rows) > 1:
-        title += f" vs {number(w['mean'])} for {w.scenario}"
-    takeaway = (
-        f"{b.scenario}: {number(b['mean'])} {words} on average. "
-        f"The lines are 95% confidence intervals of the mean over {int(rows['n'].max())} runs; "
-        "where they overlap, the difference is not established."
-    )
+    effects = comparison_effects(rows)
+    if not effects:
+        r = rows.iloc[0]
+        title = (
+            f"{r.label}: {number(r['mean'])} {words} on average "
+            f"(95% CI {number(r.ci_low)}–{number(r.ci_high)})"
+        )
+        takeaway = f"One scenario: {words} with its 95% CI over {int(r.n)} runs."
+    else:
+        lead = headline_effect(effects)
+        title = lead.sentence()
+        takeaway = (
+            f"Each scenario is compared with {lead.base} on the same random numbers (paired "
+            f"runs); the paired 95% CI decides, not the overlap of the lines above. "
+            f"Relative change of {lead.scenario}: {lead.relative_interval()}."
+        )
     finish(fig, title, with_title)
-    return Chart("comparison", title, takeaway, fig, rows, "95% CI of the mean")
+    return Chart("comparison", title, takeaway, fig, rows, "95% CI of the mean", effects=effects)
 
 
 def difference_data(
@@ -106,75 +190,78 @@ def difference_data(
     stored = differences is not None and base == run.names[0]
     table = differences if stored else paired_differences(run, base, [metric])
     rows = table[table["metric"] == metric].reset_index(drop=True)
-    return rows.assign(base=base, n=run.replications)
+    rows = rows.assign(**scenario_columns(run, rows["scenario"]))
+    return rows.assign(base=base, base_label=run.scenarios[base].display_name, n=run.replications)
 
 
 def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
-    """Paired difference to the base with 95% CI; the largest gain highlighted.
+    """Paired difference to the base with 95% CI, each scenario in its colour; a filled
+    dot where the difference is established, a hollow one where it is not.
 
     Example:
         >>> import pandas as pd
-        >>> data = pd.DataFrame({"scenario": ["b"], "metric": "closed_deals", "base": "a",
+        >>> data = pd.DataFrame({"scenario": ["b"], "label": ["B"], "color": ["#0072B2"],
+        ...     "metric": "closed_deals", "base": "a", "base_label": "A",
         ...     "base_mean": [50.0], "mean": [59.0], "diff": [9.0], "ci_low": [6.0],
-        ...     "ci_high": [12.0], "relative": [0.18], "p_value": [0.01], "n": 10})
+        ...     "ci_high": [12.0], "relative": [0.18], "relative_ci_low": [0.12],
+        ...     "relative_ci_high": [0.24], "p_value": [0.01], "p_holm": [0.01], "n": 10})
         >>> difference_chart(data).title
-        'b adds 18% closed deals vs a: +9.00 (95% CI +6.00 to +12.0)'
+        'B raises closed deals by 9.00 vs A (95% CI +6.00 to +12.0)'
     """
-    metric, base = str(data["metric"].iloc[0]), str(data["base"].iloc[0])
+    metric = str(data["metric"].iloc[0])
     words = metric_words(metric)
     rows = data.reset_index(drop=True)
-    best = _best_index(rows["diff"], metric)
+    labels = dict(zip(rows["scenario"], rows["label"], strict=True))
+    labels["__base__"] = str(rows["base_label"].iloc[0])
+    effects = claims.effects_from(rows, labels)
     fig, ax = new_figure()
     ax.axvline(0, color=LIGHT_GREY, lw=2, zorder=0)
-    for i, row in rows.iterrows():
-        color = HIGHLIGHT if i == best else GREY
-        ax.plot([row.ci_low, row.ci_high], [i, i], color=color, lw=4, solid_capstyle="round")
-        ax.plot(row["diff"], i, "o", color=color, ms=13)
+    for i, (row, effect) in enumerate(zip(rows.itertuples(), effects, strict=True)):
+        ax.plot([row.ci_low, row.ci_high], [i, i], color=row.color, lw=4, solid_capstyle="round")
+        face = row.color if effect.established else "white"
+        ax.plot(row.diff, i, "o", color=row.color, mfc=face, mew=3, ms=13)
         ax.annotate(
-            f"{signed(row['diff'])}  ({percent(row.relative, True)})",
+            claims.change_text(metric, row.diff),
             (max(row.ci_high, 0), i),
             xytext=(10, 0),
             textcoords="offset points",
             va="center",
             fontsize=14,
-            color=color if i == best else TEXT,
+            color=TEXT,
         )
-    _scenario_axis(ax, rows["scenario"], best)
-    ax.set_xlabel(f"Difference in {words} vs {base}")
+    _scenario_axis(ax, rows)
+    ax.set_xlabel(wrap_title(f"Difference in {words} vs {labels['__base__']}", 60))
     ax.margins(x=0.35, y=0.3 if len(rows) == 1 else 0.1)
-    note(ax, f"Dot: mean paired difference over {int(rows['n'].max())} runs; line: 95% CI")
-    b = rows.loc[best]
-    title = _difference_title(b, words, base)
-    significant = b.ci_low > 0 or b.ci_high < 0
+    note(
+        ax,
+        f"Dot: mean paired difference over {int(rows['n'].max())} runs; line: 95% CI; "
+        "hollow: not established",
+    )
+    lead = headline_effect(effects)
+    title = lead.sentence()
     takeaway = (
-        f"Against {base}, {b.scenario} changes {words} by {signed(b['diff'])} per run "
-        f"({percent(b.relative, True)}). Runs are paired on the same random numbers; "
-        + ("the 95% CI excludes zero." if significant else "the 95% CI includes zero.")
+        f"Relative change of {lead.scenario}: {lead.relative_interval()}. Established means "
+        "the paired 95% CI excludes zero and the Holm-adjusted test agrees."
     )
     finish(fig, title, with_title)
-    return Chart("difference", title, takeaway, fig, rows, "95% CI of the mean paired difference")
-
-
-def _difference_title(row, words: str, base: str) -> str:
-    verb = "adds" if row["diff"] >= 0 else "costs"
-    ci = f"95% CI {signed(row.ci_low)} to {signed(row.ci_high)}"
-    return (
-        f"{row.scenario} {verb} {percent(abs(row.relative))} {words} vs {base}: "
-        f"{signed(row['diff'])} ({ci})"
+    return Chart(
+        "difference",
+        title,
+        takeaway,
+        fig,
+        rows,
+        "95% CI of the mean paired difference",
+        effects=effects,
     )
 
 
-def _best_index(values, metric: str, worst: bool = False) -> int:
-    lower = (not metrics.higher_is_better(metric)) != worst
-    series = values.reset_index(drop=True)
-    return int(series.idxmin() if lower else series.idxmax())
+def _scenario_axis(ax, rows: pd.DataFrame) -> None:
+    """Scenario display names on the y axis, wrapped, each in its colour."""
+    from trustsim.charts.style import wrap_title
 
-
-def _scenario_axis(ax, names, best: int) -> None:
-    ax.set_yticks(range(len(names)), list(names))
-    for i, tick in enumerate(ax.get_yticklabels()):
-        tick.set_color(HIGHLIGHT if i == best else TEXT)
-        tick.set_fontweight("bold" if i == best else "normal")
+    ax.set_yticks(range(len(rows)), [wrap_title(str(t), 22) for t in rows["label"]])
+    for tick, color in zip(ax.get_yticklabels(), rows["color"], strict=True):
+        tick.set_color(color)
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)
@@ -188,5 +275,5 @@ def _check_metric(run: RunResult, metric: str) -> None:
     from trustsim.errors import TrustsimInputError
 
     if metric not in run.summaries.columns:
-        choices = ", ".join(c for c in metrics.HEADLINE if c in run.summaries.columns)
+        choices = ", ".join(c for c in claims.KNOWN_METRICS if c in run.summaries.columns)
         raise TrustsimInputError(f"--metric {metric!r} is not a run measure; try {choices}.")

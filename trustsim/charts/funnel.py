@@ -107,6 +107,8 @@ def funnel_data(run: RunResult, scenario: str | None = None) -> pd.DataFrame:
                 "left_share": left / m if m else np.nan,
                 "still_share": mean_still[i] / m if m else np.nan,
                 "n": reached.shape[0],
+                "label": spec.display_name,
+                "closed_deals": float(summaries["closed_deals"].mean()),
                 "derived": not all(f"reached[{s}]" in summaries.columns for s in spec.stages),
             }
         )
@@ -121,9 +123,10 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         >>> data = pd.DataFrame({"scenario": "s", "stage": ["a", "b"], "closing": [False, True],
         ...     "reached": [100.0, 40.0], "ci_low": [90.0, 35.0], "ci_high": [110.0, 45.0],
         ...     "moved_on_share": [0.4, float("nan")], "left_share": [0.5, float("nan")],
-        ...     "still_share": [0.1, 1.0], "n": 5, "derived": False})
+        ...     "still_share": [0.1, 1.0], "n": 5, "derived": False, "label": "S",
+        ...     "closed_deals": 38.0})
         >>> funnel_chart(data).title
-        'Buyers walk away most at a: 50% of those who reach it leave'
+        'A loses 50% of the buyers who reach it'
     """
     rows = data.reset_index(drop=True)
     worst = int(rows["left_share"].fillna(-1).idxmax())
@@ -160,23 +163,25 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)
     ax.set_xlim(0, rows["ci_high"].max() * 1.9)
-    ax.set_xlabel(f"Buyers reaching the stage ({rows['scenario'].iloc[0]})")
+    ax.set_xlabel(f"Buyers reaching the stage ({rows['label'].iloc[0]})")
     derived = " (rebuilt from stage counts)" if bool(rows["derived"].iloc[0]) else ""
     note(ax, f"Bar: mean of {int(rows['n'].max())} runs{derived}; whisker: 95% CI; ✓ closes")
     w = rows.loc[worst]
-    title = (
-        f"Buyers walk away most at {w.stage}: {percent(w.left_share)} of those who reach it leave"
+    others = rows["left_share"].drop(index=worst).dropna()
+    title = f"{w.stage.capitalize()} loses {percent(w.left_share)} of the buyers who reach it"
+    if len(others):
+        title += f"; no other stage loses more than {percent(others.max())}"
+    takeaway = (
+        f"Of {number(rows['reached'].iloc[0])} leads, {number(rows['closed_deals'].iloc[0])} "
+        "close a deal (means over runs). Where buyers leave shows where to look, not what "
+        "a fix would gain: that takes a scenario comparison."
     )
-    closing = rows[rows["closing"]]
-    takeaway = f"Fixing {w.stage} is the largest lever in this journey."
-    if len(closing):
-        c = closing.iloc[0]
-        takeaway = (
-            f"Of {number(rows['reached'].iloc[0])} leads, {number(c.reached)} reach "
-            f"{c.stage}, where the deal closes. " + takeaway
-        )
     finish(fig, title, with_title)
-    return Chart("funnel", title, takeaway, fig, rows, "95% CI of the mean")
+    alt = (
+        f"Bar chart of buyers reaching each stage for {rows['label'].iloc[0]}, with the share "
+        f"who leave; {w.stage} is marked."
+    )
+    return Chart("funnel", title, takeaway, fig, rows, "95% CI of the mean", alt_text=alt)
 
 
 def _pick(run: RunResult, scenario: str | None) -> str:

@@ -24,7 +24,24 @@ OKABE_ITO = {
     "black": "#000000",
 }
 HIGHLIGHT = OKABE_ITO["blue"]
+# Vermillion means one thing on every slide: where buyers are lost or a result is worse.
 ALERT = OKABE_ITO["vermillion"]
+# Each scenario keeps one colour on every slide, by its position in the results: the base
+# in dark grey, the others in Okabe-Ito hues (vermillion is kept for ALERT).
+SCENARIO_COLORS = (
+    "#4D4D4D",
+    OKABE_ITO["blue"],
+    OKABE_ITO["green"],
+    OKABE_ITO["purple"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["sky"],
+    "#8C6D31",
+    "#000000",
+)
+# The deck's typeface; charts use it too (Carlito has Calibri's metrics), with DejaVu
+# Sans, which matplotlib ships, where neither is installed.
+DECK_FONT = "Calibri"
+CHART_FONTS = ["Calibri", "Carlito", "DejaVu Sans"]
 GREY = "#9A9A9A"
 LIGHT_GREY = "#D9D9D9"
 TEXT = "#333333"
@@ -64,8 +81,21 @@ def chart_style() -> Iterator[None]:
     """
     import matplotlib as mpl
 
-    with mpl.rc_context(fname=str(style_path())):
+    with mpl.rc_context(fname=str(style_path()), rc={"font.family": chart_font()}):
         yield
+
+
+def chart_font() -> str:
+    """The first of CHART_FONTS installed here (asked by name, so no font warnings)."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CHART_FONTS if name in installed), "DejaVu Sans")
+
+
+def scenario_color(position: int) -> str:
+    """The colour of the scenario at `position` in the results (0 = the base)."""
+    return SCENARIO_COLORS[position % len(SCENARIO_COLORS)]
 
 
 def metadata(fmt: str) -> dict:
@@ -91,7 +121,10 @@ def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
 
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()
-    with mpl.rc_context(fname=str(style_path())), atomic_path(path) as tmp:
+    with (
+        mpl.rc_context(fname=str(style_path()), rc={"font.family": chart_font()}),
+        atomic_path(path) as tmp,
+    ):
         fig.savefig(tmp, format=fmt, metadata=metadata(fmt))
     return path
 

@@ -17,7 +17,7 @@ from trustsim.charts.base import (
     percent,
     room_for_labels,
 )
-from trustsim.charts.style import GREY, HIGHLIGHT, LIGHT_GREY, OKABE_ITO
+from trustsim.charts.style import ALERT, GREY
 from trustsim.scenarios.schema import LAYERS
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def trust_data(run: RunResult, scenario: str | None = None) -> pd.DataFrame:
     name = _pick(run, scenario)
     data = band_data(run, [f"trust_{layer}" for layer in LAYERS], [name])
     data["series"] = data["series"].str.removeprefix("trust_")
-    return data.assign(step_unit=_unit(run, name))
+    return data.assign(step_unit=_unit(run, name), label=run.scenarios[name].display_name)
 
 
 def trust_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
@@ -89,24 +89,27 @@ def trust_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
 
     Example:
         >>> import pandas as pd
-        >>> rows = [{"scenario": "s", "series": layer, "step": t, "median": v + t / 10,
-        ...          "q25": v, "q75": v + 0.2, "n": 4, "step_unit": "week"}
+        >>> rows = [{"scenario": "s", "label": "S", "series": layer, "step": t,
+        ...          "mean": v + t / 10, "ci_low": v, "ci_high": v + 0.2, "n": 4,
+        ...          "step_unit": "week"}
         ...         for layer, v in [("rules", 0.5), ("counterparty", 0.3)] for t in (0, 1)]
         >>> trust_chart(pd.DataFrame(rows)).title.split(":")[0]
         'Trust in the counterparty lags'
     """
     unit = str(data["step_unit"].iloc[0])
-    last = data[data["step"] == data["step"].max()].set_index("series")["median"]
+    last = data[data["step"] == data["step"].max()].set_index("series")["mean"]
     weakest, strongest = last.idxmin(), last.idxmax()
     tied = last[strongest] - last[weakest] < TIE
     fig, ax = new_figure()
     ends, texts, colors = [], [], []
     for layer, frame in data.groupby("series", sort=False):
-        color = HIGHLIGHT if layer == weakest and not tied else GREY
-        ax.fill_between(frame["step"], frame["q25"], frame["q75"], color=color, alpha=0.18, lw=0)
-        ax.plot(frame["step"], frame["median"], color=color, lw=3 if layer == weakest else 2.5)
-        ends.append(float(frame["median"].iloc[-1]))
-        texts.append(f"{layer} {float(frame['median'].iloc[-1]):.2f}")
+        color = ALERT if layer == weakest and not tied else GREY
+        ax.fill_between(
+            frame["step"], frame["ci_low"], frame["ci_high"], color=color, alpha=0.18, lw=0
+        )
+        ax.plot(frame["step"], frame["mean"], color=color, lw=3 if layer == weakest else 2.5)
+        ends.append(float(frame["mean"].iloc[-1]))
+        texts.append(f"{layer} {float(frame['mean'].iloc[-1]):.2f}")
         colors.append(color)
     ax.set_ylim(0, 1)
     ax.set_xlim(data["step"].min(), data["step"].max())
@@ -114,7 +117,7 @@ def trust_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     label_line_ends(ax, float(data["step"].max()), ends, texts, colors)
     ax.set_xlabel(f"{unit.capitalize()}s since launch")
     ax.set_ylabel("Mean trust of leads (0–1)")
-    note(ax, f"Line: median over {int(data['n'].max())} runs; band: interquartile range of runs")
+    note(ax, f"Line: mean over {int(data['n'].max())} runs; band: 95% CI of the mean")
     t_end = int(data["step"].max())
     if tied:
         title = (
@@ -132,116 +135,104 @@ def trust_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             "stages that weigh on it is where trust can be rebuilt."
         )
     finish(fig, title, with_title)
-    return Chart("trust", title, takeaway, fig, data, "interquartile range of runs")
+    alt = f"Line chart of mean trust per layer over {t_end} {unit}s for {data['label'].iloc[0]}."
+    return Chart("trust", title, takeaway, fig, data, "95% CI of the mean", alt_text=alt)
 
 
 # -------------------------------------------------------------------- horizon
 def horizon_data(run: RunResult) -> pd.DataFrame:
-    """Mean and 95% CI of cumulative closed deals and revenue per scenario and step."""
+    """Mean and 95% CI of cumulative closed deals and revenue per scenario and step, with
+    each scenario's label, colour and paired differences to the base at the short
+    horizon (`short_*`) and at the end (`end_*`)."""
+    from trustsim.charts.comparison import pair_columns, scenario_columns
+
     data = band_data(run, ["closed_deals", "revenue"])
     short = {n: s.time.short_horizon for n, s in run.scenarios.items()}
-    return data.assign(step_unit=_unit(run), short_horizon=data["scenario"].map(short))
+    data = data.assign(
+        step_unit=_unit(run),
+        short_horizon=data["scenario"].map(short),
+        base_label=run.scenarios[run.names[0]].display_name,
+        **scenario_columns(run, data["scenario"]),
+    )
+    if len(run.names) < 2:
+        return data
+    pairs = pair_columns(run, "short_closed_deals", "short_").merge(
+        pair_columns(run, "closed_deals", "end_"), on="scenario"
+    )
+    return data.merge(pairs, on="scenario", how="left")
 
 
-def crossing(data: pd.DataFrame, series: str) -> tuple[str, str, int | None]:
-    """The scenario ahead at the end, the one ahead at the short horizon, and when the
-    final leader pulled ahead for good (None when it led throughout).
+def horizon_effects(data: pd.DataFrame, prefix: str, metric: str) -> list:
+    """The paired effects vs the base stored in horizon data under `prefix`."""
+    from trustsim.charts.comparison import effects_with_prefix
 
-    Example:
-        >>> import pandas as pd
-        >>> rows = [{"scenario": s, "series": "x", "step": t, "mean": v, "short_horizon": 1}
-        ...         for s, vals in [("a", [0, 3, 4, 5]), ("b", [0, 1, 4, 8])]
-        ...         for t, v in enumerate(vals)]
-        >>> crossing(pd.DataFrame(rows), "x")
-        ('b', 'a', 3)
-    """
-    wide = data[data["series"] == series].pivot(index="step", columns="scenario", values="mean")
-    short = int(min(data["short_horizon"].min(), wide.index.max()))
-    final_leader = wide.iloc[-1].idxmax()
-    early_leader = wide.loc[short].idxmax()
-    if final_leader == early_leader:
-        return final_leader, early_leader, None
-    behind = wide[final_leader] <= wide[early_leader]
-    last_behind = behind[behind].index.max()
-    return final_leader, early_leader, int(last_behind) + 1
+    return effects_with_prefix(data.drop_duplicates("scenario"), prefix, metric)
 
 
 def horizon_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
-    """Cumulative closed deals and revenue; where the long-horizon winner overtakes."""
+    """Cumulative closed deals and revenue, each scenario in its colour; the title and
+    takeaway state the paired differences to the base at the end and at the short
+    horizon."""
     unit = str(data["step_unit"].iloc[0])
     fig, axes = new_figure(ncols=2, sharex=True)
-    final_leader, early_leader, cross = crossing(data, "closed_deals")
-    colors_by_name = _horizon_colors(data, final_leader, early_leader)
     panels = (("closed_deals", "Closed deals (cumulative)"), ("revenue", "Revenue (cumulative)"))
     for ax, (series, label) in zip(axes, panels, strict=True):
         ends, texts, colors = [], [], []
-        for name, frame in data[data["series"] == series].groupby("scenario", sort=False):
-            color = colors_by_name.get(name, LIGHT_GREY)
+        for _, frame in data[data["series"] == series].groupby("scenario", sort=False):
+            color = str(frame["color"].iloc[0])
             ax.fill_between(
                 frame["step"], frame["ci_low"], frame["ci_high"], color=color, alpha=0.2, lw=0
             )
             ax.plot(frame["step"], frame["mean"], color=color)
-            # Every line gets its direct label; background lines in a readable grey.
             ends.append(float(frame["mean"].iloc[-1]))
-            texts.append(_short(name))
-            colors.append(color if name in colors_by_name else GREY)
+            texts.append(_short(str(frame["label"].iloc[0])))
+            colors.append(color)
         ax.set_ylim(bottom=0)
         ax.set_xlim(data["step"].min(), data["step"].max())
         room_for_labels(ax, 0.45)
         label_line_ends(ax, float(data["step"].max()), ends, texts, colors)
         ax.set_xlabel(f"{unit.capitalize()}s")
         ax.set_title(label, loc="left", fontsize=15, fontweight="bold")
-        _mark_crossing(ax, data, series)
+        _mark_short_horizon(ax, data)
     figure_note(fig, f"Line: mean over {int(data['n'].max())} runs; band: 95% CI of the mean")
-    end = data[(data["series"] == "closed_deals") & (data["step"] == data["step"].max())]
-    means = end.set_index("scenario")["mean"]
-    t_end = int(data["step"].max())
-    if cross is None:
-        title = (
-            f"{final_leader} leads in closed deals throughout: {number(means[final_leader])} by "
-            f"{unit} {t_end}"
-        )
-        if len(means) > 1:
-            runner_up = means.drop(final_leader).idxmax()
-            title += f" vs {number(means[runner_up])} for {runner_up}"
-        takeaway = f"No crossing within {t_end} {unit}s: the early leader stays ahead."
+    t_end, short = int(data["step"].max()), int(data["short_horizon"].min())
+    if "end_diff" not in data.columns:
+        means = data[(data["series"] == "closed_deals") & (data["step"] == t_end)]["mean"]
+        title = f"{data['label'].iloc[0]}: {number(means.iloc[0])} closed deals by {unit} {t_end}"
+        takeaway = f"One scenario: cumulative closed deals and revenue over {t_end} {unit}s."
+        effects = []
     else:
-        title = (
-            f"{final_leader} overtakes {early_leader} in closed deals at {unit} {cross}: "
-            f"{number(means[final_leader])} vs {number(means[early_leader])} by {unit} {t_end}"
-        )
-        takeaway = (
-            f"{early_leader} wins the short horizon; {final_leader} wins from {unit} {cross} on. "
-            "Judge strategies over the horizon the business lives with."
-        )
+        end_effects = horizon_effects(data, "end_", "closed_deals")
+        short_effects = horizon_effects(data, "short_", "short_closed_deals")
+        lead, early = headline_effect(end_effects), headline_effect(short_effects)
+        title = f"By {unit} {t_end}, " + lead.sentence()
+        takeaway = f"At {unit} {short} (the short horizon): " + early.sentence() + "."
+        effects = end_effects + short_effects
     finish(fig, title, with_title)
-    return Chart("horizon", title, takeaway, fig, data, "95% CI of the mean")
+    alt = (
+        f"Two line charts of cumulative closed deals and revenue per scenario over {t_end} "
+        f"{unit}s, with 95% CI bands; a dotted line marks the short horizon at {unit} {short}."
+    )
+    return Chart(
+        "horizon", title, takeaway, fig, data, "95% CI of the mean", effects=effects, alt_text=alt
+    )
 
 
-def _horizon_colors(data: pd.DataFrame, final_leader: str, early_leader: str) -> dict:
-    """The long-horizon winner in the highlight colour; the short-horizon winner (or, when
-    they are the same, the runner-up) in a dark grey; the rest light grey."""
-    if early_leader != final_leader:
-        return {final_leader: HIGHLIGHT, early_leader: OKABE_ITO["orange"]}
-    end = data[(data["series"] == "closed_deals") & (data["step"] == data["step"].max())]
-    others = end[end["scenario"] != final_leader].set_index("scenario")["mean"]
-    colors = {final_leader: HIGHLIGHT}
-    if len(others):
-        colors[others.idxmax()] = GREY
-    return colors
+def headline_effect(effects):
+    from trustsim.charts.comparison import headline_effect as pick
+
+    return pick(effects)
 
 
-def _mark_crossing(ax, data: pd.DataFrame, series: str) -> None:
-    _, _, step = crossing(data, series)
-    if step is None:
-        return
+def _mark_short_horizon(ax, data: pd.DataFrame) -> None:
+    step = int(data["short_horizon"].min())
     ax.axvline(step, color=GREY, ls=":", lw=2)
     ax.annotate(
-        f"crosses\nat {step}",
+        "short\nhorizon",
         (step, ax.get_ylim()[1] * 0.97),
-        xytext=(-6, 0),
+        xytext=(6, 0),
         textcoords="offset points",
-        ha="right",
+        ha="left",
         va="top",
         fontsize=14,
         color="#555555",
@@ -249,66 +240,69 @@ def _mark_crossing(ax, data: pd.DataFrame, series: str) -> None:
 
 
 def _short(name: str, width: int = 18) -> str:
-    """Line-end labels break long scenario names at a hyphen so they stay inside the slide."""
-    if len(name) <= width or "-" not in name:
-        return name
-    cut = name.rfind("-", 0, width)
-    return name if cut <= 0 else name[:cut] + "-\n" + name[cut + 1 :]
+    """Line-end labels break long scenario names between words so they stay inside."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(name, width)) if len(name) > width else name
 
 
 # ---------------------------------------------------------------------- leads
 def leads_data(run: RunResult) -> pd.DataFrame:
-    """Median and interquartile range of cumulative leads per scenario and step, with the
-    share of leads from word of mouth at the end of each run (mean)."""
+    """Mean and 95% CI of cumulative leads per scenario and step, each scenario's share of
+    leads from word of mouth (pooled over runs) and its paired difference in leads to the
+    base (`vs_base_*`)."""
+    from trustsim.charts.comparison import pair_columns, scenario_columns
+
     data = band_data(run, ["leads"])
     end = run.summaries.groupby("scenario")
     wom = (end["wom_leads"].sum() / end["leads"].sum()).rename("wom_share")
-    return data.merge(wom, left_on="scenario", right_index=True).assign(step_unit=_unit(run))
+    data = data.merge(wom, left_on="scenario", right_index=True).assign(
+        step_unit=_unit(run),
+        base_label=run.scenarios[run.names[0]].display_name,
+        **scenario_columns(run, data["scenario"]),
+    )
+    if len(run.names) < 2:
+        return data
+    return data.merge(pair_columns(run, "leads", "vs_base_"), on="scenario", how="left")
 
 
 def leads_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
-    """Cumulative leads per scenario (the diffusion S-curve); the leader highlighted."""
+    """Cumulative leads per scenario (the diffusion S-curve), each in its colour; the
+    title states the paired difference in leads to the base, the takeaway word of mouth."""
+    from trustsim.charts.comparison import effects_with_prefix, headline_effect
+
     unit = str(data["step_unit"].iloc[0])
     t_end = int(data["step"].max())
-    final = data[data["step"] == t_end].set_index("scenario")
-    leader = final["median"].idxmax()
     fig, ax = new_figure()
     ends, texts, colors = [], [], []
-    for name, frame in data.groupby("scenario", sort=False):
-        color = HIGHLIGHT if name == leader else GREY
-        ax.fill_between(frame["step"], frame["q25"], frame["q75"], color=color, alpha=0.2, lw=0)
-        ax.plot(frame["step"], frame["median"], color=color, lw=3 if name == leader else 2)
-        ends.append(float(frame["median"].iloc[-1]))
-        texts.append(_short(name))
+    for _, frame in data.groupby("scenario", sort=False):
+        color = str(frame["color"].iloc[0])
+        ax.fill_between(
+            frame["step"], frame["ci_low"], frame["ci_high"], color=color, alpha=0.2, lw=0
+        )
+        ax.plot(frame["step"], frame["mean"], color=color, lw=2.5)
+        ends.append(float(frame["mean"].iloc[-1]))
+        texts.append(_short(str(frame["label"].iloc[0])))
         colors.append(color)
     ax.set_ylim(bottom=0)
     ax.set_xlim(data["step"].min(), t_end)
-    room_for_labels(ax, 0.25)
-    lead_frame = data[data["scenario"] == leader]
-    steepest = int(lead_frame["step"].iloc[int(np.argmax(np.diff(lead_frame["median"]))) + 1])
-    y = float(lead_frame.set_index("step").loc[steepest, "median"])
-    ax.plot(steepest, y, "o", color=HIGHLIGHT, ms=10)
-    ax.annotate(
-        f"fastest growth, {unit} {steepest}",
-        (steepest, y),
-        xytext=(-12, 10),
-        textcoords="offset points",
-        ha="right",
-        fontsize=14,
-        color=HIGHLIGHT,
-    )
+    room_for_labels(ax, 0.3)
     label_line_ends(ax, float(t_end), ends, texts, colors)
     ax.set_xlabel(f"{unit.capitalize()}s since launch")
     ax.set_ylabel("Leads (cumulative)")
-    note(ax, f"Line: median over {int(data['n'].max())} runs; band: interquartile range of runs")
-    share = float(final.loc[leader, "wom_share"])
-    title = (
-        f"{leader} reaches {number(final.loc[leader, 'median'])} leads by {unit} {t_end}; "
-        f"{percent(share)} come by word of mouth"
-    )
-    takeaway = (
-        f"Growth is fastest around {unit} {steepest}, when satisfied customers recommend the "
-        "service; detractors slow the curve."
-    )
+    note(ax, f"Line: mean over {int(data['n'].max())} runs; band: 95% CI of the mean")
+    final = data[data["step"] == t_end].drop_duplicates("scenario")
+    shares = "; ".join(f"{r.label} {percent(r.wom_share)}" for r in final.itertuples())
+    takeaway = f"Share of leads that came by word of mouth: {shares}."
+    effects = []
+    if "vs_base_diff" in data.columns:
+        effects = effects_with_prefix(final, "vs_base_", "leads")
+        title = f"By {unit} {t_end}, " + headline_effect(effects).sentence()
+    else:
+        r = final.iloc[0]
+        title = f"{r.label} reaches {number(r['mean'])} leads by {unit} {t_end} on average"
     finish(fig, title, with_title)
-    return Chart("leads", title, takeaway, fig, data, "interquartile range of runs")
+    alt = f"Line chart of cumulative leads per scenario over {t_end} {unit}s with 95% CI bands."
+    return Chart(
+        "leads", title, takeaway, fig, data, "95% CI of the mean", effects=effects, alt_text=alt
+    )

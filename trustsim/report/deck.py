@@ -1,14 +1,18 @@
-"""Client-ready decks: a 16:9 PowerPoint (python-pptx) and the same as a PDF report.
+"""Client-ready decks: a 16:9 PowerPoint (python-pptx), its numbers, and its PDF.
 
-Each chart becomes one slide: its action title as the slide title, the picture at the
-size it was drawn (so its type sizes hold in the room), a takeaway box, and speaker notes
-with the provenance. A CSV of the numbers behind every chart is written beside the deck.
+A comparison deck tells one story: a title slide, an executive summary of three computed
+findings, a scorecard (a native table), the evidence (one chart per slide with its
+action title and takeaway), a recommendation with what would have to be true, caveats,
+and an appendix in plain words. Every sentence about a difference comes from a paired
+test (`trustsim.charts.claims`). Every content slide carries a source line and its page
+number; every picture its alt text. The PDF is the deck itself, rendered by LibreOffice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,12 +24,36 @@ if TYPE_CHECKING:
 
 SLIDE_W, SLIDE_H = 12192000 / 914400, 7.5  # inches: PowerPoint's widescreen 16:9
 SLIDE_EMU = (12192000, 6858000)  # exact widescreen size in EMU (13.333... x 7.5 in)
-CHART_LEFT, CHART_TOP = 0.4, 1.6
+CHART_LEFT, CHART_TOP = 0.4, 1.45
 BOX_LEFT, BOX_WIDTH = 10.25, 2.75
-TITLE_BOX = (0.4, 0.3, 12.5, 1.2)
+TITLE_BOX = (0.4, 0.25, 12.5, 1.1)
+BODY_BOX = (0.6, 1.5, 12.1, 5.2)
+SOURCE_TOP = 7.0
+TITLE_PT, MIN_TITLE_PT = 26, 16
+TAKEAWAY_PT, MIN_TAKEAWAY_PT = 16, 10
+BODY_PT, MIN_BODY_PT = 20, 12
 PNG_DPI = 200
 MAX_APPENDIX_SCENARIOS = 6
-STAGE_FIELDS = ("stake", "reliability", "delegation", "affordance", "pressure", "forced")
+INSTALL_LIBREOFFICE = (
+    "the PDF is the deck rendered by LibreOffice, which is not installed here: install it "
+    "(Debian/Ubuntu: apt-get install libreoffice-impress; macOS: brew install --cask "
+    "libreoffice) or leave out --pdf"
+)
+
+
+class MissingToolError(Exception):
+    """A tool the deck needs is not installed here (the CLI exits 1 with the message)."""
+
+
+@dataclass
+class DeckInfo:
+    """What the title slide and the file properties say (from `report` options)."""
+
+    title: str = "What turns leads into satisfied customers"
+    client: str = ""
+    project: str = ""
+    author: str = ""
+    date: str = ""
 
 
 @dataclass
@@ -36,6 +64,7 @@ class Deck:
     csv_dir: Path
     pdf: Path | None
     titles: list[str]
+    effects: list = field(default_factory=list)
 
 
 def build_report(
@@ -45,21 +74,28 @@ def build_report(
     template: str | Path | None = None,
     pdf: bool = False,
     kinds: list[str] | None = None,
+    metrics: list[str] | None = None,
+    info: DeckInfo | None = None,
 ) -> Deck:
-    """Write a deck of every chart the results support, the CSVs behind them, and a PDF.
+    """Write the deck, the CSVs behind its charts, and (with `pdf`) the deck as a PDF.
 
     Args:
         results: from `trustsim.charts.load_results(directory)`.
         out: the .pptx file to write; CSVs go to `<stem>-data/` beside it.
         template: a .pptx whose slide masters and layouts to use (its slides are dropped).
-        pdf: also write `<stem>.pdf` with the same pages.
+        pdf: also write `<stem>.pdf`, the deck rendered by LibreOffice.
         kinds: chart kinds to include (default: all the results support).
+        metrics: KPIs of the scorecard and evidence, primary first (default
+            `story.DEFAULT_METRICS`).
+        info: title, client, project, author and date for the title slide.
+
+    Raises:
+        TrustsimInputError: bad output path, template or metric.
+        MissingToolError: `pdf` asked and LibreOffice is not installed.
 
     Example:
         >>> from trustsim.charts import load_results
         >>> deck = build_report(load_results("results/"), "deck.pptx")  # doctest: +SKIP
-        >>> deck.titles[0]                                               # doctest: +SKIP
-        'real-estate-verifiable has the most closed deals: 83 (95% CI 61–99) ...'
     """
     from trustsim.charts import available_kinds
     from trustsim.experiments.output import reporting_failures, staged_outputs
@@ -68,19 +104,39 @@ def build_report(
     if out.suffix.lower() != ".pptx":
         raise TrustsimInputError(f"--out {out}: a deck is a .pptx file, e.g. --out deck.pptx.")
     # Every input is checked before the first chart is drawn.
+    soffice = _libreoffice() if pdf else None
     prs = _presentation(template)
     kinds = kinds or available_kinds(results)
+    metrics = _check_metrics(results, metrics)
     csv_dir, pdf_path = out.with_name(f"{out.stem}-data"), out.with_suffix(".pdf")
     _check_csv_dir(csv_dir)
     # The deck, its CSVs and its PDF replace the old ones together or not at all; an old
     # PDF is removed when none is asked for, so no file of another deck stays beside it.
     with reporting_failures(out), staged_outputs() as staging:
         staged = staging.file(out), staging.directory(csv_dir)
-        staged_pdf = staging.file(pdf_path) if pdf else None
         if not pdf and pdf_path.exists():
             staging.remove(pdf_path)
-        titles = _draw_deck(results, kinds, prs, template is not None, staged, staged_pdf, csv_dir)
-    return Deck(out, csv_dir, pdf_path if pdf else None, titles)
+        builder = _Builder(prs, results, template is not None, info or DeckInfo(), csv_dir)
+        titles = builder.draw(kinds, metrics, staged)
+        if soffice is not None:
+            _render_pdf(soffice, staged[0], staging.file(pdf_path))
+    return Deck(out, csv_dir, pdf_path if pdf else None, titles, builder.effects)
+
+
+def _check_metrics(results: Results, metrics: list[str] | None) -> list[str]:
+    """The KPIs to show: the defaults the results have, or the asked ones, checked."""
+    from trustsim.report.story import DEFAULT_METRICS
+
+    columns = set(results.run.summaries.columns)
+    if not metrics:
+        return [m for m in DEFAULT_METRICS if m in columns]
+    unknown = [m for m in metrics if m not in columns]
+    if unknown:
+        from trustsim.charts.claims import KNOWN_METRICS
+
+        choices = ", ".join(m for m in KNOWN_METRICS if m in columns)
+        raise TrustsimInputError(f"--metric {unknown[0]!r} is not a run measure; try {choices}.")
+    return list(dict.fromkeys(metrics))
 
 
 def _check_csv_dir(csv_dir: Path) -> None:
@@ -97,45 +153,30 @@ def _check_csv_dir(csv_dir: Path) -> None:
         )
 
 
-def _draw_deck(results, kinds, prs, keep_geometry, staged, staged_pdf, csv_dir) -> list[str]:
-    """Draw every chart into the staged deck, CSV folder and PDF; return the titles."""
-    import matplotlib.pyplot as plt
-
-    from trustsim.charts import make_chart
-
-    pptx_tmp, csv_tmp = staged
-    charts = [make_chart(results, kind, with_title=False) for kind in kinds]
-    try:
-        _write_csvs(charts, csv_tmp)
-        images = [_png(chart) for chart in charts]
-        _title_slide(prs, results, keep_geometry)
-        for i, (chart, image) in enumerate(zip(charts, images, strict=True), start=1):
-            _chart_slide(prs, chart, image, _notes(results, chart, csv_dir, i), keep_geometry)
-        _appendix_slides(prs, results, keep_geometry)
-        _save_reproducibly(prs, pptx_tmp)
-        if staged_pdf is not None:
-            _write_pdf(results, charts, images, staged_pdf)
-    finally:
-        for chart in charts:
-            plt.close(chart.figure)
-    return [c.title for c in charts]
-
-
 # Dates in the package (zip entries, core properties) are fixed, so the same results
 # give the same bytes, like the charts' PNGs.
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 FIXED_DATE = "2000-01-01T00:00:00"
 
 
-def _save_reproducibly(prs, path: Path) -> None:
-    """Save the deck with fixed dates: the same input gives the same bytes."""
+def _save_reproducibly(prs, path: Path, info: DeckInfo) -> None:
+    """Save the deck with its properties from the options and fixed dates where none is
+    given: the same input gives the same bytes."""
     import datetime as dt
     import zipfile
 
     props = prs.core_properties
-    props.created = props.modified = dt.datetime.fromisoformat(FIXED_DATE)
-    props.last_modified_by, props.revision = "trustsim", 1
-    props.title = props.title or "What turns leads into satisfied customers"
+    when = FIXED_DATE
+    if info.date:
+        # A date written for people ("March 2025") stays on the title slide only.
+        with contextlib.suppress(ValueError):
+            when = dt.date.fromisoformat(info.date).isoformat() + "T00:00:00"
+    props.created = props.modified = dt.datetime.fromisoformat(when)
+    props.author = props.last_modified_by = info.author or "trustsim"
+    props.revision = 1
+    props.title = info.title
+    props.subject = " · ".join(x for x in (info.client, info.project) if x)
+    props.comments = props.keywords = ""
     buffer = io.BytesIO()
     prs.save(buffer)
     with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as deck:
@@ -202,109 +243,6 @@ def _layout(prs, name: str, fallback: int):
     return prs.slide_layouts[min(fallback, len(prs.slide_layouts) - 1)]
 
 
-def _set_title(slide, text: str, keep_geometry: bool, size_pt: int = 26) -> None:
-    from pptx.util import Inches, Pt
-
-    title = slide.shapes.title
-    if title is None:
-        title = slide.shapes.add_textbox(*(Inches(v) for v in TITLE_BOX))
-    title.text = text
-    if keep_geometry:
-        return
-    title.left, title.top, title.width, title.height = (Inches(v) for v in TITLE_BOX)
-    frame = title.text_frame
-    frame.word_wrap = True
-    for paragraph in frame.paragraphs:
-        paragraph.alignment = 1  # left
-        for run in paragraph.runs:
-            run.font.size = Pt(size_pt)
-            run.font.bold = True
-
-
-def _title_slide(prs, results: Results, keep_geometry: bool) -> None:
-    from pptx.util import Inches, Pt
-
-    slide = prs.slides.add_slide(_layout(prs, "Title Slide", 0))
-    names = results.names[:1] if results.features is not None else results.names
-    heading = "What turns leads into satisfied customers"
-    slide.shapes.title.text = heading
-    prov = results.provenance
-    subtitle = (
-        f"Scenarios: {', '.join(names)}\n{prov.get('replications')} runs per scenario, "
-        f"seed {prov.get('seed')}, trustsim {prov.get('trustsim_version')}"
-    )
-    placeholders = [p for p in slide.placeholders if p.placeholder_format.idx == 1]
-    if placeholders:
-        placeholders[0].text = subtitle
-        body = placeholders[0]
-    else:
-        body = slide.shapes.add_textbox(Inches(1), Inches(4.2), Inches(11.3), Inches(1.5))
-        body.text_frame.text = subtitle
-    if not keep_geometry:
-        title = slide.shapes.title
-        title.left, title.top, title.width, title.height = (
-            Inches(0.9),
-            Inches(2.0),
-            Inches(11.5),
-            Inches(1.6),
-        )
-        body.left, body.top, body.width, body.height = (
-            Inches(0.9),
-            Inches(3.9),
-            Inches(11.5),
-            Inches(1.6),
-        )
-        for paragraph in body.text_frame.paragraphs:
-            for run in paragraph.runs:
-                run.font.size = Pt(20)
-    slide.notes_slide.notes_text_frame.text = _provenance_text(results)
-
-
-def _chart_slide(prs, chart: Chart, image: bytes, notes: str, keep_geometry: bool) -> None:
-    from pptx.util import Inches
-
-    from trustsim.charts.style import FIGSIZE
-
-    slide = prs.slides.add_slide(_layout(prs, "Title Only", 5))
-    _set_title(slide, chart.title, keep_geometry)
-    slide.shapes.add_picture(
-        io.BytesIO(image),
-        Inches(CHART_LEFT),
-        Inches(CHART_TOP),
-        width=Inches(FIGSIZE[0]),
-        height=Inches(FIGSIZE[1]),
-    )
-    _takeaway_box(slide, chart.takeaway, chart.uncertainty)
-    slide.notes_slide.notes_text_frame.text = notes
-
-
-def _takeaway_box(slide, takeaway: str, uncertainty: str) -> None:
-    from pptx.dml.color import RGBColor
-    from pptx.util import Inches, Pt
-
-    from trustsim.charts.style import FIGSIZE
-
-    box = slide.shapes.add_textbox(
-        Inches(BOX_LEFT), Inches(CHART_TOP), Inches(BOX_WIDTH), Inches(FIGSIZE[1])
-    )
-    box.fill.solid()
-    box.fill.fore_color.rgb = RGBColor(0xF2, 0xF2, 0xF2)
-    frame = box.text_frame
-    frame.word_wrap = True
-    for side in ("margin_left", "margin_right", "margin_top", "margin_bottom"):
-        setattr(frame, side, Inches(0.15))
-    frame.text = "Takeaway"
-    head = frame.paragraphs[0].runs[0].font
-    head.size, head.bold, head.color.rgb = Pt(16), True, RGBColor(0x00, 0x72, 0xB2)
-    for text, size in ((takeaway, 16), (f"Uncertainty shown: {uncertainty}.", 14)):
-        paragraph = frame.add_paragraph()
-        paragraph.space_before = Pt(8)
-        run = paragraph.add_run()
-        run.text = text
-        run.font.size = Pt(size)
-        run.font.color.rgb = RGBColor(0x33, 0x33, 0x33)
-
-
 def _provenance_text(results: Results) -> str:
     prov = results.provenance
     return "\n".join(
@@ -327,191 +265,388 @@ def _notes(results: Results, chart: Chart, csv_dir: Path, index: int) -> str:
     )
 
 
-def appendix_rows(results: Results) -> list[tuple[str, list[list[str]]]]:
-    """Per scenario: a header row and one row of stage parameters per stage."""
-    names = results.names[:1] if results.features is not None else results.names
-    tables = []
-    for name in names[:MAX_APPENDIX_SCENARIOS]:
-        spec = results.run.scenarios[name]
-        rows = [["stage", *STAGE_FIELDS]]
-        for stage, values in spec.stages.items():
-            cells = [_cell(getattr(values, field)) for field in STAGE_FIELDS]
-            marker = " (closes)" if stage == spec.closing_stage else ""
-            rows.append([stage + marker, *cells])
-        tables.append((name, rows))
-    return tables
+# ------------------------------------------------------------------ text fitting
+def _measure_font(bold: bool, size_pt: float):
+    """DejaVu Sans (shipped with matplotlib) at `size_pt`: wider than Calibri, the deck's
+    font, so text that fits when measured with it fits in the deck on any machine."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    path = font_manager.findfont(
+        font_manager.FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal")
+    )
+    return ImageFont.truetype(path, size=max(1, round(size_pt * 10)))  # 10 px per pt
 
 
-def _cell(value) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return f"{value:g}"
+def wrapped_lines(text: str, width_in: float, size_pt: float, bold: bool, font=None) -> int:
+    """Lines `text` takes in a box `width_in` wide when words wrap (greedy, as PowerPoint)."""
+    font = font or _measure_font(bold, size_pt)
+    limit = width_in * 72 * 10  # the font is at 10 px per pt, so inches -> px
+    lines = 0
+    for paragraph in text.split("\n"):
+        lines += 1
+        current = ""
+        for word in paragraph.split(" "):
+            trial = f"{current} {word}".strip()
+            if current and font.getlength(trial) > limit:
+                lines += 1
+                current = word
+            else:
+                current = trial
+    return lines
 
 
-def _appendix_slides(prs, results: Results, keep_geometry: bool) -> None:
-    """One slide per scenario (at most MAX_APPENDIX_SCENARIOS): its stages as a table."""
-    from pptx.util import Inches, Pt
+def text_height(paragraphs: list[tuple[str, float, bool]], width_in: float, font_for=None) -> float:
+    """Height in inches of paragraphs (text, size pt, bold) at 1.2 line spacing plus the
+    space before each paragraph after the first."""
+    font_for = font_for or _measure_font
+    height = 0.0
+    for i, (text, size, bold) in enumerate(paragraphs):
+        lines = wrapped_lines(text, width_in, size, bold, font_for(bold, size))
+        height += lines * size * 1.2 / 72 + (PARAGRAPH_GAP_PT / 72 if i else 0.0)
+    return height
 
-    for name, rows in appendix_rows(results):
-        slide = prs.slides.add_slide(_layout(prs, "Title Only", 5))
-        _set_title(slide, f"Appendix: {name}, parameters by stage", keep_geometry)
-        row_height = min(0.5, (SLIDE_H - CHART_TOP - 0.4) / len(rows))
+
+PARAGRAPH_GAP_PT = 6
+INSET_IN = 0.1  # python-pptx text boxes: 0.1 in left and right, 0.05 in top and bottom
+
+
+def fit_size(paragraphs, box_w: float, box_h: float, start: float, smallest: float) -> float:
+    """The largest scale (in pt of the first paragraph, others in proportion) at which the
+    paragraphs fit the box, stepping down by 1 pt; `smallest` if none does."""
+    size = start
+    while size > smallest:
+        scaled = [(t, s * size / start, b) for t, s, b in paragraphs]
+        if text_height(scaled, box_w - 2 * INSET_IN) <= box_h - 0.1:
+            return size
+        size -= 1
+    return smallest
+
+
+# ------------------------------------------------------------------ the builder
+class _Builder:
+    """Adds slides in story order, numbering content slides and keeping their effects."""
+
+    def __init__(self, prs, results: Results, keep_geometry: bool, info: DeckInfo, csv_dir):
+        self.prs, self.results, self.keep = prs, results, keep_geometry
+        self.info, self.csv_dir = info, csv_dir
+        self.titles: list[str] = []
+        self.effects: list = []
+
+    # -- the story
+    def draw(self, kinds: list[str], metrics: list[str], staged) -> list[str]:
+        import matplotlib.pyplot as plt
+
+        from trustsim.charts import make_chart
+        from trustsim.report import story
+
+        pptx_tmp, csv_tmp = staged
+        results = self.results
+        compare = len(results.names) >= 2 and not results.is_sweep and results.features is None
+        charts = []
+        try:
+            for kind in kinds:
+                if kind in ("comparison", "difference") and compare:
+                    continue  # the scorecard and the per-KPI evidence below replace them
+                charts.append(make_chart(results, kind, with_title=False))
+            if compare:
+                charts = [
+                    make_chart(results, "difference", metric=m, with_title=False) for m in metrics
+                ] + charts
+            _write_csvs(charts, csv_tmp)
+            self.title_slide()
+            if compare:
+                tale = story.build_story(results.run, metrics)
+                self.effects += tale.effects
+                self.text_slide("Executive summary", story.findings(tale), tale.effects)
+                self.scorecard_slide(metrics)
+            for i, chart in enumerate(charts, start=1):
+                self.chart_slide(chart, _png(chart), i)
+            if compare:
+                rec = story.recommendation(tale, _robustness_note(results))
+                self.text_slide(rec.headline, ["What would have to be true:", *rec.conditions])
+            self.text_slide("Caveats: what is assumed", story.caveats(results.run))
+            if compare:
+                for name, rows in story.scenario_changes(results.run)[:MAX_APPENDIX_SCENARIOS]:
+                    self.table_slide(f"Appendix: what “{name}” changes", rows)
+            _save_reproducibly(self.prs, pptx_tmp, self.info)
+        finally:
+            for chart in charts:
+                plt.close(chart.figure)
+        return self.titles
+
+    # -- slides
+    def title_slide(self) -> None:
+        from pptx.util import Inches
+
+        info, prov = self.info, self.results.provenance
+        slide = self.prs.slides.add_slide(_layout(self.prs, "Title Slide", 0))
+        lines = [x for x in (info.client, info.project) if x]
+        lines.append(" · ".join(x for x in (info.author, info.date) if x))
+        lines.append(
+            f"Simulation with trustsim {prov.get('trustsim_version')}: "
+            f"{prov.get('replications')} paired runs per scenario"
+        )
+        subtitle = "\n".join(x for x in lines if x)
+        title = slide.shapes.title or slide.shapes.add_textbox(*(Inches(v) for v in TITLE_BOX))
+        title.text = info.title
+        body = next((p for p in slide.placeholders if p.placeholder_format.idx == 1), None)
+        body = body or slide.shapes.add_textbox(Inches(1), Inches(4.2), Inches(11.3), Inches(2))
+        body.text_frame.text = subtitle
+        if not self.keep:
+            _place(title, 0.9, 1.8, 11.5, 1.8)
+            _place(body, 0.9, 3.9, 11.5, 2.2)
+        self._fit(title, [(info.title, 36, True)], 36, 20)
+        self._fit(body, [(t, 20, False) for t in subtitle.split("\n")], 20, 12)
+        slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
+        self.titles.append(info.title)
+
+    def _content_slide(self, title: str):
+        slide = self.prs.slides.add_slide(_layout(self.prs, "Title Only", 5))
+        self._title(slide, title)
+        self._footer(slide)
+        self.titles.append(title)
+        return slide
+
+    def text_slide(self, title: str, paragraphs: list[str], effects=()) -> None:
+        from pptx.util import Inches
+
+        slide = self._content_slide(title)
+        box = slide.shapes.add_textbox(*(Inches(v) for v in BODY_BOX))
+        box.name = "Body"
+        frame = box.text_frame
+        frame.word_wrap = True
+        for i, text in enumerate(paragraphs):
+            paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+            paragraph.text = text
+        self._fit(box, [(t, BODY_PT, False) for t in paragraphs], BODY_PT, MIN_BODY_PT)
+        slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
+
+    def scorecard_slide(self, metrics: list[str]) -> None:
+        from pptx.dml.color import RGBColor
+        from pptx.util import Inches, Pt
+
+        from trustsim.charts.style import scenario_color
+        from trustsim.report.story import scorecard
+
+        headings, rows = scorecard(self.results.run, metrics)
+        marked = any(cell.best for row in rows for cell in row)
+        title = "Scorecard: each scenario on the KPIs (mean and 95% CI)"
+        slide = self._content_slide(title)
+        height = min(0.95, 4.9 / (len(rows) + 1))
+        shape = slide.shapes.add_table(
+            len(rows) + 1,
+            len(headings),
+            Inches(0.4),
+            Inches(1.5),
+            Inches(12.5),
+            Inches(height * (len(rows) + 1)),
+        )
+        table = shape.table
+        table.columns[0].width = Inches(3.3)
+        for c in range(1, len(headings)):
+            table.columns[c].width = Inches(9.2 / (len(headings) - 1))
+        for c, text in enumerate(headings):
+            _cell_text(table.cell(0, c), text, 14, True)
+        for r, row in enumerate(rows, start=1):
+            for c, cell in enumerate(row):
+                text = cell.text + (" ★" if cell.best else "")
+                _cell_text(table.cell(r, c), text, 14, cell.best or c == 0)
+            first = table.cell(r, 0).text_frame.paragraphs[0].runs[0].font
+            first.color.rgb = RGBColor.from_string(scenario_color(r - 1).lstrip("#"))
+        note = (
+            "★ best on this KPI, established against every other scenario (paired 95% CI "
+            "and Holm-adjusted test)."
+            if marked
+            else "On no KPI is one scenario ahead of every other by an established margin."
+        )
+        box = slide.shapes.add_textbox(Inches(0.4), Inches(6.45), Inches(12.5), Inches(0.45))
+        box.name = "Note"
+        box.text_frame.text = note
+        box.text_frame.paragraphs[0].runs[0].font.size = Pt(13)
+        slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
+
+    def chart_slide(self, chart: Chart, image: bytes, index: int) -> None:
+        from pptx.util import Inches
+
+        from trustsim.charts.style import FIGSIZE
+
+        slide = self._content_slide(chart.title)
+        picture = slide.shapes.add_picture(
+            io.BytesIO(image),
+            Inches(CHART_LEFT),
+            Inches(CHART_TOP),
+            width=Inches(FIGSIZE[0]),
+            height=Inches(FIGSIZE[1]),
+        )
+        alt = chart.alt_text or f"{chart.kind} chart: {chart.title}"
+        picture._element.nvPicPr.cNvPr.set("descr", alt)
+        picture.name = f"Chart: {chart.kind}"
+        self._takeaway(slide, chart)
+        self.effects += chart.effects
+        slide.notes_slide.notes_text_frame.text = _notes(self.results, chart, self.csv_dir, index)
+
+    def table_slide(self, title: str, rows: list[list[str]]) -> None:
+        from pptx.util import Inches
+
+        slide = self._content_slide(title)
+        rows = rows if len(rows) > 1 else [*rows, ["(no setting differs)", "", ""]]
+        rows = rows[:12]
+        height = min(0.5, 5.2 / len(rows))
         shape = slide.shapes.add_table(
             len(rows),
             len(rows[0]),
             Inches(0.4),
-            Inches(CHART_TOP),
-            Inches(SLIDE_W - 0.8),
-            Inches(row_height * len(rows)),
+            Inches(1.5),
+            Inches(12.5),
+            Inches(height * len(rows)),
         )
-        shape.table.columns[0].width = Inches(3.1)
-        for c in range(1, len(rows[0])):
-            shape.table.columns[c].width = Inches((SLIDE_W - 0.8 - 3.1) / (len(rows[0]) - 1))
+        widths = (7.3, 2.6, 2.6)
+        for c, width in enumerate(widths[: len(rows[0])]):
+            shape.table.columns[c].width = Inches(width)
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
-                cell = shape.table.cell(r, c)
-                cell.text = text
-                for paragraph in cell.text_frame.paragraphs:
-                    for run in paragraph.runs:
-                        run.font.size = Pt(16)
-        spec = results.run.scenarios[name]
-        slide.notes_slide.notes_text_frame.text = (
-            f"{spec.description}\nOne step is one {spec.time.step_unit}; market size "
-            f"{spec.market.size}; horizon {spec.time.steps} steps (short horizon "
-            f"{spec.time.short_horizon}). The full resolved scenario is "
-            f"{results.path}/scenarios/{name}.toml.\n\n" + _provenance_text(results)
+                _cell_text(shape.table.cell(r, c), text, 14, r == 0)
+        slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
+
+    # -- pieces of a slide
+    def _title(self, slide, text: str) -> None:
+        from pptx.util import Inches
+
+        title = slide.shapes.title or slide.shapes.add_textbox(*(Inches(v) for v in TITLE_BOX))
+        title.text = text
+        if not self.keep:
+            _place(title, *TITLE_BOX)
+        self._fit(title, [(text, TITLE_PT, True)], TITLE_PT, MIN_TITLE_PT)
+
+    def _fit(self, shape, paragraphs, start: float, smallest: float) -> None:
+        """Set the font, wrapping and the largest size at which the text fits the shape."""
+        from pptx.enum.text import MSO_AUTO_SIZE
+        from pptx.util import Pt
+
+        from trustsim.charts.style import DECK_FONT
+
+        frame = shape.text_frame
+        frame.word_wrap = True
+        frame.auto_size = MSO_AUTO_SIZE.NONE
+        width, height = shape.width / 914400, shape.height / 914400
+        size = fit_size(paragraphs, width, height, start, smallest)
+        for paragraph, (_, para_size, bold) in zip(frame.paragraphs, paragraphs, strict=False):
+            paragraph.alignment = 1  # left
+            for run in paragraph.runs:
+                run.font.size = Pt(round(para_size * size / start))
+                run.font.bold = bold
+                run.font.name = DECK_FONT
+
+    def _takeaway(self, slide, chart: Chart) -> None:
+        from pptx.dml.color import RGBColor
+        from pptx.util import Inches
+
+        from trustsim.charts.style import FIGSIZE
+
+        box = slide.shapes.add_textbox(
+            Inches(BOX_LEFT), Inches(CHART_TOP), Inches(BOX_WIDTH), Inches(FIGSIZE[1])
         )
+        box.name = "Takeaway"
+        box.fill.solid()
+        box.fill.fore_color.rgb = RGBColor(0xF2, 0xF2, 0xF2)
+        frame = box.text_frame
+        texts = ["Takeaway", chart.takeaway, f"Uncertainty shown: {chart.uncertainty}."]
+        frame.text = texts[0]
+        for text in texts[1:]:
+            frame.add_paragraph().text = text
+        sizes = [(texts[0], 16, True), (texts[1], 16, False), (texts[2], 14, False)]
+        self._fit(box, sizes, TAKEAWAY_PT, MIN_TAKEAWAY_PT)
+        for paragraph in frame.paragraphs:
+            for run in paragraph.runs:
+                run.font.color.rgb = RGBColor(0x33, 0x33, 0x33)
+
+    def _footer(self, slide) -> None:
+        """Source line and page number on every content slide."""
+        from pptx.util import Inches, Pt
+
+        prov = self.results.provenance
+        source = (
+            f"Source: trustsim {prov.get('trustsim_version')} simulation, "
+            f"{prov.get('replications')} runs per scenario, seed {prov.get('seed')}; see notes"
+        )
+        page = len(self.prs.slides)
+        for name, text, left, width, align in (
+            ("Source", source, 0.4, 11.0, 1),
+            ("Page number", str(page), 11.9, 1.0, 3),
+        ):
+            box = slide.shapes.add_textbox(
+                Inches(left), Inches(SOURCE_TOP), Inches(width), Inches(0.35)
+            )
+            box.name = name
+            box.text_frame.text = text
+            paragraph = box.text_frame.paragraphs[0]
+            paragraph.alignment = align
+            paragraph.runs[0].font.size = Pt(11)
+
+
+def _place(shape, left: float, top: float, width: float, height: float) -> None:
+    from pptx.util import Inches
+
+    shape.left, shape.top, shape.width, shape.height = (
+        Inches(v) for v in (left, top, width, height)
+    )
+
+
+def _cell_text(cell, text: str, size: int, bold: bool) -> None:
+    from pptx.util import Pt
+
+    from trustsim.charts.style import DECK_FONT
+
+    cell.text = text
+    for paragraph in cell.text_frame.paragraphs:
+        for run in paragraph.runs:
+            run.font.size, run.font.bold, run.font.name = Pt(size), bold, DECK_FONT
+
+
+def _robustness_note(results: Results) -> str:
+    return (
+        "The effect holds under the model's assumptions; no robustness or calibration "
+        f"results are in {results.path.name}/, so how far it survives other parameter "
+        "values and fits observed data is not yet shown."
+    )
 
 
 # ------------------------------------------------------------------------- PDF
-def _write_pdf(results: Results, charts: list[Chart], images: list[bytes], path: Path) -> Path:
-    """The same pages as the deck, drawn with matplotlib (byte-stable metadata)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_pdf import PdfPages
+def _libreoffice() -> str:
+    """The LibreOffice command, or MissingToolError with how to install it."""
+    import shutil
 
-    from trustsim.charts.style import chart_style, metadata, wrap_title
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if found is None:
+        raise MissingToolError(f"--pdf: {INSTALL_LIBREOFFICE}.")
+    return found
 
-    with chart_style(), PdfPages(path, metadata=metadata("pdf")) as pdf:
-        page = _pdf_page()
-        page.text(
-            0.07,
-            0.6,
-            "What turns leads into satisfied customers",
-            fontsize=30,
-            fontweight="bold",
-            color="#333333",
-        )
-        page.text(
-            0.07, 0.45, _provenance_text(results), fontsize=14, color="#555555", va="top", wrap=True
-        )
-        pdf.savefig(page)
-        plt.close(page)
-        for chart, image in zip(charts, images, strict=True):
-            page = _pdf_page()
-            page.text(
-                TITLE_BOX[0] / SLIDE_W,
-                1 - TITLE_BOX[1] / SLIDE_H,
-                wrap_title(chart.title, 80),
-                fontsize=24,
-                fontweight="bold",
-                va="top",
-                color="#333333",
+
+def _render_pdf(soffice: str, pptx: Path, target: Path) -> None:
+    """Render the staged deck with LibreOffice headless into the staged PDF path."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "deck.pptx"
+        shutil.copyfile(pptx, source)
+        profile = Path(work, "profile").as_uri()
+        command = [
+            soffice,
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            work,
+            str(source),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        rendered = Path(work) / "deck.pdf"
+        if done.returncode != 0 or not rendered.is_file():
+            raise MissingToolError(
+                f"--pdf: LibreOffice could not render the deck ({done.stderr.strip()[:200]})."
             )
-            _pdf_image(page, image)
-            _pdf_takeaway(page, chart)
-            pdf.savefig(page)
-            plt.close(page)
-        for name, rows in appendix_rows(results):
-            page = _pdf_page()
-            _pdf_appendix(page, name, rows)
-            pdf.savefig(page)
-            plt.close(page)
-    return path
-
-
-def _pdf_page():
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=(SLIDE_W, SLIDE_H), layout="none")
-
-
-def _pdf_image(page, image: bytes) -> None:
-    import matplotlib.image as mpimg
-
-    from trustsim.charts.style import FIGSIZE
-
-    left = CHART_LEFT / SLIDE_W
-    bottom = 1 - (CHART_TOP + FIGSIZE[1]) / SLIDE_H
-    ax = page.add_axes((left, bottom, FIGSIZE[0] / SLIDE_W, FIGSIZE[1] / SLIDE_H))
-    ax.imshow(mpimg.imread(io.BytesIO(image), format="png"))
-    ax.set_axis_off()
-
-
-def _pdf_takeaway(page, chart: Chart) -> None:
-    import textwrap
-
-    from trustsim.charts.style import FIGSIZE
-
-    left, top = BOX_LEFT / SLIDE_W, 1 - CHART_TOP / SLIDE_H
-    page.patches.append(
-        _box(
-            page,
-            left,
-            1 - (CHART_TOP + FIGSIZE[1]) / SLIDE_H,
-            BOX_WIDTH / SLIDE_W,
-            FIGSIZE[1] / SLIDE_H,
-        )
-    )
-    text = "\n".join(textwrap.wrap(chart.takeaway, 26))
-    extra = "\n".join(textwrap.wrap(f"Uncertainty shown: {chart.uncertainty}.", 28))
-    page.text(
-        left + 0.012,
-        top - 0.02,
-        "Takeaway",
-        fontsize=16,
-        fontweight="bold",
-        color="#0072B2",
-        va="top",
-    )
-    page.text(
-        left + 0.012,
-        top - 0.08,
-        f"{text}\n\n{extra}",
-        fontsize=14,
-        color="#333333",
-        va="top",
-        linespacing=1.3,
-    )
-
-
-def _box(page, left, bottom, width, height):
-    from matplotlib.patches import Rectangle
-
-    return Rectangle(
-        (left, bottom),
-        width,
-        height,
-        transform=page.transFigure,
-        facecolor="#F2F2F2",
-        edgecolor="none",
-        zorder=0,
-    )
-
-
-def _pdf_appendix(page, name: str, rows: list[list[str]]) -> None:
-    page.text(
-        TITLE_BOX[0] / SLIDE_W,
-        1 - TITLE_BOX[1] / SLIDE_H,
-        f"Appendix: {name}, parameters by stage",
-        fontsize=24,
-        fontweight="bold",
-        va="top",
-        color="#333333",
-    )
-    top = 1 - CHART_TOP / SLIDE_H
-    ax = page.add_axes((0.03, 0.05, 0.94, top - 0.05))
-    ax.set_axis_off()
-    table = ax.table(cellText=rows[1:], colLabels=rows[0], loc="upper left", cellLoc="left")
-    table.auto_set_font_size(False)
-    table.set_fontsize(16)
-    table.scale(1, 2.2)
+        shutil.copyfile(rendered, target)

@@ -118,6 +118,8 @@ def _resolve_raw(
             if "extends" in str(exc) or str(exc).startswith(label):
                 raise
             raise TrustsimInputError(f"{label}: extends = {parent!r}: {exc}") from None
+        # A display name names one file's scenario: a child without one is not its parent.
+        base.pop("label", None)
     orders = {}
     for table, directive in RESTATING.items():
         listed = raw.pop(directive, None)

@@ -256,6 +256,13 @@ FIELDS: dict[str, FieldDoc] = {
         business="set it to the margin of a deal to read revenue in money",
         source="scenario design (unit of account)",
     ),
+    "market.currency": FieldDoc(
+        meaning="currency of deal_value, written with revenue in reports",
+        unit="a symbol or code (€, USD)",
+        typical="empty (revenue counted in deal units), €, USD",
+        business="set it with deal_value to read revenue as money (€1.2M)",
+        source="scenario design (unit of account)",
+    ),
     # ------------------------------------------------------------------ trust
     "trust.prior_weight": FieldDoc(
         meaning="weight of the prior in subjective-logic trust",

@@ -163,6 +163,7 @@ class Market(_Strict):
     detractor_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     reputation_prior: float = Field(default=20.0, gt=0.0)
     deal_value: float = Field(default=1.0, ge=0.0)
+    currency: str = Field(default="", max_length=12)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Market:
