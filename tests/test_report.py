@@ -20,6 +20,7 @@ import trustsim
 from trustsim.charts import load_results
 from trustsim.charts.claims import claim_words_in, metric_words
 from trustsim.cli import main
+from trustsim.model.metrics import label
 from trustsim.report import DeckInfo, build_report
 from trustsim.report.deck import text_height
 from trustsim.report.story import DEFAULT_METRICS
@@ -206,7 +207,7 @@ def test_chosen_metrics_drive_scorecard_and_evidence(results_dir, tmp_path):
     )
     prs = Presentation(str(deck.pptx))
     (table,) = [s.table for s in prs.slides[2].shapes if s.has_table]
-    assert [table.cell(0, c).text for c in (1, 2)] == ["NPS", "Conversion"]
+    assert [table.cell(0, c).text for c in (1, 2)] == [label("nps"), label("conversion")]
 
 
 @pytest.mark.slow
