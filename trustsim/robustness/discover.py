@@ -86,7 +86,7 @@ def discover(directory: str | Path, scenario: str, metric: str, *, resamples: in
          "restricted": len(b.restricted(bounds)), "chosen": i == found.chosen}
         for i, b in enumerate(found.trajectory)
     ])  # fmt: skip
-    reading = _reading(conclusion, found.box, factors, bounds)
+    reading = _reading(conclusion, found.box, factors, bounds, int(failing.sum()), len(rows))
     return Finding(scenario, metric, reading, boxes.reset_index(drop=True), trajectory,
                    int(failing.sum()), len(rows))  # fmt: skip
 
@@ -191,14 +191,17 @@ def _limit_text(path: str, j: int, box, bounds) -> str:
     return f"{name} {' and '.join(parts)}" + (f" {unit}" if unit else "")
 
 
-def _reading(conclusion: str, box, factors: list[str], bounds) -> str:
+def _reading(conclusion: str, box, factors: list[str], bounds, cases: int, worlds: int) -> str:
     limits = [
         _limit_text(path, j, box, bounds)
         for j, path in enumerate(factors)
         if box.low[j] > bounds[0, j] or box.high[j] < bounds[1, j]
     ]
     if not limits:
-        return f"'{conclusion}' fails in scattered worlds: PRIM finds no box of constants."
+        return (
+            f"'{conclusion}' fails in {cases} of {worlds} worlds sampled; PRIM finds no limit "
+            "on a constant with quasi-p <= 0.05 (more worlds, or fewer factors, may)."
+        )
     return (
         f"'{conclusion}' fails (other sign or not established) mainly when "
         f"{'; '.join(limits)} (the box covers {box.coverage:.0%} of such worlds; "
