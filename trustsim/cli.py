@@ -974,5 +974,148 @@ def explore(target, port):
 
 # --- end explore (issue 15) ---------------------------------------------------------
 
+
+# --- robustness and scenario discovery (issue 14) ------------------------------------
+@main.command()
+@click.argument("base", metavar="BASE")
+@click.argument("alternatives", metavar="ALT...", nargs=-1, required=True)
+@_sweep_options
+@click.option(
+    "--samples",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Latin-hypercube worlds (draws of the assumed constants).",
+)
+@click.option(
+    "--replications",
+    "-r",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Paired replications per world and scenario.",
+)
+@click.option(
+    "--factors",
+    "factors_file",
+    default=None,
+    metavar="FILE",
+    help="TOML choosing the factors (default: every assumed or calibrated "
+    "constant of the ledger, docs/ODD.md 9.12).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a value in every scenario (repeatable), e.g. market.size=500.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Root seed (the same replication seeds in every world and scenario).",
+)
+def robustness(
+    base,
+    alternatives,
+    out_dir,
+    quiet,
+    samples,
+    replications,
+    factors_file,
+    overrides,
+    seed,
+    **options,
+):
+    """In what share of plausible worlds does each conclusion about ALT vs BASE hold?
+
+    Samples the constants the parameter ledger marks as assumed or calibrated over their
+    plausible ranges (Latin hypercube), runs every scenario at every world with common
+    random numbers as a resumable sweep in DIR, and writes robustness.csv (share of
+    worlds where the sign seen at the defaults holds, Wilson 95% CI, share where the
+    paired CI excludes 0), effects.parquet and charts/robustness.png.
+
+    \b
+    Example:
+      trustsim robustness real-estate real-estate-verifiable --out rob/ --samples 64
+      trustsim discover rob/ --scenario real-estate-verifiable --metric closed_deals
+    """
+    from trustsim.robustness import study
+
+    if out_dir is None:
+        raise TrustsimInputError("robustness: --out DIR is required (the study directory).")
+    factors = study.load_factors(factors_file) if factors_file else None
+    if factors is None:
+        from trustsim.scenarios.ledger import assumed_ranges
+
+        factors = assumed_ranges()
+    experiment = study.build_experiment(
+        base, alternatives, factors, samples, replications, seed, overrides
+    )
+    click.echo(_describe_plan(experiment, out_dir), err=True)
+    with _sweep_session():
+        report = _run_sweep(experiment, out_dir, options, quiet)
+        study.analyse(experiment, out_dir)
+    click.echo(
+        f"{report.total} runs ({report.ran} now, {report.skipped} on disk) in "
+        f"{report.seconds:.1f} s; {report.failed} failed.",
+        err=True,
+    )
+    for sentence in study.robustness_summary(out_dir):
+        click.echo(sentence)
+    click.echo(f"Written: {out_dir}/robustness.csv, {out_dir}/charts/robustness.png", err=True)
+
+
+@main.command()
+@click.argument("study_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--scenario", "-s", required=True, help="The alternative scenario (ALT).")
+@click.option(
+    "--metric",
+    "-m",
+    required=True,
+    help="closed_deals, short_closed_deals, satisfaction, nps or revenue.",
+)
+@click.option(
+    "--resamples",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Random halves on which the box is found again (reproducibility).",
+)
+def discover(study_dir, scenario, metric, resamples):
+    """Where does ALT's conclusion on METRIC fail? PRIM with a CART cross-check.
+
+    Reads a robustness study DIR; writes DIR/discover/ALT.METRIC/ with boxes.csv (the
+    box's limits per factor in its unit, quasi-p and reproducibility per limit,
+    coverage, density), peeling.csv, reading.txt and discovery.png.
+
+    \b
+    Example:
+      trustsim discover rob/ --scenario real-estate-verifiable --metric closed_deals
+    """
+    from trustsim.robustness import discover as discovery
+
+    finding = discovery.discover(study_dir, scenario, metric, resamples=resamples)
+    out = discovery.write_finding(study_dir, finding)
+    click.echo(finding.reading)
+    boxes = finding.boxes[finding.boxes["restricted"]]
+    for row in boxes.itertuples():
+        extra = ""
+        if row.method == "prim":
+            extra = (
+                f"  quasi-p {row.quasi_p_low:.2g}/{row.quasi_p_high:.2g}, reproduced "
+                f"{row.reproducibility_low:.0%}/{row.reproducibility_high:.0%} (low/high)"
+            )
+        click.echo(
+            f"  {row.method}: {row.factor} in [{row.low:.4g}, {row.high:.4g}] of "
+            f"[{row.range_low:.4g}, {row.range_high:.4g}]{extra}"
+        )
+    click.echo(f"Written: {out}/boxes.csv, peeling.csv, reading.txt, discovery.png", err=True)
+
+
+# --- end robustness and scenario discovery (issue 14) --------------------------------
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -51,6 +51,16 @@ class FieldDoc:
         symbol: the symbol in the equations of docs/ODD.md section 7.
         rule: a constraint beyond the bounds (a sum, an order between fields).
         default: the default as written, where the schema's value would read badly.
+        basis: for a behavioural constant, what its value rests on (the ledger of
+            docs/ODD.md section 9.12): "literature" (taken from the cited source),
+            "assumption" (a stated modelling choice) or "calibrated" (set by hand so that
+            the patterns in `calibrated_to` emerge; not fitted to data). Empty for
+            scenario design (market size, stages, personas).
+        plausible: (low, high) in the field's unit: the values a referee could not rule
+            out; `trustsim robustness` samples assumed constants over it.
+        calibrated_to: the patterns a calibrated value was tuned to ("fact 4" names a
+            stylized fact of docs/ODD.md section 1.2).
+        range_note: where the plausible range comes from, when not a stated judgement.
     """
 
     meaning: str
@@ -61,6 +71,10 @@ class FieldDoc:
     symbol: str = ""
     rule: str = ""
     default: str = ""
+    basis: str = ""
+    plausible: tuple[float, float] | None = None
+    calibrated_to: tuple[str, ...] = ()
+    range_note: str = ""
 
 
 # Keys a scenario file may hold that are not fields of the resolved scenario: they say
@@ -193,6 +207,13 @@ FIELDS: dict[str, FieldDoc] = {
             "form: Bass 1969; value calibrated (Sultan et al. 1990 report p ~ 0.03 per *year*)"
         ),
         symbol="p",
+        basis="calibrated",
+        plausible=(0.0005, 0.005),
+        calibrated_to=("fact 6",),
+        range_note=(
+            "Sultan et al. 1990: mean p = 0.03 per year, about 0.0006 per week, at the "
+            "bottom; the top allows advertising ten times as strong"
+        ),
     ),
     "market.word_of_mouth": FieldDoc(
         meaning="imitation: lead hazard added per net promoter share of the market",
@@ -207,6 +228,13 @@ FIELDS: dict[str, FieldDoc] = {
             "horizon (fact 6) (Sultan et al. 1990: q ~ 0.38 per year)"
         ),
         symbol="q",
+        basis="calibrated",
+        plausible=(0.01, 0.3),
+        calibrated_to=("fact 6",),
+        range_note=(
+            "Sultan et al. 1990: mean q = 0.38 per year (0.007 per week) per adopter share; "
+            "q here multiplies net promoters, a subset, so the range reaches well above"
+        ),
     ),
     "market.bad_news_weight": FieldDoc(
         meaning="weight of a detractor against a promoter in word of mouth",
@@ -218,6 +246,13 @@ FIELDS: dict[str, FieldDoc] = {
             "folklore holds); value calibrated"
         ),
         symbol="nu",
+        basis="calibrated",
+        plausible=(1.0, 3.0),
+        calibrated_to=("fact 6",),
+        range_note=(
+            "Anderson 1998: dissatisfied customers talk more than satisfied ones, by less "
+            "than folklore's 2-10"
+        ),
     ),
     "market.promoter_threshold": FieldDoc(
         meaning="satisfaction at or above which a finished customer recommends the service",
@@ -229,6 +264,9 @@ FIELDS: dict[str, FieldDoc] = {
             "are promoters and typical funnel customers are not (facts 4, 6)"
         ),
         symbol="theta_P",
+        basis="calibrated",
+        plausible=(0.7, 0.9),
+        calibrated_to=("fact 4", "fact 6"),
     ),
     "market.detractor_threshold": FieldDoc(
         meaning="satisfaction at or below which a buyer who left warns others",
@@ -240,6 +278,9 @@ FIELDS: dict[str, FieldDoc] = {
         ),
         symbol="theta_D",
         rule="<= `market.promoter_threshold`",
+        basis="calibrated",
+        plausible=(0.5, 0.7),
+        calibrated_to=("fact 4", "fact 6"),
     ),
     "market.reputation_prior": FieldDoc(
         meaning="shrinks reputation (P - D) / (P + D + k0) toward 0 while few have spoken",
@@ -248,6 +289,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="20: reputation moves halfway to the buyers' verdict once 20 have spoken",
         source="design choice",
         symbol="k0",
+        basis="assumption",
+        plausible=(5.0, 50.0),
     ),
     "market.deal_value": FieldDoc(
         meaning="revenue of one closed deal",
@@ -271,6 +314,11 @@ FIELDS: dict[str, FieldDoc] = {
         business="2: a new buyer's trust moves halfway to the evidence after two observations",
         source="Jøsang 2016 (W = 2, non-informative prior)",
         symbol="W",
+        basis="literature",
+        plausible=(1.0, 4.0),
+        range_note=(
+            "Jøsang 2016 uses W = 2; 1 to 4 spans the priors used in beta reputation systems"
+        ),
     ),
     "trust.base_rate": FieldDoc(
         meaning=(
@@ -283,6 +331,7 @@ FIELDS: dict[str, FieldDoc] = {
         source="Jøsang 2016 (default base rate 1/2 for a binary frame)",
         symbol="a0_l",
         rule="three values, each in (0, 1)",
+        basis="literature",
     ),
     "trust.success_evidence": FieldDoc(
         meaning="good evidence from a step that went right unchecked (split by the weights)",
@@ -291,6 +340,7 @@ FIELDS: dict[str, FieldDoc] = {
         business="one smooth step counts as one good observation",
         source="Jøsang 2016 (one observation = one unit of evidence)",
         symbol="w_s",
+        basis="literature",
     ),
     "trust.verified_evidence": FieldDoc(
         meaning="good evidence from a step the buyer checked and found right",
@@ -299,6 +349,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="a passed check counts one and a half smooth steps",
         source="MODEL.md design choice; not from a source",
         symbol="w_v",
+        basis="assumption",
+        plausible=(1.0, 2.5),
     ),
     "trust.failure_evidence": FieldDoc(
         meaning="bad evidence from a failure that slipped through",
@@ -310,6 +362,12 @@ FIELDS: dict[str, FieldDoc] = {
             "negativity bias: a modelling assumption)"
         ),
         symbol="w_f",
+        basis="assumption",
+        plausible=(1.5, 3.0),
+        range_note=(
+            "loss aversion 1.3-2.5 (meta-analyses above) read as a negativity bias of "
+            "evidence, widened to 3"
+        ),
     ),
     "trust.caught_failure_scale": FieldDoc(
         meaning="share of the failure evidence that a caught error costs",
@@ -318,6 +376,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="an error caught in time hurts trust 40% as much as one that slipped through",
         source="design choice, calibrated",
         symbol="s_c",
+        basis="calibrated",
+        plausible=(0.2, 0.7),
+        calibrated_to=("pattern not recorded",),
     ),
     "trust.forgetting": FieldDoc(
         meaning="share of evidence kept from one step to the next",
@@ -329,6 +390,9 @@ FIELDS: dict[str, FieldDoc] = {
             "value: MODEL.md design choice"
         ),
         symbol="lambda",
+        basis="assumption",
+        plausible=(0.9, 0.995),
+        range_note="evidence half-lives of about 7 weeks to 2.7 years",
     ),
     "trust.reputation_shift": FieldDoc(
         meaning="shift of new leads' base rates per unit of reputation",
@@ -337,6 +401,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="a spotless reputation lifts a newcomer's starting trust by 0.2",
         source="calibrated",
         symbol="s_rep",
+        basis="calibrated",
+        plausible=(0.05, 0.4),
+        calibrated_to=("pattern not recorded",),
     ),
     "trust.affordance_shift": FieldDoc(
         meaning="shift of new leads' base rates per unit of mean affordance over all stages",
@@ -348,6 +415,9 @@ FIELDS: dict[str, FieldDoc] = {
             "value calibrated"
         ),
         symbol="s_aff",
+        basis="calibrated",
+        plausible=(0.0, 0.2),
+        calibrated_to=("pattern not recorded",),
     ),
     # ------------------------------------------------------------------ choice
     "choice.temperature": FieldDoc(
@@ -357,6 +427,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="0.5: an option better by 1 utility is chosen e^2 = 7 times as often",
         source="calibrated",
         symbol="tau",
+        basis="calibrated",
+        plausible=(0.25, 1.0),
+        calibrated_to=("pattern not recorded",),
     ),
     "choice.trust_weight": FieldDoc(
         meaning="weight of trust in the utility of handing a step to the service",
@@ -365,6 +438,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="0.1 more trust at a stage adds 0.2 utility to delegating it",
         source="calibrated",
         symbol="bT",
+        basis="calibrated",
+        plausible=(1.0, 3.0),
+        calibrated_to=("pattern not recorded",),
     ),
     "choice.risk_weight": FieldDoc(
         meaning="weight of perceived risk in the utilities of delegating and checking",
@@ -373,6 +449,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="felt risk counts one and a half times as much as trust",
         source="calibrated",
         symbol="bR",
+        basis="calibrated",
+        plausible=(2.0, 4.0),
+        calibrated_to=("pattern not recorded",),
     ),
     "choice.uncertainty_weight": FieldDoc(
         meaning="how much uncertainty (too little evidence) adds to perceived risk",
@@ -381,6 +460,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="a newcomer's not-knowing counts half as much as distrust",
         source="calibrated",
         symbol="zeta",
+        basis="calibrated",
+        plausible=(0.0, 1.0),
+        calibrated_to=("pattern not recorded",),
     ),
     "choice.structural_assurance": FieldDoc(
         meaning="share of perceived risk removed by a full affordance, used or not",
@@ -392,6 +474,9 @@ FIELDS: dict[str, FieldDoc] = {
             "value calibrated (fact 2)"
         ),
         symbol="sigma",
+        basis="calibrated",
+        plausible=(0.3, 0.8),
+        calibrated_to=("fact 2",),
     ),
     "choice.detection": FieldDoc(
         meaning="chance that a skilled buyer's check with a full affordance catches an error",
@@ -400,6 +485,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="an independent inspection catches 9 defects in 10",
         source="design choice",
         symbol="q0",
+        basis="assumption",
+        plausible=(0.7, 0.99),
     ),
     "choice.outside_means": FieldDoc(
         meaning="effectiveness of a check without the service's affordance (outside means)",
@@ -408,6 +495,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="checking on one's own (calling the bank, asking a friend) is 30% as good",
         source="design choice",
         symbol="e_ext",
+        basis="assumption",
+        plausible=(0.1, 0.5),
     ),
     "choice.verification_cost": FieldDoc(
         meaning="effort of checking a step, before skill and affordance",
@@ -416,6 +505,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="an average checker without help pays 0.6 utility: as much as 0.3 of trust",
         source="calibrated",
         symbol="cv",
+        basis="calibrated",
+        plausible=(0.3, 1.0),
+        calibrated_to=("pattern not recorded",),
     ),
     "choice.affordance_cost_relief": FieldDoc(
         meaning="share of the effort of checking that a full affordance removes",
@@ -424,6 +516,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="a full affordance makes checking 60% cheaper",
         source="calibrated",
         symbol="theta",
+        basis="calibrated",
+        plausible=(0.3, 0.8),
+        calibrated_to=("pattern not recorded",),
     ),
     "choice.control_weight": FieldDoc(
         meaning="weight of control need times stake in the utility of checking",
@@ -436,6 +531,9 @@ FIELDS: dict[str, FieldDoc] = {
             "full stake)"
         ),
         symbol="bC",
+        basis="calibrated",
+        plausible=(1.5, 3.5),
+        calibrated_to=("fact 1",),
     ),
     "choice.verify_trust_share": FieldDoc(
         meaning="how far a buyer who checks still relies on trust",
@@ -444,6 +542,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="a checker counts half of its trust; the check covers the rest",
         source="calibrated for fact 1 (negative trust effect on verifying), see section 8 item 2",
         symbol="omega",
+        basis="calibrated",
+        plausible=(0.25, 0.75),
+        calibrated_to=("fact 1",),
     ),
     "choice.exit_bias": FieldDoc(
         meaning="base utility of walking away, before competition, reactance and waiting",
@@ -452,6 +553,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="more negative: a more loyal pipeline; with competition it sets the base churn",
         source="calibrated (conversion levels)",
         symbol="b0",
+        basis="calibrated",
+        plausible=(-2.5, -0.5),
+        calibrated_to=("conversion levels",),
     ),
     "choice.reactance_weight": FieldDoc(
         meaning="how strongly accumulated reactance pushes a buyer out",
@@ -463,6 +567,9 @@ FIELDS: dict[str, FieldDoc] = {
             "short-horizon conversion (fact 4)"
         ),
         symbol="g",
+        basis="calibrated",
+        plausible=(1.5, 4.5),
+        calibrated_to=("fact 4",),
     ),
     "choice.pressure_push": FieldDoc(
         meaning="how strongly pressure at a stage holds buyers back from leaving now",
@@ -475,6 +582,9 @@ FIELDS: dict[str, FieldDoc] = {
             "conversion (fact 4)"
         ),
         symbol="pi",
+        basis="calibrated",
+        plausible=(0.75, 2.25),
+        calibrated_to=("fact 4",),
     ),
     "choice.impatience": FieldDoc(
         meaning="pull out per step spent waiting at a stage, times 1 - patience",
@@ -483,6 +593,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="a buyer of patience 0.5 stuck 4 steps feels 0.3 utility more pull to leave",
         source="calibrated",
         symbol="eta",
+        basis="calibrated",
+        plausible=(0.05, 0.3),
+        calibrated_to=("pattern not recorded",),
     ),
     # ------------------------------------------------------------------ outcomes
     "outcomes.collapse": FieldDoc(
@@ -492,6 +605,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="a failed contract step kills 3 deals in 10; at stake 0.1, 3 in 100",
         source="design choice",
         symbol="c_max",
+        basis="assumption",
+        plausible=(0.1, 0.5),
     ),
     "outcomes.verification_delay": FieldDoc(
         meaning="chance that a checked step takes another step, times 1 - affordance",
@@ -500,6 +615,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="checking without help delays every second step; a full affordance, none",
         source="design choice",
         symbol="d",
+        basis="assumption",
+        plausible=(0.2, 0.8),
     ),
     # ------------------------------------------------------------------ reactance
     "reactance.decay": FieldDoc(
@@ -509,6 +626,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="irritation at being pushed halves each step",
         source="form: Brehm 1966; value calibrated",
         symbol="delta",
+        basis="calibrated",
+        plausible=(0.3, 0.8),
+        calibrated_to=("pattern not recorded",),
     ),
     "reactance.forced_weight": FieldDoc(
         meaning="reactance from a forced step, times control need",
@@ -517,6 +637,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="how much a sign-up wall irritates those who like to be in control",
         source="calibrated (fact 4, forced steps in the funnels)",
         symbol="f",
+        basis="calibrated",
+        plausible=(0.05, 0.3),
+        calibrated_to=("fact 4",),
     ),
     # ------------------------------------------------------------------ satisfaction
     "satisfaction.initial": FieldDoc(
@@ -526,6 +649,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="the goodwill a newcomer starts with",
         source="design choice",
         symbol="S0",
+        basis="assumption",
+        plausible=(0.6, 0.8),
     ),
     "satisfaction.smoothing": FieldDoc(
         meaning="weight of the newest experience in the running judgement",
@@ -534,6 +659,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="the last step counts 30%, the one before 21%, and so on",
         source="design choice",
         symbol="alpha",
+        basis="assumption",
+        plausible=(0.15, 0.5),
     ),
     "satisfaction.baseline": FieldDoc(
         meaning="experience of a plain step that goes as expected",
@@ -542,6 +669,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="a smooth, unremarkable step",
         source="calibrated, together with the NPS cut-offs 0.8/0.6 (facts 4, 6)",
         symbol="E0",
+        basis="calibrated",
+        plausible=(0.8, 0.9),
+        calibrated_to=("fact 4", "fact 6"),
     ),
     "satisfaction.surprise_weight": FieldDoc(
         meaning="weight of outcome minus expectation in the experience",
@@ -553,6 +683,9 @@ FIELDS: dict[str, FieldDoc] = {
             "satisfaction merely by raising expectations (section 8 item 4)"
         ),
         symbol="g_s",
+        basis="calibrated",
+        plausible=(0.25, 1.0),
+        calibrated_to=("a trust campaign does not lower satisfaction (section 8 item 4)",),
     ),
     "satisfaction.loss_aversion": FieldDoc(
         meaning="weight of worse-than-expected against better-than-expected",
@@ -561,6 +694,13 @@ FIELDS: dict[str, FieldDoc] = {
         business="a disappointment weighs 2.25 times an equal pleasant surprise",
         source="Tversky & Kahneman 1992",
         symbol="L",
+        basis="literature",
+        plausible=(1.3, 2.5),
+        range_note=(
+            "meta-analyses: 1.31 (Walasek, Mullett & Stewart 2024) to 1.955, 95% CI "
+            "1.82-2.10 (Brown, Imai, Vieider & Camerer 2024); 2.25 (Tversky & Kahneman "
+            "1992) at the top"
+        ),
     ),
     "satisfaction.caught_outcome": FieldDoc(
         meaning="outcome of an error the buyer caught (success 1, failure 0)",
@@ -569,6 +709,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="a caught error feels 60% as good as a step that went right",
         source="design choice",
         symbol="o_c",
+        basis="assumption",
+        plausible=(0.4, 0.8),
     ),
     "satisfaction.incident_loss": FieldDoc(
         meaning="experience lost to a failure that slipped through, per unit of stake",
@@ -577,6 +719,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="a failure at the contract (stake 1) costs 0.3 of that step's experience",
         source="design choice",
         symbol="l_w",
+        basis="assumption",
+        plausible=(0.1, 0.5),
     ),
     "satisfaction.anxiety_penalty": FieldDoc(
         meaning="weight of perceived risk in the experience",
@@ -588,6 +732,9 @@ FIELDS: dict[str, FieldDoc] = {
             "calibrated (fact 2)"
         ),
         symbol="a_w",
+        basis="calibrated",
+        plausible=(0.25, 0.75),
+        calibrated_to=("fact 2",),
     ),
     "satisfaction.effort_weight": FieldDoc(
         meaning="weight of checking effort in the experience, times 1 - control need",
@@ -596,6 +743,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="checking is a chore mainly for those who would rather not",
         source="design choice",
         symbol="e_w",
+        basis="assumption",
+        plausible=(0.1, 0.5),
     ),
     "satisfaction.pressure_penalty": FieldDoc(
         meaning="weight of reactance propensity times pressure squared in the experience",
@@ -607,6 +756,9 @@ FIELDS: dict[str, FieldDoc] = {
             "trust); value calibrated (fact 4)"
         ),
         symbol="p_w",
+        basis="calibrated",
+        plausible=(0.2, 0.6),
+        calibrated_to=("fact 4",),
     ),
     "satisfaction.forced_penalty": FieldDoc(
         meaning="weight of control need at a forced step in the experience",
@@ -615,6 +767,9 @@ FIELDS: dict[str, FieldDoc] = {
         business="a buyer with control need 0.6 loses 0.6 of experience at a forced step",
         source="calibrated (fact 4, delivery trial: forced registration and account, essay 001)",
         symbol="f_w",
+        basis="calibrated",
+        plausible=(0.5, 1.5),
+        calibrated_to=("fact 4",),
     ),
     # ------------------------------------------------------------------ repeat
     "repeat.rate": FieldDoc(
@@ -632,6 +787,8 @@ FIELDS: dict[str, FieldDoc] = {
         business="below this the customer is lost for repeat business",
         source="design choice",
         symbol="s0",
+        basis="assumption",
+        plausible=(0.3, 0.7),
     ),
     "repeat.value": FieldDoc(
         meaning="revenue of one repeat purchase",
@@ -1072,7 +1229,7 @@ def _section_fields(prefix: str) -> list[SchemaField]:
 
 
 def odd_tables() -> str:
-    """docs/ODD.md section 9's tables, one per section, generated from this module."""
+    """docs/ODD.md section 9's tables, one per section, then the ledger (9.12, 9.13)."""
     out: list[str] = []
     for prefix, title in SECTIONS:
         out += [f"### {title}", ""]
@@ -1093,6 +1250,9 @@ def odd_tables() -> str:
                 f"{doc.meaning} | {doc.source} |"
             )
         out.append("")
+    from trustsim.scenarios.ledger import odd_ledger
+
+    out.append(odd_ledger())
     return "\n".join(out)
 
 
