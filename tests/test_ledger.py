@@ -18,7 +18,13 @@ from trustsim.scenarios.ledger import (
 from trustsim.scenarios.reference import schema_fields
 
 BEHAVIOURAL_TABLES = ("market", "trust", "choice", "outcomes", "reactance", "satisfaction")
-SCENARIO_DESIGN = {"market.size", "market.deal_value", "repeat.rate", "repeat.value"}
+SCENARIO_DESIGN = {
+    "market.size",
+    "market.deal_value",
+    "market.currency",
+    "repeat.rate",
+    "repeat.value",
+}
 
 
 def behavioural_paths() -> list[str]:
