@@ -549,7 +549,7 @@ def report(results_dir, out_file, template, pdf, metrics, title, client, project
       trustsim report res/ --out deck.pptx --client "Acme" --author "J. Doe" --pdf
     """
     from trustsim.charts import load_results
-    from trustsim.report import DeckInfo, MissingToolError, build_report
+    from trustsim.report import DeckInfo, MissingToolError, build_report, chosen_charts
 
     info = DeckInfo(client=client, project=project, author=author, date=date)
     if title:
@@ -560,6 +560,7 @@ def report(results_dir, out_file, template, pdf, metrics, title, client, project
             out_file,
             template=template,
             pdf=pdf,
+            kinds=chosen_charts(results_dir),
             metrics=list(metrics),
             info=info,
         )

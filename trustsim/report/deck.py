@@ -123,6 +123,35 @@ def build_report(
     return Deck(out, csv_dir, pdf_path if pdf else None, titles, builder.effects)
 
 
+VIEW_FILE = "view.json"  # written by `trustsim explore`'s "Add to deck"
+
+
+def chosen_charts(results_dir: str | Path) -> list[str] | None:
+    """The chart kinds a saved explorer view chose, or None for a plain results folder.
+
+    A folder made by "Add to deck" in `trustsim explore` holds `view.json` with the
+    charts the strategist picked; the deck draws those and no others.
+
+    Raises:
+        TrustsimInputError: the view file is damaged or lists no charts.
+    """
+    import json
+
+    path = Path(results_dir) / VIEW_FILE
+    if not path.is_file():
+        return None
+    try:
+        view = json.loads(path.read_text(encoding="utf-8"))
+        charts = view["charts"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise TrustsimInputError(
+            f"{path}: not a saved view ({exc}); add the view again from `trustsim explore`."
+        ) from None
+    if not isinstance(charts, list) or not charts or not all(isinstance(c, str) for c in charts):
+        raise TrustsimInputError(f"{path}: 'charts' must be a non-empty list of chart kinds.")
+    return charts
+
+
 def _check_metrics(results: Results, metrics: list[str] | None) -> list[str]:
     """The KPIs to show: the defaults the results have, or the asked ones, checked."""
     from trustsim.report.story import DEFAULT_METRICS
