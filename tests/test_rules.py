@@ -5,6 +5,7 @@ import pytest
 
 from trustsim.model import rules
 from trustsim.model.codes import ABANDON, DELEGATE, VERIFY
+from trustsim.scenarios.schema import Choice
 
 
 def test_expected_trust_and_uncertainty_follow_josang():
@@ -50,17 +51,54 @@ def test_utilities():
 
 def test_logit_probabilities_and_availability():
     # Equal utilities, all available: one third each.
-    p_del, p_ver = rules.choice_probabilities(0.0, 0.0, 0.0, 1.0, 1.0, 0.5)
+    p_del, p_ver = rules.choice_probabilities(0.0, 0.0, 0.0, 1.0, 1.0, 0.5, 1.0)
     assert (p_del, p_ver) == (pytest.approx(1 / 3), pytest.approx(1 / 3))
     # tau = 0.5, V = (1, 0, 0): e^2 / (e^2 + 2)
-    p_del, _ = rules.choice_probabilities(1.0, 0.0, 0.0, 1.0, 1.0, 0.5)
+    p_del, _ = rules.choice_probabilities(1.0, 0.0, 0.0, 1.0, 1.0, 0.5, 1.0)
     assert p_del == pytest.approx(np.exp(2) / (np.exp(2) + 2))
     # No delegation feature: delegation impossible, the rest share the mass.
-    p_del, p_ver = rules.choice_probabilities(5.0, 0.0, 0.0, 0.0, 1.0, 0.5)
+    p_del, p_ver = rules.choice_probabilities(5.0, 0.0, 0.0, 0.0, 1.0, 0.5, 1.0)
     assert p_del == 0.0 and p_ver == pytest.approx(0.5)
     # Huge utilities do not overflow.
-    p_del, p_ver = rules.choice_probabilities(1e4, 0.0, 0.0, 1.0, 1.0, 0.01)
+    p_del, p_ver = rules.choice_probabilities(1e4, 0.0, 0.0, 1.0, 1.0, 0.01, 1.0)
     assert p_del == pytest.approx(1.0) and np.isfinite(p_ver)
+
+
+def flat_logit(v_del, v_ver, v_out, tau):
+    """P_j = exp(V_j / tau) / sum_i exp(V_i / tau), written out for the comparison."""
+    e = np.exp(np.array([v_del, v_ver, v_out]) / tau)
+    return e[:2] / e.sum()
+
+
+def test_a_nest_parameter_of_one_gives_the_flat_logit():
+    rng = np.random.default_rng(3)
+    for v_del, v_ver, v_out in rng.normal(0.0, 2.0, size=(200, 3)):
+        nested = rules.choice_probabilities(v_del, v_ver, v_out, 1.0, 1.0, 0.5, 1.0)
+        np.testing.assert_allclose(nested, flat_logit(v_del, v_ver, v_out, 0.5), rtol=1e-12)
+
+
+def test_the_nested_logit_matches_trains_formula():
+    # lambda = 0.5, tau = 1: S = e^(1/0.5) + e^(0/0.5); P_del = e^2 S^-0.5 / (S^0.5 + e^0.5)
+    s = np.exp(2.0) + 1.0
+    p_del, p_ver = rules.choice_probabilities(1.0, 0.0, 0.5, 1.0, 1.0, 1.0, 0.5)
+    assert p_del == pytest.approx(np.exp(2.0) * s**-0.5 / (s**0.5 + np.exp(0.5)))
+    assert p_ver == pytest.approx(s**-0.5 / (s**0.5 + np.exp(0.5)))
+
+
+def test_removing_delegation_moves_buyers_mostly_to_verifying_with_the_default_nest():
+    # Delegating is the favourite and walking away a little likelier than verifying, so
+    # a flat logit (IIA) sends most of the removed share to walking away, in proportion
+    # to the shares; with the nest, delegating and verifying are substitutes. (Where
+    # verifying is far worse than walking away, no nest can keep the buyer: alone in the
+    # nest, verifying against walking away is the same binary logit for every lambda.)
+    nest = Choice().proceed_nest
+    v_del, v_ver, v_out, tau = 1.0, -0.05, 0.0, 0.5
+    for lam, mostly_to_verifying in ((nest, True), (1.0, False)):
+        p_del, p_ver = rules.choice_probabilities(v_del, v_ver, v_out, 1.0, 1.0, tau, lam)
+        _, p_ver_alone = rules.choice_probabilities(v_del, v_ver, v_out, 0.0, 1.0, tau, lam)
+        to_verifying = p_ver_alone - p_ver
+        to_walking_away = p_del - to_verifying
+        assert (to_verifying > to_walking_away) == mostly_to_verifying, lam
 
 
 def test_choose_action_by_inverse_cdf():
@@ -153,7 +191,7 @@ def test_rules_broadcast_over_arrays_like_scalars():
 
 def test_an_unavailable_action_with_a_huge_utility_does_not_break_the_logit():
     # Delegation unavailable but with an enormous utility: the rest still share the mass.
-    p_del, p_ver = rules.choice_probabilities(1e6, 0.0, 0.0, 0.0, 1.0, 0.01)
+    p_del, p_ver = rules.choice_probabilities(1e6, 0.0, 0.0, 0.0, 1.0, 0.01, 1.0)
     assert p_del == 0.0 and p_ver == pytest.approx(0.5)
 
 

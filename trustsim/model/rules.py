@@ -163,24 +163,43 @@ def abandon_utility(reactance, pressure, waited, patience, competition, b0, g, p
     )
 
 
-def choice_probabilities(v_delegate, v_verify, v_abandon, can_delegate, can_verify, temperature):
-    """Multinomial logit over the available actions.
+def choice_probabilities(
+    v_delegate, v_verify, v_abandon, can_delegate, can_verify, temperature, nest
+):
+    """Nested logit: go on {delegate, verify} against walking away (Train 2009, ch. 4).
 
-    P_j = avail_j * exp(V_j / tau) / sum_i avail_i * exp(V_i / tau); ABANDON is always
-    available. The largest available utility is subtracted first for numerical
-    stability (an unavailable action with a huge utility must not underflow the rest).
+    With scaled utilities W_j = V_j / tau and the proceed nest's parameter lambda:
+
+        S     = sum_{j in {del, ver}} avail_j * exp(W_j / lambda)
+        P_j   = avail_j * exp(W_j / lambda) * S^(lambda - 1) / (S^lambda + exp(W_out))
+        P_out = exp(W_out) / (S^lambda + exp(W_out))
+
+    i.e. P(go on) = S^lambda / (S^lambda + exp(W_out)), split within the nest by a logit
+    with temperature lambda * tau. Delegating and verifying are two ways to go on, so
+    their unobserved parts are correlated (1 - lambda measures it): removing one moves
+    its share mostly to the other, not, as a flat logit's independence of irrelevant
+    alternatives would, to walking away in proportion to its share. lambda = 1 is the
+    flat logit P_j = exp(W_j) / sum_i exp(W_i). ABANDON is always available; at least one
+    way to go on is (a forced step allows delegation). The nest's larger available
+    utility m is subtracted inside the nest, and the larger of m and V_out outside it,
+    so nothing overflows and S lies in [1, 2].
 
     Returns:
         (p_delegate, p_verify): the abandon probability is 1 - p_delegate - p_verify.
     """
     v_del = where(can_delegate > 0, v_delegate, -np.inf)
     v_ver = where(can_verify > 0, v_verify, -np.inf)
-    top = np.maximum(np.maximum(v_del, v_ver), v_abandon)
-    e_del = _exp((v_del - top) / temperature)
-    e_ver = _exp((v_ver - top) / temperature)
+    inside = np.maximum(v_del, v_ver)
+    top = np.maximum(inside, v_abandon)
+    e_del = _exp((v_del - inside) / (nest * temperature))
+    e_ver = _exp((v_ver - inside) / (nest * temperature))
+    s = e_del + e_ver
+    # exp(m / tau) * S^lambda, relative to the top utility; np.power, not **, whose
+    # shortcut for arrays (** 0.5 as a square root) can differ in the last bit.
+    e_in = _exp((inside - top) / temperature) * np.power(s, nest)
     e_out = _exp((v_abandon - top) / temperature)
-    total = e_del + e_ver + e_out
-    return e_del / total, e_ver / total
+    share = e_in / ((e_in + e_out) * s)  # P(go on) / S
+    return e_del * share, e_ver * share
 
 
 def choose_action(p_delegate, p_verify, uniform):

@@ -126,7 +126,7 @@ def layer_trust(buyers, b, layer, prior):
 
 
 def decide(i, b, k, buyers, record, u, t, stages, p, tally):
-    """Perceived risk, utilities of the three actions and a logit choice among them."""
+    """Perceived risk, utilities of the three actions and a nested logit choice among them."""
     ch, prior, traits = p.choice, p.trust.prior_weight, buyers.traits
     good, bad = rules.layers(buyers.good, b), rules.layers(buyers.bad, b)
     base, w = rules.layers(buyers.base_rate, b), rules.layers(stages.weights, k)
@@ -186,7 +186,13 @@ def decide(i, b, k, buyers, record, u, t, stages, p, tally):
         ch.impatience,
     )
     p_del, p_ver = rules.choice_probabilities(
-        v_del, v_ver, v_out, stages.can_delegate[k], stages.can_verify[k], ch.temperature
+        v_del,
+        v_ver,
+        v_out,
+        stages.can_delegate[k],
+        stages.can_verify[k],
+        ch.temperature,
+        ch.proceed_nest,
     )
     record.action[i] = rules.choose_action(p_del, p_ver, u[CHOICE][b])
     record.trust[i], record.risk[i], record.detect[i], record.effort[i] = (

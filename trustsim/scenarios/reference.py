@@ -431,6 +431,29 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.25, 1.0),
         calibrated_to=("pattern not recorded",),
     ),
+    "choice.proceed_nest": FieldDoc(
+        meaning=(
+            "nest parameter of going on (delegate or verify) against walking away: 1 is a "
+            "flat logit, lower values make the two ways to go on closer substitutes"
+        ),
+        unit="share of the logit temperature",
+        typical="0.5",
+        business=(
+            "0.5: a buyer denied one way to go on mostly takes the other; at 1 the denied "
+            "share splits between the other way and walking away as their shares stand"
+        ),
+        source=(
+            "form: nested logit (Train 2009, Discrete Choice Methods with Simulation, ch. 4; "
+            "lambda in (0, 1] for consistency with utility maximisation); value assumed"
+        ),
+        symbol="lambda",
+        basis="assumption",
+        plausible=(0.3, 1.0),
+        range_note=(
+            "Train 2009 ch. 4: lambda in (0, 1]; estimated nest parameters for alternatives "
+            "that share a purpose typically lie between 0.3 and 0.8"
+        ),
+    ),
     "choice.trust_weight": FieldDoc(
         meaning="weight of trust in the utility of handing a step to the service",
         unit="utility per unit of trust",

@@ -196,6 +196,7 @@ class Trust(_Strict):
 
 class Choice(_Strict):
     temperature: float = Field(default=0.5, gt=0.0, le=10.0)
+    proceed_nest: float = Field(default=0.5, gt=0.0, le=1.0)
     trust_weight: float = Field(default=2.0, ge=0.0)
     risk_weight: float = Field(default=3.0, ge=0.0)
     uncertainty_weight: float = Field(default=0.5, ge=0.0)
