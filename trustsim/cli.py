@@ -648,5 +648,57 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path):
 # --- end trace (issue 3) ------------------------------------------------------------
 
 
+# --- calibration: observe and calibrate -----------------------------------------------
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed.")
+@click.option(
+    "--steps",
+    "-t",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Observation window in steps (default: the scenario's time.steps).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a scenario value: the 'true' parameters of synthetic data (repeatable).",
+)
+@click.option(
+    "--out", "out_file", required=True, type=click.Path(dir_okay=False),
+    help="The funnel data file to write (TOML).",
+)  # fmt: skip
+def observe(scenario, seed, steps, overrides, out_file):
+    """Write what a firm would record from one run of SCENARIO as a funnel data file.
+
+    Leads per period, per stage the buyers who entered, passed, walked away and
+    verified, NPS counts, mean satisfaction and closed deals, in the format `trustsim
+    calibrate --data` reads. The run is replication 0 of `trustsim run --seed S`; the
+    file is labelled synthetic.
+
+    \b
+    Example:
+      trustsim observe real-estate --set choice.exit_bias=-1.0 --seed 7 --out data.toml
+      trustsim calibrate real-estate --data data.toml --priors priors.toml --out cal/
+    """
+    from trustsim.calibration import data_to_toml
+    from trustsim.calibration import observe as observe_run
+    from trustsim.experiments.output import write_text_atomic
+
+    data = observe_run(scenario, overrides, seed=seed, steps=steps)
+    comment = (
+        "SYNTHETIC funnel data written by `trustsim observe`: one simulated run, not a "
+        "firm's books.\nFormat: see README.md, section 'Calibration'."
+    )
+    write_text_atomic(out_file, data_to_toml(data, comment))
+    click.echo(
+        f"Observed {data.total_leads} leads and {data.closed_deals} closed deals over "
+        f"{data.window.periods} {data.window.unit}s; written to {out_file}",
+        err=True,
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
