@@ -115,7 +115,7 @@ BAD_DATA = [
     ("verified = 1", "verifyed = 1", "stages.explore.verifyed: unknown key. Allowed keys"),
     ('unit = "week"', 'unit = "month"', "window.unit = 'month': scenario 'real-estate' steps"),
     ("leads = [3, 4, 5]", "leads = [3, 4]", "leads has 2 periods but window.periods = 3"),
-    ("leads = [3, 4, 5]", "leads = [3, -4, 5]", "leads must be non-negative"),
+    ("leads = [3, 4, 5]", "leads = [3, -4, 5]", "leads = [3, -4, 5]: must be non-negative"),
     ("promoters = 1", "promoters = 1.5", "nps.promoters = 1.5"),
     ("mean = 0.8", "mean = 8", "satisfaction.mean = 8"),
     ("closed_deals = 2", "closed_deals = ", "not valid TOML"),

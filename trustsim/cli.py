@@ -700,5 +700,134 @@ def observe(scenario, seed, steps, overrides, out_file):
     )
 
 
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The firm's funnel data (TOML; see `trustsim observe` and the README).",
+)
+@click.option(
+    "--priors",
+    "priors_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Ranges of the parameters to calibrate (TOML, dotted scenario paths).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Calibration directory; rerun with the same directory to resume.",
+)
+@click.option(
+    "--budget",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Model runs in all (waves and the final check).",
+)
+@click.option(
+    "--replications",
+    "-n",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Runs per point (common random numbers across points).",
+)
+@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="A value known for this firm, e.g. --set market.size=5000 (repeatable).",
+)
+@click.option(
+    "--holdout",
+    default=None,
+    metavar="STATS",
+    help="Statistics or stages kept out of the fit and checked afterwards, comma-separated "
+    "(e.g. handover,after_sales or conversion[payment]).",
+)
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Local Dask worker processes (default: one per CPU); 0 runs in-process.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Use a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of a local cluster.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No line per wave.")
+def calibrate(
+    scenario, data_file, priors_file, out_dir, budget, replications, seed, overrides, holdout,
+    workers, scheduler, quiet,
+):  # fmt: skip
+    """Calibrate SCENARIO's uncertain parameters to a firm's funnel data.
+
+    Waves of history matching with Gaussian-process emulators (one per statistic) rule
+    out the parameter values that cannot reproduce the data; draws from what is left are
+    run for real and weighted by their likelihood. Writes posterior.parquet,
+    posterior-summary.csv, calibrated.toml (extends SCENARIO), waves.csv and
+    posterior-predictive.csv to DIR; fails (exit 1) if the effective sample size is
+    below 50.
+
+    \b
+    Example:
+      trustsim observe real-estate --set choice.exit_bias=-1.0 --seed 7 --out data.toml
+      trustsim calibrate real-estate --data data.toml --priors priors.toml --out cal/
+      trustsim run cal/calibrated.toml -n 20
+    """
+    import signal
+
+    from trustsim.calibration.calibrate import (
+        CalibrationError,
+        Settings,
+        check_budget,
+        load_problem,
+        sweep_runner,
+    )
+    from trustsim.calibration.calibrate import calibrate as run_calibration
+
+    if workers is not None and scheduler is not None:
+        raise TrustsimInputError("give either --workers or --scheduler, not both.")
+    held = [item for item in (holdout or "").split(",") if item.strip()]
+    problem = load_problem(scenario, data_file, priors_file, held, overrides)
+    settings = Settings(budget=budget, replications=replications, seed=seed)
+    check_budget(problem, settings)
+
+    def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+    try:
+        with sweep_runner(workers, scheduler) as runner:
+            result = run_calibration(problem, out_dir, settings, runner, log)
+    except CalibrationError as exc:
+        click.echo(f"Calibration failed: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted. Every finished run is in {out_dir}; run the same command again "
+            "to resume.",
+            err=True,
+        )
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    from trustsim.calibration.outputs import print_calibration
+
+    print_calibration(result)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -40,7 +40,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from trustsim.errors import TrustsimInputError
 from trustsim.scenarios import Scenario
@@ -131,19 +138,23 @@ class FunnelData(_Strict):
     def _leads_or_a_stage(self) -> FunnelData:
         if self.leads is None and not self.stages:
             raise ValueError("give leads or at least one [stages.NAME] table")
-        if isinstance(self.leads, list):
-            if not self.leads:
-                raise ValueError("leads = []: give one count per period, or a total")
-            if any(n < 0 for n in self.leads):
-                raise ValueError(f"leads must be non-negative counts, got {self.leads}")
-            if self.window is not None and len(self.leads) != self.window.periods:
-                raise ValueError(
-                    f"leads has {len(self.leads)} periods but window.periods = "
-                    f"{self.window.periods}; give one count per period"
-                )
-        elif self.leads is not None and self.leads < 0:
-            raise ValueError(f"leads = {self.leads}: must be a non-negative count")
+        periods = self.window.periods if self.window is not None else None
+        if isinstance(self.leads, list) and periods is not None and len(self.leads) != periods:
+            raise ValueError(
+                f"leads has {len(self.leads)} periods but window.periods = {periods}; "
+                "give one count per period"
+            )
         return self
+
+    @field_validator("leads")
+    @classmethod
+    def _non_negative(cls, leads: int | list[int] | None) -> int | list[int] | None:
+        counts = leads if isinstance(leads, list) else [] if leads is None else [leads]
+        if isinstance(leads, list) and not leads:
+            raise ValueError("give one count per period, or a total")
+        if any(n < 0 for n in counts):
+            raise ValueError("must be non-negative counts")
+        return leads
 
     @property
     def total_leads(self) -> int | None:
@@ -165,7 +176,7 @@ def describe_error(err: Mapping, label: str, allowed: Mapping[str, list[str]]) -
     top level), for unknown-key messages.
     """
     loc = tuple(str(p) for p in err["loc"] if not str(p).startswith(("int", "list")))
-    field = ".".join(f'"{p}"' if "." in p else p for p in loc) or "(top level)"
+    field = ".".join(f'"{p}"' if "." in p else p for p in loc)
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = loc[0] if len(loc) > 1 else ""
@@ -175,7 +186,9 @@ def describe_error(err: Mapping, label: str, allowed: Mapping[str, list[str]]) -
         return f"{label}: {field}: required but missing. Add it."
     message = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
-    if kind == "value_error" or isinstance(value, dict) or value is None:
+    if not field:  # a rule over the whole file
+        return f"{label}: {message}."
+    if isinstance(value, dict) or value is None:
         return f"{label}: {field}: {message}."
     return f"{label}: {field} = {value!r}: {message}."
 
