@@ -83,7 +83,7 @@ def one_set(case: dict, seed: int, folder: Path, workers: int) -> list[dict]:
     start = time.monotonic()
     settings = replace(case["settings"], seed=1000 + seed)
     try:
-        with sweep_runner(workers) as runner:
+        with sweep_runner(workers, batch_size=settings.replications) as runner:
             result = calibrate(problem, folder / f"out-{seed}", settings, runner)
     except CalibrationError as exc:
         print(f"set {seed}: {exc}")

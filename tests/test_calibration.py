@@ -167,3 +167,37 @@ def test_calibrate_refuses_bad_input_with_one_line_and_writes_nothing(files, tmp
         assert result.exit_code == 2, result.output
         assert message in result.output and result.output.count("\n") == 1, result.output
         assert not out.exists()
+
+
+def test_runs_with_a_posterior_draw_each_replication_from_it_paired_across_scenarios(calibrated):
+    from trustsim.calibration.carry import posterior_overrides, run_with_posterior
+    from trustsim.experiments.runner import replication_seed, simulate
+
+    result, _, _ = calibrated
+    draws = posterior_overrides(result.out_dir, 3, seed=4)
+    assert draws == posterior_overrides(result.out_dir, 3, seed=4)
+    posterior = pd.read_parquet(result.out_dir / "posterior.parquet")
+    for drawn in draws:
+        value = float(drawn[0].split("=")[1])
+        assert np.isclose(posterior["choice.exit_bias"], value).any()
+    fixed = [*MARKET, "time.steps=8", "time.short_horizon=8"]
+    run = run_with_posterior(
+        ["real-estate", "real-estate-funnel"], result.out_dir, 3, seed=4, overrides=fixed
+    )
+    for name in ("real-estate", "real-estate-funnel"):
+        spec = load_scenario(load_scenario(name, fixed), draws[2])
+        summary, _ = simulate(spec, replication_seed(4, 2))
+        row = run.summaries.query("scenario == @name and replication == 2").iloc[0]
+        assert row["leads"] == summary["leads"] and row["closed_deals"] == summary["closed_deals"]
+
+
+def test_compare_command_with_posterior_says_so(calibrated, tmp_path):
+    result, _, _ = calibrated
+    out = invoke(
+        "compare", "real-estate", "real-estate-funnel", "-n", "2", "-t", "6",
+        "--set", MARKET[0], "--posterior", result.out_dir, "--format", "csv",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "intervals include parameter uncertainty" in out.stderr
+    missing = invoke("run", "real-estate", "-n", "2", "-t", "3", "--posterior", tmp_path)
+    assert missing.exit_code == 2 and "no calibration here" in missing.output

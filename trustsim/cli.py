@@ -80,6 +80,11 @@ def _common_run_options(func):
             "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
             show_default=True, help="Output format on stdout.",
         ),
+        click.option(
+            "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
+            help="Draw each replication's parameters from the posterior of `trustsim "
+            "calibrate --out DIR` (the same draw in every scenario).",
+        ),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -97,7 +102,7 @@ def _progress(total_runs: int, quiet: bool):
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
 @_common_run_options
-def run(scenarios, replications, seed, steps, overrides, engine, out_dir, fmt):
+def run(scenarios, replications, seed, steps, overrides, engine, out_dir, fmt, posterior):
     """Run scenarios and show mean and 95% CI of every measure.
 
     SCENARIO is a built-in name (see `trustsim scenarios list`) or a TOML file.
@@ -110,8 +115,9 @@ def run(scenarios, replications, seed, steps, overrides, engine, out_dir, fmt):
     import trustsim
     from trustsim import terminal
 
+    run_scenarios = _posterior_run(posterior) or trustsim.run
     with _progress(len(scenarios) * replications, fmt != "table") as advance:
-        result = trustsim.run(
+        result = run_scenarios(
             scenarios, replications=replications, seed=seed, steps=steps,
             overrides=overrides, engine=engine, progress=advance,
         )  # fmt: skip
@@ -126,7 +132,7 @@ def run(scenarios, replications, seed, steps, overrides, engine, out_dir, fmt):
 @click.argument("base", metavar="BASE")
 @click.argument("others", nargs=-1, required=True, metavar="OTHER...")
 @_common_run_options
-def compare(base, others, replications, seed, steps, overrides, engine, out_dir, fmt):
+def compare(base, others, replications, seed, steps, overrides, engine, out_dir, fmt, posterior):
     """Compare scenarios with BASE: paired differences, 95% CI, Wilcoxon p-value.
 
     Replication r of every scenario uses the same random numbers (common random
@@ -139,8 +145,9 @@ def compare(base, others, replications, seed, steps, overrides, engine, out_dir,
     import trustsim
     from trustsim import terminal
 
+    compare_scenarios = _posterior_compare(posterior) or trustsim.compare
     with _progress((1 + len(others)) * replications, fmt != "table") as advance:
-        result, diffs = trustsim.compare(
+        result, diffs = compare_scenarios(
             base, others, replications=replications, seed=seed, steps=steps,
             overrides=overrides, engine=engine, progress=advance,
         )  # fmt: skip
@@ -738,6 +745,13 @@ def observe(scenario, seed, steps, overrides, out_file):
     type=click.IntRange(min=2),
     help="Runs per point (common random numbers across points).",
 )
+@click.option(
+    "--draws",
+    default=250,
+    show_default=True,
+    type=click.IntRange(min=10),
+    help="Posterior draws run for real in the final check (part of the budget).",
+)
 @click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed.")
 @click.option(
     "--set",
@@ -768,8 +782,8 @@ def observe(scenario, seed, steps, overrides, out_file):
 )
 @click.option("--quiet", "-q", is_flag=True, help="No line per wave.")
 def calibrate(
-    scenario, data_file, priors_file, out_dir, budget, replications, seed, overrides, holdout,
-    workers, scheduler, quiet,
+    scenario, data_file, priors_file, out_dir, budget, replications, draws, seed, overrides,
+    holdout, workers, scheduler, quiet,
 ):  # fmt: skip
     """Calibrate SCENARIO's uncertain parameters to a firm's funnel data.
 
@@ -801,7 +815,7 @@ def calibrate(
         raise TrustsimInputError("give either --workers or --scheduler, not both.")
     held = [item for item in (holdout or "").split(",") if item.strip()]
     problem = load_problem(scenario, data_file, priors_file, held, overrides)
-    settings = Settings(budget=budget, replications=replications, seed=seed)
+    settings = Settings(budget=budget, replications=replications, final_draws=draws, seed=seed)
     check_budget(problem, settings)
 
     def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
@@ -810,7 +824,7 @@ def calibrate(
     previous = signal.signal(signal.SIGTERM, stop)
     log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     try:
-        with sweep_runner(workers, scheduler) as runner:
+        with sweep_runner(workers, scheduler, batch_size=replications) as runner:
             result = run_calibration(problem, out_dir, settings, runner, log)
     except CalibrationError as exc:
         click.echo(f"Calibration failed: {exc}", err=True)
@@ -827,6 +841,32 @@ def calibrate(
     from trustsim.calibration.outputs import print_calibration
 
     print_calibration(result)
+
+
+def _posterior_run(posterior_dir):
+    """`trustsim.run` with parameters drawn from a calibration's posterior, or None."""
+    if posterior_dir is None:
+        return None
+    from trustsim.calibration.carry import posterior_note, run_with_posterior
+
+    def run(scenarios, replications, **kwargs):
+        click.echo(posterior_note(posterior_dir, replications), err=True)
+        return run_with_posterior(scenarios, posterior_dir, replications, **kwargs)
+
+    return run
+
+
+def _posterior_compare(posterior_dir):
+    """`trustsim.compare` with parameters drawn from a calibration's posterior, or None."""
+    if posterior_dir is None:
+        return None
+    from trustsim.calibration.carry import compare_with_posterior, posterior_note
+
+    def compare(base, others, replications, **kwargs):
+        click.echo(posterior_note(posterior_dir, replications), err=True)
+        return compare_with_posterior(base, others, posterior_dir, replications, **kwargs)
+
+    return compare
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -51,6 +51,8 @@ from trustsim.errors import TrustsimInputError
 from trustsim.scenarios import Scenario, load_scenario
 
 POINTS_FILE = "calibration-points.parquet"
+# Settings a rerun into the same directory may change (see `fingerprint`).
+RERUN_SETTINGS = ("budget", "final_draws", "min_ess")
 # The proposal of the final draws: emulated likelihood to this power, and this share
 # spread uniformly over the non-implausible space (so no region is left out).
 TEMPER = 0.5
@@ -273,11 +275,11 @@ def calibrate(
         waves = history_match(problem, settings, out, runner, log)
         draws, proposal = propose_draws(problem, settings, waves)
         columns = [f"unit:{p.path}" for p in problem.priors]
-        stored = fix_points(
-            out / "final", [*columns, "proposal"], np.column_stack([draws, proposal])
-        )
+        # A rerun with a larger budget (more waves) or more draws is a new final check.
+        where = out / f"final-{len(waves)}-waves-{settings.final_draws}-draws"
+        stored = fix_points(where, [*columns, "proposal"], np.column_stack([draws, proposal]))
         draws, proposal = stored[:, :-1], stored[:, -1]
-        final = run_design(problem, settings, draws, out / "final", runner, 0)
+        final = run_design(problem, settings, draws, where, runner, 0)
         log_like = real_log_likelihood(problem, final)
         weights, ess = importance_weights(log_like, proposal)
     result = Calibration(
@@ -291,7 +293,8 @@ def calibrate(
     if ess < settings.min_ess:
         raise CalibrationError(
             f"effective sample size {ess:.0f} is below {settings.min_ess:.0f}: the posterior "
-            f"rests on too few draws (diagnostics in {out}). Raise --budget, or check that "
+            f"rests on too few draws (diagnostics in {out}). Rerun with more --draws (now "
+            f"{settings.final_draws}) and the same --out to keep the waves, or check that "
             "the data and the scenario fit each other."
         )
     return result
@@ -304,9 +307,15 @@ def in_process_runner(experiment, out_dir: Path) -> object:
 
 
 @contextlib.contextmanager
-def sweep_runner(workers: int | None = None, scheduler: str | None = None) -> Iterator[Runner]:
+def sweep_runner(
+    workers: int | None = None, scheduler: str | None = None, batch_size: int | None = None
+) -> Iterator[Runner]:
     """A runner for `calibrate`: in-process (workers = 0), or one Dask client for every
-    wave (a local cluster of `workers` processes, or the scheduler at `scheduler`)."""
+    wave (a local cluster of `workers` processes, or the scheduler at `scheduler`).
+
+    `batch_size` runs make one Dask task; a block of points is too small a sweep for the
+    sweep to learn a good size, so give the replications of one point.
+    """
     if workers == 0 and scheduler is None:
         yield in_process_runner
         return
@@ -314,7 +323,9 @@ def sweep_runner(workers: int | None = None, scheduler: str | None = None) -> It
 
     client, cluster = open_client(workers, scheduler)
     try:
-        yield lambda experiment, out_dir: sweep(experiment, out_dir, client=client)
+        yield lambda experiment, out_dir: sweep(
+            experiment, out_dir, client=client, batch_size=batch_size
+        )
     finally:
         client.close()
         if cluster is not None:
@@ -344,7 +355,11 @@ def claim_directory(out: Path, problem: Problem, settings: Settings) -> None:
 
 
 def fingerprint(problem: Problem, settings: Settings) -> dict:
-    """What decides a calibration's runs: scenario, data, priors, hold-out and settings."""
+    """What decides a calibration's waves: scenario, data, priors, hold-out and settings.
+
+    The budget and the final draws are left out: a rerun with more of either keeps the
+    waves on disk (its final check gets a directory of its own).
+    """
     from dataclasses import asdict
 
     from trustsim.experiments.sweep import params_hash
@@ -357,7 +372,7 @@ def fingerprint(problem: Problem, settings: Settings) -> dict:
         "data": digest(problem.data_path),
         "priors": digest(problem.priors_path),
         "held_out": held_out_names(problem),
-        "settings": asdict(settings),
+        "settings": {k: v for k, v in asdict(settings).items() if k not in RERUN_SETTINGS},
     }
 
 

@@ -7,7 +7,8 @@
     DIR/posterior-predictive.csv   each statistic: observed against its predicted 90% band
     DIR/calibration.json           provenance, ESS, runs, time, the hold-out verdict
     DIR/charts/*.png, *.csv        posterior predictive, prior against posterior
-    DIR/waves/wave-N/, DIR/final/  the sweeps of the runs (resumable)
+    DIR/waves/wave-N/block-NN/     the sweeps of the waves' runs (resumable)
+    DIR/final-*/block-NN/          the sweeps of the final check
 
 Every file is written atomically.
 """
