@@ -9,8 +9,9 @@ the mean interval width as a share of the prior's, and the time per calibration.
     uv run python benchmarks/bench_calibration.py --sets 5 --small
 
 The README case is real-estate (2,000 buyers, 104 weeks) with choice.exit_bias,
-market.word_of_mouth and stages.viewing.reliability changed; --small is the test suite's
-case (500 buyers, 30 weeks, two parameters, a small budget).
+market.outside_influence and choice.verification_cost changed, the default settings and
+two Dask workers (--workers 2); --small is the test suite's case (500 buyers, 30 weeks,
+two parameters, a small budget), in-process.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ CASES = {
         "steps": None,
         "truth": {
             "choice.exit_bias": -1.0,
-            "market.word_of_mouth": 0.3,
-            "stages.viewing.reliability": 0.85,
+            "market.outside_influence": 0.005,
+            "choice.verification_cost": 0.4,
         },
         "priors": {
             "choice.exit_bias": (-3.0, 0.0, "uniform"),
-            "market.word_of_mouth": (0.05, 0.8, "loguniform"),
-            "stages.viewing.reliability": (0.7, 1.0, "uniform"),
+            "market.outside_influence": (0.001, 0.02, "loguniform"),
+            "choice.verification_cost": (0.1, 1.5, "uniform"),
         },
         "settings": Settings(),
         "keep": None,

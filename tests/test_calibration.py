@@ -100,7 +100,8 @@ def test_outputs_describe_the_posterior_and_a_scenario_at_its_median(calibrated,
     out = result.out_dir
     posterior = pd.read_parquet(out / "posterior.parquet")
     assert np.isclose(posterior["weight"].sum(), 1.0)
-    assert len(posterior) == SETTINGS.final_draws
+    assert len(posterior) == len(result.draws) >= SETTINGS.final_draws
+    assert result.runs <= SETTINGS.budget
     summary = pd.read_csv(out / "posterior-summary.csv").set_index("parameter")
     calibrated_scenario = load_scenario(out / "calibrated.toml")
     assert calibrated_scenario.market.size == 500 and calibrated_scenario.time.steps == 30

@@ -750,7 +750,8 @@ def observe(scenario, seed, steps, overrides, out_file):
     default=250,
     show_default=True,
     type=click.IntRange(min=10),
-    help="Posterior draws run for real in the final check (part of the budget).",
+    help="The least posterior draws run for real in the final check; budget the waves "
+    "leave buys more.",
 )
 @click.option("--seed", "-s", default=0, show_default=True, type=int, help="Root seed.")
 @click.option(

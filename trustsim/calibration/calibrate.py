@@ -74,7 +74,8 @@ class Settings:
         budget: model runs in all, waves and final check together.
         replications: runs per point (common random numbers across points).
         wave_points: points per wave (default: 30 per parameter, at least 60).
-        final_draws: posterior draws run for real in the final check.
+        final_draws: the least posterior draws run for real in the final check; the
+            budget the waves leave is spent on more.
         cutoff: implausibility above which a point is ruled out.
         max_waves: at most this many waves.
         min_shrink: stop when a wave rules out less than this share of the space left.
@@ -163,8 +164,8 @@ class Calibration:
 
     @property
     def runs(self) -> int:
-        per_wave = sum(w.unit.shape[0] for w in self.waves) * self.settings.replications
-        return per_wave + self.settings.final_runs
+        points = sum(w.unit.shape[0] for w in self.waves) + len(self.draws)
+        return points * self.settings.replications
 
 
 Runner = Callable[[object, Path], object]
@@ -273,10 +274,11 @@ def calibrate(
     # threads that spin waiting for each other on a busy machine.
     with threadpool_limits(limits=1):
         waves = history_match(problem, settings, out, runner, log)
-        draws, proposal = propose_draws(problem, settings, waves)
+        count = final_draw_count(settings, waves)
+        draws, proposal = propose_draws(problem, settings, waves, count)
         columns = [f"unit:{p.path}" for p in problem.priors]
         # A rerun with a larger budget (more waves) or more draws is a new final check.
-        where = out / f"final-{len(waves)}-waves-{settings.final_draws}-draws"
+        where = out / f"final-{len(waves)}-waves-{count}-draws"
         stored = fix_points(where, [*columns, "proposal"], np.column_stack([draws, proposal]))
         draws, proposal = stored[:, :-1], stored[:, -1]
         final = run_design(problem, settings, draws, where, runner, 0)
@@ -294,8 +296,8 @@ def calibrate(
         raise CalibrationError(
             f"effective sample size {ess:.0f} is below {settings.min_ess:.0f}: the posterior "
             f"rests on too few draws (diagnostics in {out}). Rerun with more --draws (now "
-            f"{settings.final_draws}) and the same --out to keep the waves, or check that "
-            "the data and the scenario fit each other."
+            f"{len(draws)}) and the same --out to keep the waves, or check that the data and "
+            "the scenario fit each other."
         )
     return result
 
@@ -563,8 +565,14 @@ def sample_nroy(
 
 
 # ------------------------------------------------------------------ final check
+def final_draw_count(settings: Settings, waves: list[Wave]) -> int:
+    """`final_draws`, or more if the waves left more of the budget."""
+    spent = sum(len(wave.unit) for wave in waves) * settings.replications
+    return max(settings.final_draws, (settings.budget - spent) // settings.replications)
+
+
 def propose_draws(
-    problem: Problem, settings: Settings, waves: list[Wave]
+    problem: Problem, settings: Settings, waves: list[Wave], count: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws for the final check and their proposal density (up to a constant).
 
@@ -574,7 +582,7 @@ def propose_draws(
     has the form of the real one, with the last wave's pooled covariance.
     """
     rng = np.random.default_rng([settings.seed, 2])
-    wanted = 20 * settings.final_draws
+    wanted = 20 * count
     pool, _, _ = sample_nroy(problem, settings, waves, waves[-1].box, wanted, rng)
     fitted = problem.fitted
     last = waves[-1]
@@ -588,7 +596,7 @@ def propose_draws(
         log_like = emulated_log_likelihood(problem.observed()[fitted], covariance, emulators, pool)
         tempered = np.exp(TEMPER * (log_like - log_like.max()))
         density = (1.0 - DEFENSIVE) * tempered / tempered.mean() + DEFENSIVE
-    chosen = rng.choice(len(pool), size=settings.final_draws, p=density / density.sum())
+    chosen = rng.choice(len(pool), size=count, p=density / density.sum())
     return pool[chosen], density[chosen]
 
 

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 
 def _value(value: float, kind: str) -> str:
-    return f"{value:.0%}" if kind == "share" else number(value)
+    if kind == "share":
+        return f"{value:.0%}"
+    return f"{value:,.0f}" if kind == "count" else number(value)
 
 
 def predictive_data(predictive: pd.DataFrame) -> pd.DataFrame:
@@ -57,10 +59,12 @@ def predictive_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         band = f"{_value(row.predicted_q05, row.kind)}–{_value(row.predicted_q95, row.kind)}"
         ax.annotate(
             f"{_value(row.observed, row.kind)} (band {band})",
-            (2.6, y), va="center", ha="left", fontsize=14, color=TEXT, annotation_clip=False,
+            (2.8, y), va="center", ha="left", fontsize=14, color=TEXT,
         )  # fmt: skip
     ax.set_yticks(range(len(rows)), [_label(r) for r in rows.itertuples()][::-1])
-    ax.set_xlim(-2.6, 2.6)
+    # The right of the axes holds the numbers; the axis line spans the bands only.
+    ax.set_xlim(-2.6, 7.5)
+    ax.spines["bottom"].set_bounds(-2.6, 2.6)
     ax.set_xticks([-1, 0, 1], ["5%", "band", "95%"])
     ax.axvline(0, color=GREY, lw=0.8)
     fitted = rows[~rows["held_out"]]
@@ -76,13 +80,19 @@ def predictive_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             f" Of {len(held)} statistics held out of the fit, "
             f"{int(held['inside'].sum())} fall within the band."
         )
-    note(ax, "Grey: 90% band of one run under the posterior; dot: observed (diamond: held out)")
+    note(ax, "Grey: 90% band of one run; dot: observed; diamond: held out")
     finish(fig, title, with_title)
     return Chart("posterior-predictive", title, takeaway, fig, rows, "90% band of one run")
 
 
 def _label(row) -> str:
     return f"{row.statistic} (held out)" if row.held_out else row.statistic
+
+
+def _short(value: float) -> str:
+    """Three significant digits with a true minus: 0.00492, −1.08, 1,250."""
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return text.replace("-", "−")
 
 
 def prior_posterior_data(summary: pd.DataFrame, priors) -> pd.DataFrame:
@@ -118,22 +128,22 @@ def prior_posterior_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         ax.plot([row.unit_q05, row.unit_q95], [y, y], color=HIGHLIGHT, lw=9,
                 solid_capstyle="butt")  # fmt: skip
         ax.plot(row.unit_median, y, "o", color="white", ms=7)
-        ax.annotate(number(row.prior_low), (0, y + 0.28), ha="left", fontsize=13, color=GREY)
-        ax.annotate(number(row.prior_high), (1, y + 0.28), ha="right", fontsize=13, color=GREY)
+        ax.annotate(_short(row.prior_low), (0, y + 0.28), ha="left", fontsize=13, color=GREY)
+        ax.annotate(_short(row.prior_high), (1, y + 0.28), ha="right", fontsize=13, color=GREY)
         ax.annotate(
-            f"{number(row['median'])} ({number(row.q05)}–{number(row.q95)})",
+            f"{_short(row['median'])} ({_short(row.q05)} to {_short(row.q95)})",
             (1.03, y), va="center", ha="left", fontsize=14, color=HIGHLIGHT,
             annotation_clip=False,
         )  # fmt: skip
     ax.set_yticks(range(len(rows)), list(rows["parameter"])[::-1])
     ax.set_ylim(-0.6, len(rows) - 0.3)
-    ax.set_xlim(0, 1.45)
+    ax.set_xlim(0, 1.8)
     ax.set_xticks([])
     ax.spines["bottom"].set_visible(False)
     sharpest = rows.loc[rows["width_share"].idxmin()]
     title = f"The data narrow {sharpest.parameter} to {sharpest.width_share:.0%} of its prior range"
     takeaway = "; ".join(
-        f"{r.parameter}: {number(r['median'])} (90% {number(r.q05)}–{number(r.q95)})"
+        f"{r.parameter}: {_short(r['median'])} (90% {_short(r.q05)} to {_short(r.q95)})"
         for _, r in rows.iterrows()
     )
     note(ax, f"Grey: prior range; blue: posterior 90% interval, dot: median (ESS "
