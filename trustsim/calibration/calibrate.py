@@ -13,7 +13,7 @@
    weighted by its real likelihood over its proposal density,
 
        w_i = L(z | theta_i) / q(theta_i),
-       L = N(z; mean of the draw's replications, S + diag(V_obs)),
+       L = N(z; mean of the draw's replications r, S (1 + 1/r) + diag(V_obs)),
 
    S the replications' covariance pooled over the draws. The effective sample size
    ESS = (sum w)^2 / sum w^2 says how many independent draws the posterior is worth;
@@ -601,14 +601,14 @@ def propose_draws(
 
 
 def real_log_likelihood(problem: Problem, final: PointRuns) -> np.ndarray:
-    """log N(z; mean of each draw's replications, S + diag(V_obs)) per draw.
+    """log N(z; mean of each draw's replications, S (1 + 1/r) + diag(V_obs)) per draw.
 
     S is the covariance of the statistics between replications, pooled over the draws
-    (the model variance, with the statistics' correlations). The mean of r runs errs
-    by a block's common error of covariance S / r, which differs from block to block, so
-    averaged over blocks this estimate is unbiased for N(z; mean, S (1 + 1/r) + V_obs),
-    the likelihood with the mean's own uncertainty. A draw whose runs leave a fitted
-    statistic undefined (e.g. no customers, so no NPS) has likelihood 0.
+    (the model variance, with the statistics' correlations); S / r is the variance of
+    the mean of r runs, so the covariance is that of the data around that mean. The
+    mean's error is shared within a block and differs between blocks, so the weights
+    also average over it: the posterior errs on the wide side. A draw whose runs leave a
+    fitted statistic undefined (e.g. no customers, so no NPS) has likelihood 0.
     """
     fitted = problem.fitted
     observed = problem.observed()[fitted]
@@ -622,10 +622,12 @@ def real_log_likelihood(problem: Problem, final: PointRuns) -> np.ndarray:
 
 
 def likelihood_covariance(problem: Problem, values: np.ndarray) -> np.ndarray:
-    """S + diag(V_obs) over the fitted statistics, S pooled from runs `values` (points,
-    replications, statistics): the variance of one run around its parameters' mean."""
+    """S (1 + 1/r) + diag(V_obs) over the fitted statistics, S pooled from runs `values`
+    (points, replications, statistics): the variance of the data (one run) around the
+    mean of r runs at the same parameters."""
     fitted = problem.fitted
-    covariance = pooled_covariance(values[:, :, fitted])
+    reps = values.shape[1]
+    covariance = pooled_covariance(values[:, :, fitted]) * (1.0 + 1.0 / reps)
     covariance += np.diag(problem.observation_variance()[fitted])
     # A statistic constant over every run would make S singular.
     return covariance + np.eye(len(covariance)) * 1e-9 * max(1.0, float(np.trace(covariance)))

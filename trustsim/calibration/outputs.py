@@ -221,4 +221,5 @@ def print_calibration(result: Calibration) -> None:
             f"Held out {row.statistic}: observed {row.observed:.4g}, 90% band "
             f"[{row.predicted_q05:.4g}, {row.predicted_q95:.4g}]: {verdict}."
         )
-    click.echo(f"Written to {result.out_dir}: {', '.join(p.name for p in result.written)}")
+    names = ", ".join(str(p.relative_to(result.out_dir)) for p in result.written)
+    click.echo(f"Written to {result.out_dir}: {names}")
