@@ -294,7 +294,7 @@ def calibrate(
     result.written = write_outputs(result)
     if ess < settings.min_ess:
         raise CalibrationError(
-            f"effective sample size {ess:.0f} is below {settings.min_ess:.0f}: the posterior "
+            f"effective sample size {ess:.1f} is below {settings.min_ess:.0f}: the posterior "
             f"rests on too few draws (diagnostics in {out}). Rerun with more --draws (now "
             f"{len(draws)}) and the same --out to keep the waves, or check that the data and "
             "the scenario fit each other."
