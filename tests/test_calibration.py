@@ -1,16 +1,12 @@
 """Calibration end to end on a small market: recovery, outputs, resume, hold-out, refusals,
-carrying the posterior, and (slow) coverage over ten synthetic data sets.
-
-The issue asks for the truth inside the 90% interval in at least 16 of 20 data sets;
-`benchmarks/bench_calibration.py` runs the 20. The slow test runs the first ten of the
-same sets (the small case below) and asks for the same share, 8 of 10, per parameter; a
-calibration that fails (ESS below 50) counts as a miss.
+and carrying the posterior. Coverage over 20 data sets of this small case is measured by
+`benchmarks/bench_calibration.py --small` (about 12 s a set), not here, to keep the suite
+fast.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,7 +15,6 @@ from click.testing import CliRunner
 
 from trustsim.calibration import data_to_toml, observe
 from trustsim.calibration.calibrate import (
-    CalibrationError,
     Settings,
     calibrate,
     importance_weights,
@@ -215,34 +210,3 @@ def test_compare_command_with_posterior_says_so(calibrated, tmp_path):
     assert "intervals include parameter uncertainty" in out.stderr
     missing = invoke("run", "real-estate", "-n", "2", "-t", "3", "--posterior", tmp_path)
     assert missing.exit_code == 2 and "no calibration here" in missing.output
-
-
-# The first ten data sets of benchmarks/bench_calibration.py --small.
-COVERAGE_SETS = range(1, 11)
-
-
-def covered(seed: int, folder) -> dict[str, bool]:
-    """For data set `seed`: does each parameter's 90% interval hold the truth?"""
-    write_small_case(folder, seed)
-    problem = load_problem(
-        "real-estate", folder / "data.toml", folder / "priors.toml", overrides=MARKET
-    )
-    try:
-        result = calibrate(problem, folder / "out", replace(SETTINGS, seed=1000 + seed))
-    except CalibrationError:
-        return dict.fromkeys(TRUTH, False)
-    summary = pd.read_csv(result.out_dir / "posterior-summary.csv")
-    return {
-        row.parameter: row.q05 <= TRUTH[row.parameter] <= row.q95 for row in summary.itertuples()
-    }
-
-
-@pytest.mark.slow
-def test_90_percent_intervals_hold_the_truth_in_at_least_8_of_10_data_sets(tmp_path):
-    hits = dict.fromkeys(TRUTH, 0)
-    for seed in COVERAGE_SETS:
-        folder = tmp_path / f"set-{seed}"
-        folder.mkdir()
-        for parameter, inside in covered(seed, folder).items():
-            hits[parameter] += inside
-    assert all(count >= 8 for count in hits.values()), hits
