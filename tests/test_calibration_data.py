@@ -82,6 +82,21 @@ def test_observe_command_writes_a_file_that_validates_against_its_scenario(tmp_p
     assert data == observe("real-estate", SMALL, seed=2, steps=20)
 
 
+def test_observing_a_tiny_market_leaves_out_what_it_did_not_see(tmp_path):
+    data = observe("real-estate", ["market.size=50"], seed=0, steps=5)
+    assert all(s.verified is None or s.verified <= s.entered for s in data.stages.values())
+    assert load_data(write(tmp_path, data_to_toml(data)), load_scenario("real-estate")) == data
+
+
+def test_observe_to_an_unwritable_path_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    result = invoke("observe", "real-estate", "-t", "3", "--set", "market.size=20",
+                    "--out", blocker / "data.toml")  # fmt: skip
+    assert result.exit_code == 2 and "cannot write" in result.output
+    assert result.output.count("\n") == 1
+
+
 def test_data_written_and_read_back_are_the_same():
     data = observe("delivery-trial-journey", ["market.size=400"], seed=1, steps=15)
     again = tomllib.loads(data_to_toml(data, "a comment"))

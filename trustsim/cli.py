@@ -699,7 +699,10 @@ def observe(scenario, seed, steps, overrides, out_file):
         "SYNTHETIC funnel data written by `trustsim observe`: one simulated run, not a "
         "firm's books.\nFormat: see README.md, section 'Calibration'."
     )
-    write_text_atomic(out_file, data_to_toml(data, comment))
+    try:
+        write_text_atomic(out_file, data_to_toml(data, comment))
+    except OSError as exc:
+        _write_failed(out_file, exc)
     click.echo(
         f"Observed {data.total_leads} leads and {data.closed_deals} closed deals over "
         f"{data.window.periods} {data.window.unit}s; written to {out_file}",
@@ -830,6 +833,8 @@ def calibrate(
     except CalibrationError as exc:
         click.echo(f"Calibration failed: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:
+        _write_failed(out_dir, exc)
     except KeyboardInterrupt:
         click.echo(
             f"Interrupted. Every finished run is in {out_dir}; run the same command again "
@@ -842,6 +847,17 @@ def calibrate(
     from trustsim.calibration.outputs import print_calibration
 
     print_calibration(result)
+
+
+def _write_failed(path, exc: OSError) -> None:
+    """A path the user gave cannot be written (exit 2), or the machine failed (exit 1)."""
+    import errno
+
+    user_path = exc.errno in (errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR,
+                              errno.EISDIR, errno.EROFS, errno.EEXIST)  # fmt: skip
+    fix = "give a path you can write" if user_path else "free space or fix the file system"
+    click.echo(f"Error: {path}: cannot write ({exc.strerror or exc}); {fix}.", err=True)
+    sys.exit(2 if user_path else 1)
 
 
 def _posterior_run(posterior_dir):

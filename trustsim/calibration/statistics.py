@@ -228,11 +228,13 @@ def observed_data(
     stages = {}
     for name, counts in books["stages"].items():
         entered = round(counts["entered"])
+        # No decision made at the stage yet (buyers just arrived): no verify share.
+        share = counts["verify_share"]
         stages[name] = StageCounts(
             entered=entered,
             passed=round(counts["passed"]),
             walked_away=round(counts["walked_away"]),
-            verified=round(counts["verify_share"] * entered) if entered else 0,
+            verified=None if math.isnan(share) else round(share * entered),
         )
     finished = round(books["finished"])
     nps = None
