@@ -101,6 +101,11 @@ def _common_run_options(func):
             "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
             show_default=True, help="Output format on stdout.",
         ),
+        click.option(
+            "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
+            help="Draw each replication's parameters from the posterior of `trustsim "
+            "calibrate --out DIR` (the same draw in every scenario).",
+        ),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -182,7 +187,7 @@ def _progress(total_runs: int, quiet: bool):
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True, metavar="SCENARIO...")
 @_common_run_options
-def run(scenarios, replications, seed, steps, overrides, engine, out_dir, force, fmt):
+def run(scenarios, replications, seed, steps, overrides, engine, out_dir, force, fmt, posterior):
     """Run scenarios and show mean and 95% CI of every measure.
 
     SCENARIO is a built-in name (see `trustsim scenarios list`) or a TOML file.
@@ -195,9 +200,11 @@ def run(scenarios, replications, seed, steps, overrides, engine, out_dir, force,
     import trustsim
     from trustsim import terminal
 
+    run_scenarios = _posterior_run(posterior) or trustsim.run
+
     def simulate():
         with _progress(len(scenarios) * replications, fmt != "table") as advance:
-            return trustsim.run(
+            return run_scenarios(
                 scenarios, replications=replications, seed=seed, steps=steps,
                 overrides=overrides, engine=engine, progress=advance,
             )  # fmt: skip
@@ -213,7 +220,9 @@ def run(scenarios, replications, seed, steps, overrides, engine, out_dir, force,
 @click.argument("base", metavar="BASE")
 @click.argument("others", nargs=-1, required=True, metavar="OTHER...")
 @_common_run_options
-def compare(base, others, replications, seed, steps, overrides, engine, out_dir, force, fmt):
+def compare(
+    base, others, replications, seed, steps, overrides, engine, out_dir, force, fmt, posterior
+):
     """Compare scenarios with BASE: paired differences, 95% CI, Wilcoxon p-value.
 
     Replication r of every scenario uses the same random numbers (common random
@@ -226,9 +235,11 @@ def compare(base, others, replications, seed, steps, overrides, engine, out_dir,
     import trustsim
     from trustsim import terminal
 
+    compare_scenarios = _posterior_compare(posterior) or trustsim.compare
+
     def simulate():
         with _progress((1 + len(others)) * replications, fmt != "table") as advance:
-            return trustsim.compare(
+            return compare_scenarios(
                 base, others, replications=replications, seed=seed, steps=steps,
                 overrides=overrides, engine=engine, progress=advance,
             )  # fmt: skip
@@ -1117,6 +1128,238 @@ def discover(study_dir, scenario, metric, resamples):
 
 
 # --- end robustness and scenario discovery (issue 14) --------------------------------
+
+
+# --- calibration: observe and calibrate -----------------------------------------------
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@_seed_option()
+@click.option(
+    "--steps",
+    "-t",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Observation window in steps (default: the scenario's time.steps).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a scenario value: the 'true' parameters of synthetic data (repeatable).",
+)
+@click.option(
+    "--out", "out_file", required=True, type=click.Path(dir_okay=False),
+    help="The funnel data file to write (TOML).",
+)  # fmt: skip
+def observe(scenario, seed, steps, overrides, out_file):
+    """Write what a firm would record from one run of SCENARIO as a funnel data file.
+
+    Leads per period, per stage the buyers who entered, passed, walked away and
+    verified, NPS counts, mean satisfaction and closed deals, in the format `trustsim
+    calibrate --data` reads. The run is replication 0 of `trustsim run --seed S`; the
+    file is labelled synthetic.
+
+    \b
+    Example:
+      trustsim observe real-estate --set choice.exit_bias=-1.0 --seed 7 --out data.toml
+      trustsim calibrate real-estate --data data.toml --priors priors.toml --out cal/
+    """
+    from trustsim.calibration import data_to_toml
+    from trustsim.calibration import observe as observe_run
+    from trustsim.experiments.output import write_text_atomic
+
+    data = observe_run(scenario, overrides, seed=seed, steps=steps)
+    comment = (
+        "SYNTHETIC funnel data written by `trustsim observe`: one simulated run, not a "
+        "firm's books.\nFormat: see README.md, section 'Calibration'."
+    )
+    try:
+        write_text_atomic(out_file, data_to_toml(data, comment))
+    except OSError as exc:
+        _write_failed(out_file, exc)
+    click.echo(
+        f"Observed {data.total_leads} leads and {data.closed_deals} closed deals over "
+        f"{data.window.periods} {data.window.unit}s; written to {out_file}",
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("scenario", metavar="SCENARIO")
+@click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The firm's funnel data (TOML; see `trustsim observe` and the README).",
+)
+@click.option(
+    "--priors",
+    "priors_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Ranges of the parameters to calibrate (TOML, dotted scenario paths).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Calibration directory; rerun with the same directory to resume.",
+)
+@click.option(
+    "--budget",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Model runs in all (waves and the final check).",
+)
+@click.option(
+    "--replications",
+    "-n",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Runs per point (common random numbers across points).",
+)
+@click.option(
+    "--draws",
+    default=250,
+    show_default=True,
+    type=click.IntRange(min=10),
+    help="The least posterior draws run for real in the final check; budget the waves "
+    "leave buys more.",
+)
+@_seed_option()
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="A value known for this firm, e.g. --set market.size=5000 (repeatable).",
+)
+@click.option(
+    "--holdout",
+    default=None,
+    metavar="STATS",
+    help="Statistics or stages kept out of the fit and checked afterwards, comma-separated "
+    "(e.g. handover,after_sales or conversion[payment]).",
+)
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Local Dask worker processes (default: one per CPU); 0 runs in-process.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Use a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of a local cluster.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No line per wave.")
+def calibrate(
+    scenario, data_file, priors_file, out_dir, budget, replications, draws, seed, overrides,
+    holdout, workers, scheduler, quiet,
+):  # fmt: skip
+    """Calibrate SCENARIO's uncertain parameters to a firm's funnel data.
+
+    Waves of history matching with Gaussian-process emulators (one per statistic) rule
+    out the parameter values that cannot reproduce the data; draws from what is left are
+    run for real and weighted by their likelihood. Writes posterior.parquet,
+    posterior-summary.csv, calibrated.toml (extends SCENARIO), waves.csv and
+    posterior-predictive.csv to DIR; fails (exit 1) if the effective sample size is
+    below 50.
+
+    \b
+    Example:
+      trustsim observe real-estate --set choice.exit_bias=-1.0 --seed 7 --out data.toml
+      trustsim calibrate real-estate --data data.toml --priors priors.toml --out cal/
+      trustsim run cal/calibrated.toml -n 20
+    """
+    import signal
+
+    from trustsim.calibration.calibrate import (
+        CalibrationError,
+        Settings,
+        check_budget,
+        load_problem,
+        sweep_runner,
+    )
+    from trustsim.calibration.calibrate import calibrate as run_calibration
+
+    if workers is not None and scheduler is not None:
+        raise TrustsimInputError("give either --workers or --scheduler, not both.")
+    held = [item for item in (holdout or "").split(",") if item.strip()]
+    problem = load_problem(scenario, data_file, priors_file, held, overrides)
+    settings = Settings(budget=budget, replications=replications, final_draws=draws, seed=seed)
+    check_budget(problem, settings)
+
+    def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+    try:
+        with sweep_runner(workers, scheduler, batch_size=replications) as runner:
+            result = run_calibration(problem, out_dir, settings, runner, log)
+    except CalibrationError as exc:
+        click.echo(f"Calibration failed: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        _write_failed(out_dir, exc)
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted. Every finished run is in {out_dir}; run the same command again "
+            "to resume.",
+            err=True,
+        )
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    from trustsim.calibration.outputs import print_calibration
+
+    print_calibration(result)
+
+
+def _write_failed(path, exc: OSError) -> None:
+    """A path the user gave cannot be written (exit 2), or the machine failed (exit 1)."""
+    import errno
+
+    user_path = exc.errno in (errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR,
+                              errno.EISDIR, errno.EROFS, errno.EEXIST)  # fmt: skip
+    fix = "give a path you can write" if user_path else "free space or fix the file system"
+    click.echo(f"Error: {path}: cannot write ({exc.strerror or exc}); {fix}.", err=True)
+    sys.exit(2 if user_path else 1)
+
+
+def _posterior_run(posterior_dir):
+    """`trustsim.run` with parameters drawn from a calibration's posterior, or None."""
+    if posterior_dir is None:
+        return None
+    from trustsim.calibration.carry import posterior_note, run_with_posterior
+
+    def run(scenarios, replications, **kwargs):
+        click.echo(posterior_note(posterior_dir, replications), err=True)
+        return run_with_posterior(scenarios, posterior_dir, replications, **kwargs)
+
+    return run
+
+
+def _posterior_compare(posterior_dir):
+    """`trustsim.compare` with parameters drawn from a calibration's posterior, or None."""
+    if posterior_dir is None:
+        return None
+    from trustsim.calibration.carry import compare_with_posterior, posterior_note
+
+    def compare(base, others, replications, **kwargs):
+        click.echo(posterior_note(posterior_dir, replications), err=True)
+        return compare_with_posterior(base, others, posterior_dir, replications, **kwargs)
+
+    return compare
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
