@@ -24,7 +24,7 @@ from click.testing import CliRunner
 import trustsim
 from trustsim.cli import main
 from trustsim.experiments import runner
-from trustsim.experiments.output import Staging, staged_outputs
+from trustsim.output import Staging, staged_outputs
 
 SMALL = ["--set", "market.size=150", "--steps", "20", "-n", "3"]
 PAIR = ["delivery-trial-funnel", "delivery-trial-journey"]

@@ -36,7 +36,7 @@ class TrustsimGroup(click.Group):
     """
 
     def invoke(self, ctx: click.Context):
-        from trustsim.experiments.output import OutputError, advice, explain_os_error
+        from trustsim.output import OutputError, advice, explain_os_error
 
         try:
             return super().invoke(ctx)
@@ -150,7 +150,7 @@ def _simulate_and_save(out_dir, kind, names, force, simulate, tables, show, anno
         show: prints the work on stdout.
         announce: say where the result was written (on stderr).
     """
-    from trustsim.experiments.output import StagedResult
+    from trustsim.output import StagedResult
 
     staged = StagedResult(out_dir, kind, names(), force) if out_dir else None
     try:
@@ -393,7 +393,7 @@ def _write_user_file(target, text: str) -> None:
     """Write atomically; a failure is one message: exit 1 if the machine, 2 if the path."""
     import errno
 
-    from trustsim.experiments.output import write_text_atomic
+    from trustsim.output import write_text_atomic
 
     try:
         write_text_atomic(target, text)
@@ -493,7 +493,7 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     import matplotlib.pyplot as plt
 
     from trustsim.charts import load_results, make_chart, save_chart
-    from trustsim.experiments.output import reporting_failures, staged_outputs
+    from trustsim.output import reporting_failures, staged_outputs
 
     fmt = fmt or (Path(out_file).suffix.lstrip(".").lower() if out_file else "png")
     if fmt not in ("png", "svg", "pdf"):
@@ -930,7 +930,7 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path, force)
       trustsim trace real-estate --buyer 12 --out results/ && trustsim chart results/ -k story
     """
     from trustsim.experiments import trace as tracing
-    from trustsim.experiments.output import reporting_failures
+    from trustsim.output import reporting_failures
     from trustsim.scenarios import load_scenario
 
     spec = load_scenario(scenario, overrides)
@@ -1167,7 +1167,7 @@ def observe(scenario, seed, steps, overrides, out_file):
     """
     from trustsim.calibration import data_to_toml
     from trustsim.calibration import observe as observe_run
-    from trustsim.experiments.output import write_text_atomic
+    from trustsim.output import write_text_atomic
 
     data = observe_run(scenario, overrides, seed=seed, steps=steps)
     comment = (

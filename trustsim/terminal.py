@@ -16,6 +16,7 @@ from trustsim.model.metrics import (
     METRICS,
     fmt_interval,
     fmt_plus_minus,
+    fmt_relative,
     fmt_signed,
     fmt_value,
 )
@@ -166,16 +167,6 @@ def print_comparison(result, diffs, fmt: str) -> None:
         console.print(table)
     if no_test:
         console.print(f"No p-values: {NO_TEST_NOTE}.")
-
-
-def fmt_relative(relative: float, low: float, high: float) -> str:
-    """A relative change with its interval, e.g. "+27.2% [+22.1, +32.4]"; the interval is
-    "unbounded" where the base mean cannot be told from zero (see stats.ratio_ci)."""
-    if relative is None or math.isnan(relative):
-        return "n/a"
-    if math.isnan(low) or math.isnan(high):
-        return f"{100 * relative:+.1f}% [unbounded]"
-    return f"{100 * relative:+.1f}% [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
 def _fmt_p(p: float) -> str:

@@ -336,7 +336,7 @@ def sweep_runner(
 
 def claim_directory(out: Path, problem: Problem, settings: Settings) -> None:
     """Record the inputs in `out`; refuse a directory holding another calibration."""
-    from trustsim.experiments.output import write_text_atomic
+    from trustsim.output import write_text_atomic
 
     inputs = fingerprint(problem, settings)
     path = out / INPUTS_FILE
@@ -441,7 +441,7 @@ def fix_points(where: Path, columns: list[str], table: np.ndarray) -> np.ndarray
     """
     import pandas as pd
 
-    from trustsim.experiments.output import write_parquet_atomic
+    from trustsim.output import write_parquet_atomic
 
     path = where / POINTS_FILE
     if path.is_file():

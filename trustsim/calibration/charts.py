@@ -157,7 +157,7 @@ def write_charts(out: Path, predictive: pd.DataFrame, summary: pd.DataFrame, pri
     import matplotlib.pyplot as plt
 
     from trustsim.charts.style import chart_style, save_figure
-    from trustsim.experiments.output import atomic_path, write_text_atomic
+    from trustsim.output import atomic_path, write_text_atomic
 
     written = []
     with chart_style():

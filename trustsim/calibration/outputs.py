@@ -164,7 +164,7 @@ def provenance(result: Calibration, predictive: pd.DataFrame) -> dict:
 
 def write_outputs(result: Calibration) -> list[Path]:
     """Write every output file into the calibration directory; return their paths."""
-    from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
+    from trustsim.output import write_parquet_atomic, write_text_atomic
 
     out = result.out_dir
     summary = posterior_summary(result)

@@ -117,7 +117,7 @@ def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
     """
     import matplotlib as mpl
 
-    from trustsim.experiments.output import atomic_path
+    from trustsim.output import atomic_path
 
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()

@@ -237,7 +237,7 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
 
 def _effect(row, metric: str, fmt_signed) -> str:
     """The change with its CI, and the relative change with its own (Fieller) CI."""
-    from trustsim.terminal import fmt_relative
+    from trustsim.model.metrics import fmt_relative
 
     change = getattr(row, f"{metric}_change")
     low, high = getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high")

@@ -160,7 +160,7 @@ class RunResult:
         """Write the result as one directory; it replaces `out_dir` whole, atomically.
 
         A directory holding another result (another kind, other scenarios) is refused
-        unless `force`; see `trustsim.experiments.output.check_result_target`.
+        unless `force`; see `trustsim.output.check_result_target`.
 
         Args:
             out_dir: the results directory.
@@ -171,7 +171,7 @@ class RunResult:
         Returns:
             The paths written.
         """
-        from trustsim.experiments.output import atomic_directory, check_result_target
+        from trustsim.output import atomic_directory, check_result_target
 
         check_result_target(out_dir, kind, self.names, force)
         with atomic_directory(out_dir) as folder:

@@ -176,7 +176,7 @@ def write_sensitivity(sweep_dir: str | Path, table) -> list[Path]:
         >>> [p.name for p in paths]
         ['sensitivity.parquet', 'sensitivity.csv']
     """
-    from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
+    from trustsim.output import write_parquet_atomic, write_text_atomic
 
     store = SweepDir(sweep_dir)
     paths = [store.path / "sensitivity.parquet", store.path / "sensitivity.csv"]

@@ -331,7 +331,7 @@ def write_part(rows: list[dict], metrics: Sequence[str], target: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from trustsim.experiments.output import atomic_path
+    from trustsim.output import atomic_path
 
     fields = [
         pa.field("key", pa.string()),

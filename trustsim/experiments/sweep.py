@@ -688,7 +688,7 @@ def _check_writable(path: Path) -> None:
 
 def write_metadata(store: SweepDir, plan: Plan) -> None:
     """sweep.json, experiment.toml, points.parquet and the resolved base scenarios."""
-    from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
+    from trustsim.output import write_parquet_atomic, write_text_atomic
     from trustsim.scenarios import scenario_to_toml
 
     exp = plan.experiment

@@ -261,7 +261,7 @@ def write_trace(journey: pd.DataFrame, out: str | Path, provenance: dict | None 
         >>> write_trace(journey, tempfile.mkdtemp()).name
         'trace.parquet'
     """
-    from trustsim.experiments.output import atomic_path
+    from trustsim.output import atomic_path
 
     path = _trace_path(Path(out))
     with atomic_path(path) as tmp:
@@ -310,7 +310,7 @@ def check_trace_target(
     Raises:
         TrustsimInputError: `out` holds another result (without `force`) or foreign files.
     """
-    from trustsim.experiments.output import describe_result
+    from trustsim.output import describe_result
 
     folder = Path(out)
     if folder.suffix.lower() in (".csv", ".parquet"):
@@ -370,7 +370,7 @@ def save_trace(
 
     A trace written into a directory replaces an older trace there (Parquet or CSV).
     """
-    from trustsim.experiments.output import staged_outputs
+    from trustsim.output import staged_outputs
 
     path = _trace_path(Path(out))
     with staged_outputs() as staging:

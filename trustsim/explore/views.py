@@ -223,7 +223,7 @@ def save_scenario(path: str | Path, text: str) -> Path:
     Raises:
         TrustsimInputError: the path does not end in .toml or names a directory.
     """
-    from trustsim.experiments.output import write_text_atomic
+    from trustsim.output import write_text_atomic
 
     target = Path(path).expanduser()
     if target.suffix.lower() != ".toml":
@@ -255,9 +255,9 @@ def add_to_deck(
     Raises:
         TrustsimInputError: no chart chosen, an unknown chart, or the story without a trace.
     """
-    from trustsim.experiments.output import atomic_directory
     from trustsim.experiments.trace import write_trace
     from trustsim.explore.controls import extends_reference, scenario_toml
+    from trustsim.output import atomic_directory
 
     unknown = [c for c in charts if c not in DECK_CHARTS]
     if not charts or unknown:

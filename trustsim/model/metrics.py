@@ -175,3 +175,13 @@ def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
     size = abs(mean)
     decimals = 0 if size >= 100 else 1 if size >= 10 else 2 if size >= 1 else 3
     return f"{mean:,.{decimals}f}\n±{half:,.{decimals}f}"
+
+
+def fmt_relative(relative: float, low: float, high: float) -> str:
+    """A relative change with its interval, e.g. "+27.2% [+22.1, +32.4]"; the interval is
+    "unbounded" where the base mean cannot be told from zero (see stats.ratio_ci)."""
+    if relative is None or math.isnan(relative):
+        return "n/a"
+    if math.isnan(low) or math.isnan(high):
+        return f"{100 * relative:+.1f}% [unbounded]"
+    return f"{100 * relative:+.1f}% [{100 * low:+.1f}, {100 * high:+.1f}]"

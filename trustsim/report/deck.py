@@ -98,7 +98,7 @@ def build_report(
         >>> deck = build_report(load_results("results/"), "deck.pptx")  # doctest: +SKIP
     """
     from trustsim.charts import available_kinds
-    from trustsim.experiments.output import reporting_failures, staged_outputs
+    from trustsim.output import reporting_failures, staged_outputs
 
     out = Path(out)
     if out.suffix.lower() != ".pptx":

@@ -214,8 +214,8 @@ def write_finding(directory: str | Path, finding: Finding) -> Path:
     import matplotlib.pyplot as plt
 
     from trustsim.charts import save_chart
-    from trustsim.experiments.output import write_text_atomic
     from trustsim.experiments.store import storage_errors
+    from trustsim.output import write_text_atomic
     from trustsim.robustness.charts import discovery_chart
 
     out = output_dir(directory, finding.scenario, finding.metric)

@@ -360,8 +360,8 @@ def write_study(out_dir: Path, spec: dict, effects, table) -> None:
     """robustness.json, effects.parquet, robustness.csv and the chart, each atomically."""
     import matplotlib.pyplot as plt
 
-    from trustsim.experiments.output import write_parquet_atomic, write_text_atomic
     from trustsim.experiments.store import storage_errors
+    from trustsim.output import write_parquet_atomic, write_text_atomic
     from trustsim.robustness.charts import robustness_chart, robustness_data
 
     hint = "Free space (or fix the disk) and rerun the same command: the runs are on disk."

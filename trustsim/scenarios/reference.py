@@ -1295,7 +1295,7 @@ def _main(argv: list[str]) -> int:
     if argv != ["--write-odd"]:
         print("usage: python -m trustsim.scenarios.reference --write-odd", file=sys.stderr)
         return 2
-    from trustsim.experiments.output import write_text_atomic
+    from trustsim.output import write_text_atomic
 
     odd = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
     write_text_atomic(odd, odd_with_tables(odd.read_text(encoding="utf-8")))
