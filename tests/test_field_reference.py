@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from trustsim.cli import main
 from trustsim.experiments.experiment import example_path
-from trustsim.scenarios import load_scenario, reference
+from trustsim.scenarios import load_scenario, odd, reference
 from trustsim.scenarios.schema import Scenario
 
 ODD = Path(__file__).resolve().parents[1] / "docs" / "ODD.md"
@@ -76,10 +76,10 @@ def test_ranges_and_defaults_are_read_from_the_schema():
 
 def test_odd_parameter_tables_are_the_ones_generated_from_the_reference():
     text = ODD.read_text(encoding="utf-8")
-    assert text.count(reference.ODD_BEGIN) == 1 and text.count(reference.ODD_END) == 1
-    assert reference.odd_with_tables(text) == text, (
+    assert text.count(odd.ODD_BEGIN) == 1 and text.count(odd.ODD_END) == 1
+    assert odd.odd_with_tables(text) == text, (
         "docs/ODD.md section 9 differs from the field reference; regenerate it with "
-        "`uv run python -m trustsim.scenarios.reference --write-odd`"
+        "`uv run python -m trustsim.scenarios.odd --write-odd`"
     )
 
 
@@ -89,7 +89,7 @@ def test_odd_tables_change_when_the_reference_does(monkeypatch):
     changed["market.size"] = type(doc)(**{**doc.__dict__, "meaning": "something else"})
     monkeypatch.setattr(reference, "FIELDS", changed)
     text = ODD.read_text(encoding="utf-8")
-    assert reference.odd_with_tables(text) != text
+    assert odd.odd_with_tables(text) != text
 
 
 @pytest.mark.parametrize(
