@@ -8,11 +8,10 @@ from click.testing import CliRunner
 
 from trustsim.cli import main
 from trustsim.robustness import prim
-from trustsim.robustness.discover import cart_leaf
+from trustsim.robustness.discover import cart_leaf, robustness_summary
 from trustsim.robustness.study import (
     COLUMNS,
     load_factors,
-    robustness_summary,
     run_study,
     wilson_interval,
 )

@@ -1075,7 +1075,9 @@ def robustness(
         f"{report.seconds:.1f} s; {report.failed} failed.",
         err=True,
     )
-    for sentence in study.robustness_summary(out_dir):
+    from trustsim.robustness.discover import robustness_summary
+
+    for sentence in robustness_summary(out_dir):
         click.echo(sentence)
     click.echo(f"Written: {out_dir}/robustness.csv, {out_dir}/charts/robustness.png", err=True)
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -669,19 +668,3 @@ def importance_weights(log_like: np.ndarray, proposal: np.ndarray) -> tuple[np.n
     w[~np.isfinite(w)] = 0.0
     w /= w.sum()
     return w, float(1.0 / np.sum(w**2))
-
-
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> list[float]:
-    """Quantiles of a weighted sample (the weighted empirical CDF, interpolated).
-
-    Example:
-        >>> weighted_quantiles(np.array([1.0, 2.0, 3.0]), np.ones(3) / 3, [0.5])
-        [2.0]
-    """
-    finite = np.isfinite(values) & (weights > 0)
-    if not finite.any():
-        return [math.nan] * len(qs)
-    order = np.argsort(values[finite])
-    v, w = values[finite][order], weights[finite][order]
-    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
-    return [float(np.interp(q, cdf, v)) for q in qs]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trustsim.calibration.calibrate import weighted_quantiles
+from trustsim.experiments.stats import weighted_quantiles
 
 if TYPE_CHECKING:
     import pandas as pd

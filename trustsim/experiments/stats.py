@@ -8,6 +8,7 @@ a Wilcoxon signed-rank p-value, Holm-adjusted when several effects are tested to
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -172,3 +173,19 @@ def logistic_regression(features, outcome, names=None, clusters=None, max_iter: 
         label: (float(b), float(s), float(pv))
         for label, b, s, pv in zip(labels, beta, se, pvalues, strict=True)
     }
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> list[float]:
+    """Quantiles of a weighted sample (the weighted empirical CDF, interpolated).
+
+    Example:
+        >>> weighted_quantiles(np.array([1.0, 2.0, 3.0]), np.ones(3) / 3, [0.5])
+        [2.0]
+    """
+    finite = np.isfinite(values) & (weights > 0)
+    if not finite.any():
+        return [math.nan] * len(qs)
+    order = np.argsort(values[finite])
+    v, w = values[finite][order], weights[finite][order]
+    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return [float(np.interp(q, cdf, v)) for q in qs]

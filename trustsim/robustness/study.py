@@ -403,26 +403,3 @@ def load_study(directory: str | Path) -> tuple[dict, Any, Any]:
             f"{directory}: a damaged robustness study ({exc}). Rerun `trustsim robustness` "
             "with the same options to rewrite its tables."
         ) from None
-
-
-def robustness_summary(directory: str | Path) -> list[str]:
-    """One sentence per conclusion, for a deck: how often it holds, and (where
-    `trustsim discover` was run for it) when it fails.
-
-    Example:
-        >>> robustness_summary("rob/")[0]  # doctest: +SKIP
-        'real-estate-verifiable raises closed deals vs real-estate in 87% of plausible
-         worlds (95% CI 80%-92%); established in 61%.'
-    """
-    from trustsim.robustness.discover import reading_for
-
-    _, table, _ = load_study(directory)
-    sentences = []
-    for row in table.itertuples():
-        text = (
-            f"{row.conclusion} in {row.share_holding:.0%} of plausible worlds (95% CI "
-            f"{row.ci_low:.0%}-{row.ci_high:.0%}); established in {row.share_established:.0%}."
-        )
-        found = reading_for(directory, row.scenario, row.metric)
-        sentences.append(f"{text} {found}" if found else text)
-    return sentences
