@@ -67,6 +67,7 @@ class CompiledEngine(ArrayEngine):
         super().__init__(scenario, stages, rng)
         self.table = Stages(*(getattr(stages, name) for name in Stages._fields))
         self.counters = Counters(self.tally.counts, self.tally.actions_at)
+        self._entries: dict[str, object] = {}
         if compile_seconds is None:
             self._warm_up()
             compile_seconds = time.perf_counter() - start
@@ -80,19 +81,49 @@ class CompiledEngine(ArrayEngine):
         self.take(self.acting)
 
     def each_acting(self, step, u: np.ndarray, t: int) -> None:
-        self.k.LOOPS[step.__name__](
-            self.acting, self.buyers, self.record, u, t, self.table, self.numbers, self.counters
+        args = (
+            self.acting,
+            self.buyers,
+            self.record,
+            u,
+            t,
+            self.table,
+            self.numbers,
+            self.counters,
         )
+        self._call(step.__name__, self.k.LOOPS[step.__name__], args)
+
+    def _call(self, name: str, kernel, args: tuple) -> None:
+        """Call `kernel` with `args`, resolving its compiled version once per engine.
+
+        numba's dispatcher works out the types of every argument on each call (about 20
+        arrays in namedtuples: ~25 µs, several times the work of a small step). The types
+        are fixed for an engine's lifetime (each column keeps its dtype; every index, draw
+        and record is a fresh contiguous array), so they are resolved on the first call.
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = self._entries[name] = self._entry(kernel, args)
+        entry(*args)
+
+    @staticmethod
+    def _entry(kernel, args):
+        """The compiled `kernel` for these arguments' types, callable without dispatch."""
+        signature = tuple(kernel.typeof_pyval(a) for a in args)
+        if signature not in kernel.overloads:
+            kernel.compile(signature)
+        return kernel.overloads[signature].entry_point
 
     def take(self, index: np.ndarray) -> BuyerValues:
         """The state of buyers `index` as arrays, gathered in one compiled pass."""
         m = len(index)
         status, stage = np.empty(m, np.int8), np.empty(m, np.int16)
         satisfaction, reactance, trust = np.empty(m), np.empty(m), np.empty((3, m))
-        self.k.take(
-            np.asarray(index, dtype=np.intp), self.buyers, self.numbers.trust.prior_weight,
-            status, stage, satisfaction, reactance, trust,
+        args = (
+            np.ascontiguousarray(index, dtype=np.intp), self.buyers,
+            self.numbers.trust.prior_weight, status, stage, satisfaction, reactance, trust,
         )  # fmt: skip
+        self._call("take", self.k.take, args)
         # numpy sums each layer's contiguous row, as the array engine does: same bits.
         trust_sum = (float(trust[0].sum()), float(trust[1].sum()), float(trust[2].sum()))
         return BuyerValues(status, stage, satisfaction, reactance, trust_sum)
