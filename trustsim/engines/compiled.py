@@ -57,12 +57,13 @@ def kernels():
 def _type_key(value) -> tuple | type:
     """What decides numba's type of an argument, computed ~100 times faster than numba's typeof.
 
-    An array's type is its dtype, dimensions, layout and writability; a (named)tuple's
-    its class and its items' types; a number's its Python or numpy type.
+    An array's type is its dtype, dimensions, layout, writability and alignment; a
+    (named)tuple's its class and its items' types; a number's its Python or numpy type.
     """
     if isinstance(value, np.ndarray):
         flags = value.flags
-        return (value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous, flags.writeable)
+        layout = (flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned)
+        return (value.dtype, value.ndim, *layout)
     if isinstance(value, tuple):
         return (type(value), *map(_type_key, value))
     return type(value)
