@@ -225,18 +225,18 @@ def setup_time(size: int, repeats: int) -> Result:
     from trustsim.sim import TrustModel
 
     scenario = load_scenario("real-estate", [f"market.size={size}"])
-    TrustModel(scenario, rng=0)  # warm-up
+    TrustModel(scenario, rng=0, engine="vectorized")  # warm-up
     samples = []
     for seed in range(repeats):
         start = time.perf_counter()
-        TrustModel(scenario, rng=seed)
+        TrustModel(scenario, rng=seed, engine="vectorized")
         samples.append(time.perf_counter() - start)
     return Result(
         name=f"set-up {size:,}",
         unit="ms",
         samples=[1000 * s for s in samples],
         higher_is_better=False,
-        config=f"real-estate, market.size={size:,}, {repeats} repeats",
+        config=f"real-estate, market.size={size:,}, vectorized, {repeats} repeats",
         target=20.0,
     )
 
@@ -250,7 +250,7 @@ def memory_probe(size: int, steps: int) -> dict:
 
     scenario = _scenario(size)
     tracemalloc.start()
-    model = TrustModel(scenario, rng=0, steps=steps)
+    model = TrustModel(scenario, rng=0, engine="vectorized", steps=steps)
     model.run_model()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
