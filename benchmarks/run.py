@@ -8,6 +8,7 @@ keeps its raw samples so a later run can be compared with a saved one.
     uv run python benchmarks/run.py --quick             # fewer seeds, no 1 M run, no demo
     uv run python benchmarks/run.py --save before.json
     uv run python benchmarks/run.py --compare before.json   # flags changes beyond noise
+    uv run python benchmarks/run.py --quick --scenarios     # only the built-in scenarios
 
 Throughput is counted in *active* buyer-steps: buyers who act in a step (active or
 after purchase), summed over steps, divided by the time `model.step()` took (the whole
@@ -141,6 +142,71 @@ def compile_time(cache: Path, label: str, repeats: int) -> Result:
     )
 
 
+def _one_run(spec, seed: int, engine: str | None) -> None:
+    """One run as a user gets it: the model, its run and the per-step series and summary.
+
+    `engine=None` times the run a sweep makes (`sweep._simulate_metrics`, summary only,
+    the sweep's engine).
+    """
+    if engine is None:
+        from trustsim.experiments.sweep import _simulate_metrics
+
+        _simulate_metrics(spec, seed, 0, ["closed_deals"])
+        return
+    from trustsim.experiments.runner import simulate
+
+    simulate(spec, seed, engine=engine)
+
+
+def _floor(spec, rng: np.random.Generator) -> None:
+    """What a run must do whatever the engine: draw each step's uniforms."""
+    from trustsim.model.codes import UNIFORM_ROWS
+
+    for _ in range(spec.time.steps):
+        rng.random((UNIFORM_ROWS, spec.market.size), dtype=np.float32)
+
+
+def scenario_runs(name: str, engine: str | None, repeats: int) -> list[Result]:
+    """Runs per second (one core) of a built-in scenario and each run's ratio to its floor.
+
+    Runs and floors are timed alternately in this process, so the ratio holds under the
+    shared machine's changing load better than either time alone.
+    """
+    from trustsim.scenarios import load_scenario
+
+    spec = load_scenario(name)
+    _one_run(spec, 0, engine)  # warm-up (compiles the compiled engine if needed)
+    rng = np.random.default_rng(0)
+    runs, floors = [], []
+    for seed in range(repeats):
+        start = time.perf_counter()
+        _one_run(spec, seed, engine)
+        runs.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        _floor(spec, rng)
+        floors.append(time.perf_counter() - start)
+    label = engine or "sweep"
+    config = f"{name}, {spec.market.size:,} buyers, {spec.time.steps} steps, {repeats} runs"
+    how = "summary only, as a sweep runs it" if engine is None else "with its per-step series"
+    return [
+        Result(
+            name=f"runs/s {name} {label}",
+            unit="runs/s",
+            samples=[1.0 / r for r in runs],
+            higher_is_better=True,
+            config=f"{config}; {how}",
+        ),
+        Result(
+            name=f"floor ratio {name} {label}",
+            unit="x floor",
+            samples=[r / f for r, f in zip(runs, floors, strict=True)],
+            higher_is_better=False,
+            config=f"{config}; run time / time to draw its uniforms",
+            target=2.5,
+        ),
+    ]
+
+
 def _has_compiled_engine() -> bool:
     from trustsim.sim import ENGINES
 
@@ -159,18 +225,18 @@ def setup_time(size: int, repeats: int) -> Result:
     from trustsim.sim import TrustModel
 
     scenario = load_scenario("real-estate", [f"market.size={size}"])
-    TrustModel(scenario, rng=0)  # warm-up
+    TrustModel(scenario, rng=0, engine="vectorized")  # warm-up
     samples = []
     for seed in range(repeats):
         start = time.perf_counter()
-        TrustModel(scenario, rng=seed)
+        TrustModel(scenario, rng=seed, engine="vectorized")
         samples.append(time.perf_counter() - start)
     return Result(
         name=f"set-up {size:,}",
         unit="ms",
         samples=[1000 * s for s in samples],
         higher_is_better=False,
-        config=f"real-estate, market.size={size:,}, {repeats} repeats",
+        config=f"real-estate, market.size={size:,}, vectorized, {repeats} repeats",
         target=20.0,
     )
 
@@ -184,7 +250,7 @@ def memory_probe(size: int, steps: int) -> dict:
 
     scenario = _scenario(size)
     tracemalloc.start()
-    model = TrustModel(scenario, rng=0, steps=steps)
+    model = TrustModel(scenario, rng=0, engine="vectorized", steps=steps)
     model.run_model()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -253,9 +319,23 @@ def command_time(args: list[str], repeats: int, name: str, target=None):
 
 
 # ------------------------------------------------------------------------- suite
+def scenario_suite(quick: bool) -> list[Result]:
+    """Every built-in scenario, run by each array engine and as a sweep runs it."""
+    from trustsim.scenarios.loader import builtin_names
+
+    engines = ["vectorized", "compiled"] if _has_compiled_engine() else ["vectorized"]
+    results = []
+    for name in builtin_names():
+        for engine in [*engines, None]:
+            for result in scenario_runs(name, engine, 5 if quick else 11):
+                results.append(result)
+                _report(result)
+    return results
+
+
 def suite(quick: bool) -> list[Result]:
     seeds = 3 if quick else 5
-    results = []
+    results = scenario_suite(quick)
     fast, compiled = {}, {}
     for size in (1_000, 10_000, 100_000):
         target = 10e6 if size == 100_000 else None
@@ -319,6 +399,10 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
     if unit == "ms":
         return f"{value:.1f} ms"
+    if unit == "x floor":
+        return f"{value:.1f}x"
+    if unit == "runs/s":
+        return f"{value:,.1f} runs/s"
     if unit == "MiB":
         return f"{value:,.0f} MiB"
     return f"{value:,.0f} {unit}"
@@ -425,6 +509,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer seeds; no 1 M run, no demo")
     parser.add_argument("--save", type=Path, help="write the raw samples to this JSON file")
     parser.add_argument("--compare", type=Path, help="compare with a file written by --save")
+    parser.add_argument(
+        "--scenarios", action="store_true", help="only the built-in scenarios' runs and floors"
+    )
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--probe-memory", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -433,7 +520,7 @@ def main(argv=None) -> int:
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     print("Running benchmarks (progress on stderr)...", file=sys.stderr)
-    results = suite(args.quick)
+    results = scenario_suite(args.quick) if args.scenarios else suite(args.quick)
     print_table(results, args.markdown)
     if args.save:
         payload = {"machine": machine(), "results": [asdict(r) for r in results]}

@@ -1,5 +1,6 @@
 """The compiled engine reproduces the array engine (docs/ENGINES.md, "Compiled engine")."""
 
+import os
 import subprocess
 import sys
 
@@ -54,10 +55,44 @@ def test_compiled_state_matches_after_a_larger_run(run_model):
 def test_numba_is_imported_only_for_the_compiled_engine():
     code = (
         "import sys; from trustsim.sim import TrustModel; "
-        "TrustModel('real-estate', rng=1, steps=2).run_model(); "
+        "TrustModel('real-estate', rng=1, steps=2, engine='vectorized').run_model(); "
         "assert 'numba' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_default_engine_is_the_compiled_one_where_numba_is_installed(monkeypatch):
+    import importlib.util
+
+    assert TrustModel("real-estate", rng=1, steps=1).engine_name == "compiled"
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "numba" else real_find_spec(name)
+    )
+    assert TrustModel("real-estate", rng=1, steps=1).engine_name == "vectorized"
+
+
+@pytest.mark.slow
+def test_a_cold_compilation_is_said_once_on_the_terminal(tmp_path):
+    code = "from trustsim.sim import TrustModel; TrustModel('real-estate', rng=0, steps=1)"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    runs = [
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert [run.stderr.count("compiling the compiled engine once") for run in runs] == [1, 0]
+
+
+def test_engines_called_past_numbas_dispatch_match_the_dispatched_kernels(run_model):
+    scenario = load_scenario("real-estate", ["market.size=500", "time.steps=30"])
+    fast = run_model(scenario, "compiled", 3).datacollector.get_model_vars_dataframe()
+    model = TrustModel(scenario, rng=3, engine="compiled")
+    assert model.engine._entries  # set-up gathered through the fast path
+    model.engine._call = lambda name, kernel, args: kernel(*args)  # numba's own dispatch
+    model.run_model()
+    slow = model.datacollector.get_model_vars_dataframe()
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
 
 
 def test_missing_numba_gives_a_clear_error(monkeypatch):

@@ -158,6 +158,17 @@ def test_running_stops_at_the_horizon():
     assert model.summary()["steps"] == 40
 
 
+def test_a_run_without_its_series_has_the_same_summary():
+    scenario = small("real-estate-verifiable")
+    for engine in ("vectorized", "compiled"):
+        with_series = TrustModel(scenario, rng=4, engine=engine)
+        with_series.run_model()
+        summary_only = TrustModel(scenario, rng=4, engine=engine, series=False)
+        summary_only.run_model()
+        assert pd.Series(summary_only.summary()).equals(pd.Series(with_series.summary()))
+        assert len(summary_only.datacollector.get_model_vars_dataframe()) == 1  # set-up only
+
+
 def test_steps_argument_overrides_the_horizon():
     model = run(small("real-estate"), 1, steps=7)
     assert model.steps == 7

@@ -14,8 +14,10 @@ file) compiles afresh.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +27,9 @@ from trustsim.model.tally import BuyerValues
 
 _kernels = None
 compile_seconds: float | None = None  # time of the first import and compilation, if any
+# What a cold compilation took on the benchmark machine (`benchmarks/run.py`), numba's
+# import included: what the terminal is told to expect.
+COLD_COMPILE_SECONDS = 5
 
 # What numba is handed instead of the Python objects (module level: its cache pickles
 # the types by name).
@@ -49,6 +54,35 @@ def kernels():
     return _kernels
 
 
+def _type_key(value) -> tuple | type:
+    """What decides numba's type of an argument, computed ~100 times faster than numba's typeof.
+
+    An array's type is its dtype, dimensions, layout, writability and alignment; a
+    (named)tuple's its class and its items' types; a number's its Python or numpy type.
+    """
+    if isinstance(value, np.ndarray):
+        flags = value.flags
+        layout = (flags.c_contiguous, flags.f_contiguous, flags.writeable, flags.aligned)
+        return (value.dtype, value.ndim, *layout)
+    if isinstance(value, tuple):
+        return (type(value), *map(_type_key, value))
+    return type(value)
+
+
+_ENTRIES: dict = {}  # (kernel, type key of its arguments) -> compiled entry point
+
+
+def _entry(kernel, args: tuple):
+    """The compiled `kernel` for these arguments' types, callable without dispatch."""
+    key = (kernel, _type_key(args))
+    if key not in _ENTRIES:
+        signature = tuple(kernel.typeof_pyval(a) for a in args)
+        if signature not in kernel.overloads:
+            kernel.compile(signature)
+        _ENTRIES[key] = kernel.overloads[signature].entry_point
+    return _ENTRIES[key]
+
+
 class CompiledEngine(ArrayEngine):
     """Buyers as arrays; each sub-step a compiled loop over the acting buyers.
 
@@ -67,9 +101,25 @@ class CompiledEngine(ArrayEngine):
         super().__init__(scenario, stages, rng)
         self.table = Stages(*(getattr(stages, name) for name in Stages._fields))
         self.counters = Counters(self.tally.counts, self.tally.actions_at)
+        self._entries: dict[str, object] = {}
         if compile_seconds is None:
+            if not self._cached():
+                print(
+                    f"trustsim: compiling the compiled engine once, about "
+                    f"{COLD_COMPILE_SECONDS} s (later runs load it from the cache)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             self._warm_up()
             compile_seconds = time.perf_counter() - start
+
+    def _cached(self) -> bool:
+        """Whether numba's cache holds every kernel (else this process compiles them)."""
+        import numba
+
+        # One compiled file per kernel: the loops' and `take`'s.
+        compiled = list(Path(numba.config.CACHE_DIR).rglob("kernels.*.nbc"))
+        return len(compiled) > len(self.k.LOOPS)
 
     def _warm_up(self) -> None:
         """Compile (or load from the cache) every kernel on an empty step, once per process."""
@@ -80,19 +130,41 @@ class CompiledEngine(ArrayEngine):
         self.take(self.acting)
 
     def each_acting(self, step, u: np.ndarray, t: int) -> None:
-        self.k.LOOPS[step.__name__](
-            self.acting, self.buyers, self.record, u, t, self.table, self.numbers, self.counters
+        args = (
+            self.acting,
+            self.buyers,
+            self.record,
+            u,
+            t,
+            self.table,
+            self.numbers,
+            self.counters,
         )
+        self._call(step.__name__, self.k.LOOPS[step.__name__], args)
+
+    def _call(self, name: str, kernel, args: tuple) -> None:
+        """Call `kernel` with `args`, finding its compiled version once per engine.
+
+        numba's dispatcher works out the types of every argument on each call (about 20
+        arrays in namedtuples: ~25 µs, several times the work of a small step). The types
+        are fixed for an engine's lifetime (each column keeps its dtype; every index, draw
+        and record is a fresh contiguous array), so they are looked up on the first call.
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = self._entries[name] = _entry(kernel, args)
+        entry(*args)
 
     def take(self, index: np.ndarray) -> BuyerValues:
         """The state of buyers `index` as arrays, gathered in one compiled pass."""
         m = len(index)
         status, stage = np.empty(m, np.int8), np.empty(m, np.int16)
         satisfaction, reactance, trust = np.empty(m), np.empty(m), np.empty((3, m))
-        self.k.take(
-            np.asarray(index, dtype=np.intp), self.buyers, self.numbers.trust.prior_weight,
-            status, stage, satisfaction, reactance, trust,
+        args = (
+            np.ascontiguousarray(index, dtype=np.intp), self.buyers,
+            self.numbers.trust.prior_weight, status, stage, satisfaction, reactance, trust,
         )  # fmt: skip
+        self._call("take", self.k.take, args)
         # numpy sums each layer's contiguous row, as the array engine does: same bits.
         trust_sum = (float(trust[0].sum()), float(trust[1].sum()), float(trust[2].sum()))
         return BuyerValues(status, stage, satisfaction, reactance, trust_sum)

@@ -36,18 +36,29 @@ def simulate(
     seed: np.random.SeedSequence | int,
     steps: int | None = None,
     engine: str = "vectorized",
-) -> tuple[dict[str, float], pd.DataFrame]:
+    series: bool = True,
+) -> tuple[dict[str, float], pd.DataFrame | None]:
     """One run of one scenario.
 
+    Args:
+        series: collect the per-step time series (False: the summary only, faster).
+
     Returns:
-        (run summary as a dict of measures, per-step time series as a DataFrame).
+        (run summary as a dict of measures, per-step time series as a DataFrame, or None
+        without `series`).
     """
     from trustsim.sim import TrustModel
 
     model = TrustModel(
-        scenario=scenario, rng=np.random.default_rng(seed), engine=engine, steps=steps
+        scenario=scenario,
+        rng=np.random.default_rng(seed),
+        engine=engine,
+        steps=steps,
+        series=series,
     )
     model.run_model()
+    if not series:
+        return model.summary(), None
     series = model.datacollector.get_model_vars_dataframe()
     series.insert(0, "step", np.arange(len(series)))
     return model.summary(), series.reset_index(drop=True)

@@ -338,9 +338,12 @@ def _resolve(cache: dict, base_json: str, overrides: tuple[str, ...], digest: st
 
 
 def _simulate_metrics(spec, seed: int, replication: int, metrics: list[str]) -> dict:
+    """One run's summary measures, with the fastest engine and no per-step series."""
+    from trustsim.engines import fastest_engine
     from trustsim.experiments.runner import replication_seed, simulate
 
-    summary, _ = simulate(spec, replication_seed(seed, replication))
+    seed_sequence = replication_seed(seed, replication)
+    summary, _ = simulate(spec, seed_sequence, engine=fastest_engine(), series=False)
     return {m: float(summary[m]) for m in metrics}
 
 

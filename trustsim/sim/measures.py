@@ -129,8 +129,7 @@ class MeasureCollector(mesa.DataCollector):
     """
 
     def collect(self, model) -> None:
-        mine = all(hasattr(r, "measure_name") for r in self.model_reporters.values())
-        if not mine or self.agent_reporters or self.agenttype_reporters:
+        if not self._all_measures():
             super().collect(model)
             return
         if hasattr(self, "_collection_steps"):
@@ -138,6 +137,14 @@ class MeasureCollector(mesa.DataCollector):
         values = current(model)
         for name, reporter in self.model_reporters.items():
             self.model_vars[name].append(values[reporter.measure_name])
+
+    def _all_measures(self) -> bool:
+        """Whether every reporter is a model measure (checked once: reporters are fixed)."""
+        if not hasattr(self, "_measures_only"):
+            self._measures_only = not (self.agent_reporters or self.agenttype_reporters) and all(
+                hasattr(r, "measure_name") for r in self.model_reporters.values()
+            )
+        return self._measures_only
 
 
 def closing_snapshot(model) -> dict[str, float]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 
+from trustsim.engines import fastest_engine
 from trustsim.engines.arrays import ArrayEngine
 from trustsim.model import rules, steps
 from trustsim.model.codes import ACTIONS, OUTCOMES, STATUSES, UNIFORM_ROWS
@@ -25,11 +26,16 @@ class TrustModel(mesa.Model):
         rng: seed or generator for Mesa's `self.rng`; everything random derives from it.
         engine: "vectorized" (buyers as arrays, numpy), "agents" (each buyer a Mesa agent;
             the slow, readable reference that gives the same results) or "compiled" (the
-            array engine's sub-steps as numba loops; same results up to the last bits of
-            `exp`, see docs/ENGINES.md; needs numba).
+            array engine's sub-steps as numba loops; the same time series, the choice
+            log's probabilities up to the last bits of `exp`, see docs/ENGINES.md; needs
+            numba). Default: the fastest installed (`trustsim.engines.fastest_engine`).
         steps: horizon override; defaults to the scenario's `time.steps`.
         record_choices: keep every buyer's choice and outcome per step (see `choice_log`);
             off by default because it grows with buyers x steps.
+        series: collect every measure at every step in `datacollector` (the time
+            series). False computes the measures only when asked (`summary()`), which
+            is what a sweep needs: the datacollector then holds only the set-up row.
+            The summary is the same either way.
 
     Example:
         >>> model = TrustModel(scenario="real-estate", rng=1)
@@ -46,11 +52,13 @@ class TrustModel(mesa.Model):
         self,
         scenario: str | Path | Scenario = "real-estate",
         rng=None,
-        engine: str = "vectorized",
+        engine: str | None = None,
         steps: int | None = None,
         record_choices: bool = False,
+        series: bool = True,
     ):
         super().__init__(rng=rng)
+        engine = fastest_engine() if engine is None else engine
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.spec: Scenario = (
@@ -77,6 +85,7 @@ class TrustModel(mesa.Model):
         self.new_leads = 0
         self.short_horizon_snapshot: dict[str, float] | None = None
         self.record_choices = record_choices
+        self.series = series
         self._choice_records: list[dict] = []
         self.datacollector = measures.MeasureCollector(
             model_reporters=measures.model_reporters(self)
@@ -95,7 +104,8 @@ class TrustModel(mesa.Model):
         del u  # the draws are used up: free them before the measures (peak memory)
         if self.steps == min(self.spec.time.short_horizon, self.horizon):
             self.short_horizon_snapshot = measures.closing_snapshot(self)
-        self.datacollector.collect(self)
+        if self.series:
+            self.datacollector.collect(self)
         if self.steps >= self.horizon:
             self.running = False
 
