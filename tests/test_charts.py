@@ -322,6 +322,31 @@ def test_cli_chart_writes_the_file_and_its_numbers(results_dir, tmp_path):
     assert "of the buyers who reach it" in res.output
 
 
+def test_cli_charts_of_two_measures_go_to_two_files_and_a_redraw_says_it_replaces(
+    results_dir, tmp_path
+):
+    import shutil
+
+    copy = tmp_path / "results"
+    shutil.copytree(results_dir, copy)
+
+    def draw(*metric):
+        args = ["chart", str(copy), "--kind", "comparison", *metric]
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, res.output
+        return res.stderr
+
+    first = draw("--metric", "nps")
+    draw("--metric", "satisfaction")
+    draw()
+    charts = copy / "charts"
+    assert {p.name for p in charts.glob("*.png")} == {
+        "comparison-nps.png", "comparison-satisfaction.png", "comparison.png"
+    }  # fmt: skip
+    assert "Chart written to" in first
+    assert "Chart replaced" in draw("--metric", "nps")
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

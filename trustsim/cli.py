@@ -467,13 +467,12 @@ CHART_KINDS = tuple(KINDS)
     "out_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Chart file (default: RESULTS/charts/KIND.FORMAT).",
+    help="Chart file (default: RESULTS/charts/KIND.FORMAT, or KIND-METRIC.FORMAT with --metric).",
 )
 @click.option(
     "--metric",
-    default="closed_deals",
-    show_default=True,
-    help="Run measure for comparison and difference charts.",
+    default=None,
+    help="Run measure for comparison and difference charts (default: closed_deals).",
 )
 @click.option("--base", default=None, help="Baseline scenario of the difference chart.")
 @click.option("--scenario", default=None, help="Scenario of the funnel and trust charts.")
@@ -498,7 +497,12 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     fmt = fmt or (Path(out_file).suffix.lstrip(".").lower() if out_file else "png")
     if fmt not in ("png", "svg", "pdf"):
         raise TrustsimInputError(f"--out {out_file}: use a .png, .svg or .pdf file name.")
-    out = Path(out_file) if out_file else Path(results_dir) / "charts" / f"{kind}.{fmt}"
+    # Charts of different measures get different default files, so drawing one never
+    # silently replaces another.
+    stem = f"{kind}-{metric}" if metric else kind
+    out = Path(out_file) if out_file else Path(results_dir) / "charts" / f"{stem}.{fmt}"
+    replacing = out.exists()
+    metric = metric or "closed_deals"
     results = load_results(results_dir)
     # The chart and its numbers are staged before drawing (a bad path costs no work) and
     # replace the old pair together.
@@ -511,7 +515,8 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
         finally:
             plt.close(drawn.figure)
     click.echo(drawn.title)
-    click.echo(f"Chart written to {out} (numbers: {out.with_suffix('.csv')})", err=True)
+    verb = "replaced" if replacing else "written to"
+    click.echo(f"Chart {verb} {out} (numbers: {out.with_suffix('.csv')})", err=True)
 
 
 @main.command()
