@@ -49,6 +49,24 @@ def posterior_overrides(posterior_dir: str | Path, replications: int, seed: int)
     return [tuple(override_text(p, float(draws[p].iloc[i])) for p in parameters) for i in chosen]
 
 
+def posterior_variant(posterior_dir: str | Path, replications: int, seed: int):
+    """`variant(name, scenario, r)` for `trustsim.run`: the scenario with replication r's
+    posterior draw applied (the same draw in every scenario)."""
+    from trustsim.scenarios import load_scenario
+
+    draws = posterior_overrides(posterior_dir, replications, seed)
+
+    def variant(name: str, scenario: Scenario, replication: int) -> Scenario:
+        try:
+            return load_scenario(scenario, draws[replication])
+        except TrustsimInputError as exc:
+            raise TrustsimInputError(
+                f"--posterior {posterior_dir}: its parameters do not fit scenario {name!r}: {exc}"
+            ) from None
+
+    return variant
+
+
 def run_with_posterior(
     scenarios: Iterable[str | Path | Scenario],
     posterior_dir: str | Path,
@@ -60,40 +78,10 @@ def run_with_posterior(
     progress: ProgressCallback | None = None,
 ) -> RunResult:
     """Like `trustsim.run`, with replication r's parameters drawn from the posterior."""
-    import pandas as pd
+    from trustsim.experiments.runner import run
 
-    from trustsim.experiments.runner import replication_seed, resolve_scenarios, simulate
-    from trustsim.scenarios import load_scenario
-
-    draws = posterior_overrides(posterior_dir, replications, seed)
-    resolved = resolve_scenarios(scenarios, overrides)
-    summaries, series, done = [], [], 0
-    for name, scenario in resolved.items():
-        for replication, drawn in enumerate(draws):
-            try:
-                spec = load_scenario(scenario, drawn)
-            except TrustsimInputError as exc:
-                raise TrustsimInputError(
-                    f"--posterior {posterior_dir}: its parameters do not fit scenario "
-                    f"{name!r}: {exc}"
-                ) from None
-            summary, frame = simulate(spec, replication_seed(seed, replication), steps, engine)
-            summaries.append({"scenario": name, "replication": replication, **summary})
-            frame.insert(0, "replication", replication)
-            frame.insert(0, "scenario", name)
-            series.append(frame)
-            done += 1
-            if progress is not None:
-                progress(done, len(resolved) * replications)
-    return RunResult(
-        summaries=pd.DataFrame(summaries),
-        timeseries=pd.concat(series, ignore_index=True),
-        scenarios=resolved,
-        seed=seed,
-        replications=replications,
-        steps=steps,
-        engine=engine,
-    )
+    variant = posterior_variant(posterior_dir, replications, seed)
+    return run(scenarios, replications, seed, steps, overrides, engine, progress, variant)
 
 
 def compare_with_posterior(
@@ -102,17 +90,10 @@ def compare_with_posterior(
 ):  # fmt: skip
     """Like `trustsim.compare`, with replication r's parameters drawn from the posterior
     (the same draw in every scenario, so differences stay paired)."""
-    from trustsim.experiments.runner import paired_differences
+    from trustsim.experiments.runner import compare
 
-    others = list(others)
-    if not others:
-        raise TrustsimInputError("compare needs a base scenario and at least one other.")
-    result = run_with_posterior(
-        [base, *others], posterior_dir, replications, seed, steps, overrides, engine, progress
-    )
-    if len(result.names) < 2:
-        raise TrustsimInputError("compare needs at least two different scenarios.")
-    return result, paired_differences(result, result.names[0])
+    variant = posterior_variant(posterior_dir, replications, seed)
+    return compare(base, others, replications, seed, steps, overrides, engine, progress, variant)
 
 
 def posterior_note(posterior_dir: str | Path, replications: int) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from trustsim.charts.base import number
 from trustsim.model.metrics import METRICS
 
 ALPHA = 0.05
@@ -71,25 +72,6 @@ def metric_words(metric: str) -> MetricWords:
 
 
 # ------------------------------------------------------------------ number text
-def number(value: float, digits: int | None = None) -> str:
-    """A number as people read it on a slide: 1,234 / 56.7 / 0.83.
-
-    Example:
-        >>> number(1234.4), number(56.74), number(0.8349)
-        ('1,234', '56.7', '0.83')
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if digits is not None:
-        return f"{value:,.{digits}f}"
-    size = abs(value)
-    if size >= 100:
-        return f"{value:,.0f}"
-    if size >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
 def money(value: float, currency: str = "") -> str:
     """An amount for executives: 950 / 12.3k / 4.5M / 1.2bn, with its currency.
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trustsim.charts import claims
-from trustsim.charts.base import Chart, finish, new_figure, note
-from trustsim.charts.claims import number
+from trustsim.charts.base import Chart, finish, new_figure, note, number
 from trustsim.charts.style import LIGHT_GREY, TEXT, scenario_color, wrap_title
 from trustsim.model import metrics
 

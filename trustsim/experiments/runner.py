@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ProgressCallback = Callable[[int, int], None]
+# The scenario replication r of a named scenario runs, e.g. with parameters drawn for r.
+ReplicationVariant = Callable[[str, Scenario, int], Scenario]
 
 
 def replication_seed(root_seed: int, replication: int) -> np.random.SeedSequence:
@@ -250,6 +252,7 @@ def run(
     overrides: Sequence[str] = (),
     engine: str = "vectorized",
     progress: ProgressCallback | None = None,
+    variant: ReplicationVariant | None = None,
 ) -> RunResult:
     """Run each scenario `replications` times with common random numbers.
 
@@ -262,6 +265,8 @@ def run(
         engine: "vectorized", "agents" (slower) or "compiled" (faster, needs numba); the
             same results, see docs/ENGINES.md.
         progress: called as progress(done, total) after each run.
+        variant: variant(name, scenario, r) gives the scenario replication r of `name`
+            runs (default: the scenario itself); e.g. parameters drawn per replication.
 
     Returns:
         A `RunResult` with tidy DataFrames of run summaries and time series.
@@ -279,7 +284,8 @@ def run(
     summaries, series, done = [], [], 0
     for name, scenario in resolved.items():
         for replication in range(replications):
-            summary, frame = simulate(scenario, replication_seed(seed, replication), steps, engine)
+            spec = variant(name, scenario, replication) if variant else scenario
+            summary, frame = simulate(spec, replication_seed(seed, replication), steps, engine)
             summaries.append({"scenario": name, "replication": replication, **summary})
             frame.insert(0, "replication", replication)
             frame.insert(0, "scenario", name)
@@ -364,6 +370,7 @@ def compare(
     overrides: Sequence[str] = (),
     engine: str = "vectorized",
     progress: ProgressCallback | None = None,
+    variant: ReplicationVariant | None = None,
 ) -> tuple[RunResult, pd.DataFrame]:
     """Run `base` and `others` with common random numbers; return runs and paired differences.
 
@@ -375,7 +382,7 @@ def compare(
     others = list(others)
     if not others:
         raise TrustsimInputError("compare needs a base scenario and at least one other.")
-    result = run([base, *others], replications, seed, steps, overrides, engine, progress)
+    result = run([base, *others], replications, seed, steps, overrides, engine, progress, variant)
     base_name = result.names[0]
     if len(result.names) < 2:
         raise TrustsimInputError("compare needs at least two different scenarios.")
