@@ -10,6 +10,7 @@ import numpy as np
 
 from trustsim.model.metrics import METRICS, fmt_plus_minus, fmt_relative, fmt_signed
 from trustsim.terminal.console import console as _console
+from trustsim.terminal.console import print_table
 from trustsim.terminal.runs import difference_record
 
 DEMO_EFFECTS = (
@@ -115,7 +116,7 @@ def print_demo(result, fmt: str) -> None:
             ]
             table.add_row(("  " if family else "") + label, *cells)
         table.add_section()
-    console.print(table)
+    print_table(console, table)
     console.print(
         "[bold]What the differences say[/bold] (paired by replication; relative changes "
         "with their 95% CI; 'n.s.' where the 95% CI includes 0 or the Wilcoxon p, "

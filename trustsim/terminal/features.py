@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from trustsim.experiments.features import FeatureValue
+from trustsim.terminal.console import console as _console
+from trustsim.terminal.console import print_table
 
 
 def print_features(value: FeatureValue, fmt: str = "table") -> None:
@@ -18,7 +20,6 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
         records = json.loads(table.to_json(orient="records"))
         print(json.dumps({"features": records, "skipped": value.skipped}, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     from trustsim.model.metrics import fmt_signed
@@ -43,8 +44,8 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
             _effect(row, "closed_deals", fmt_signed),
             _effect(row, "satisfaction", fmt_signed),
         )
-    console = Console(highlight=False)
-    console.print(out)
+    console = _console()
+    print_table(console, out)
     for note in value.skipped:
         console.print(f"Skipped: {note}")
 

@@ -9,6 +9,7 @@ import sys
 from trustsim.model.metrics import HEADLINE, fmt_interval, fmt_relative, fmt_signed, fmt_value
 from trustsim.model.metrics import label as metric_label
 from trustsim.terminal.console import console as _console
+from trustsim.terminal.console import print_table
 
 STAGE_MEASURES = ("delegation_rate", "verification_rate", "abandonment_rate")
 
@@ -38,7 +39,7 @@ def print_run(result, fmt: str) -> None:
             for name in result.names
         ]
         headline.add_row(metric_label(metric), *cells)
-    console.print(headline)
+    print_table(console, headline)
     for name in result.names:
         scenario = result.scenarios[name]
         stages = Table(
@@ -54,7 +55,7 @@ def print_run(result, fmt: str) -> None:
                 cells.append(fmt_value(f"{measure}[{stage}]", mean))
             marker = " (closes)" if stage == scenario.closing_stage else ""
             stages.add_row(stage + marker, *cells)
-        console.print(stages)
+        print_table(console, stages)
 
 
 def print_comparison(result, diffs, fmt: str) -> None:
@@ -105,7 +106,7 @@ def print_comparison(result, diffs, fmt: str) -> None:
                 fmt_relative(row.relative, row.relative_ci_low, row.relative_ci_high),
                 _fmt_p(row.p_holm),
             )
-        console.print(table)
+        print_table(console, table)
     if no_test:
         console.print(f"No p-values: {NO_TEST_NOTE}.")
 
@@ -143,4 +144,4 @@ def print_scenario_list(scenarios) -> None:
     table.add_column("Description")
     for s in scenarios:
         table.add_row(s.name, str(len(s.stages)), s.time.step_unit, s.description)
-    _console().print(table)
+    print_table(_console(), table)

@@ -7,6 +7,8 @@ import sys
 
 from trustsim.experiments.results import factor_columns
 from trustsim.experiments.store import SweepDir
+from trustsim.terminal.console import console as _console
+from trustsim.terminal.console import print_table
 
 
 def print_summary(sweep_dir, table, fmt: str = "table", limit: int = 50) -> None:
@@ -17,7 +19,6 @@ def print_summary(sweep_dir, table, fmt: str = "table", limit: int = 50) -> None
     if fmt == "json":
         print(table.to_json(orient="records", indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     from trustsim.model.metrics import fmt_plus_minus
@@ -33,7 +34,7 @@ def print_summary(sweep_dir, table, fmt: str = "table", limit: int = 50) -> None
     multi = len(meta["scenarios"]) > 1
     for column in ["point", *(["scenario"] if multi else [])]:
         out.add_column(column, justify="left" if column == "scenario" else "right")
-    for column in [*(_short(f) for f in factors), "runs", *metrics]:
+    for column in [*(_short(f) for f in factors), "runs", *(_metric_header(m) for m in metrics)]:
         out.add_column(column, justify="right")
     for record in table.head(limit).to_dict("records"):
         cells = [str(record["point"])]
@@ -46,8 +47,8 @@ def print_summary(sweep_dir, table, fmt: str = "table", limit: int = 50) -> None
             for m in metrics
         ]
         out.add_row(*cells)
-    console = Console(highlight=False)
-    console.print(out)
+    console = _console()
+    print_table(console, out, labels=2 if multi else 1)
     if len(table) > limit:
         console.print(
             f"Showing {limit} of {len(table)} design points; --limit N for more, "
@@ -56,8 +57,27 @@ def print_summary(sweep_dir, table, fmt: str = "table", limit: int = 50) -> None
 
 
 def _short(path: str) -> str:
-    """The last two parts of a factor path: enough to tell factors apart in a header."""
-    return ".".join(path.split(".")[-2:])
+    """The last two parts of a factor path: enough to tell factors apart in a header.
+
+    The header breaks after the dot, so a narrow column wraps it there.
+
+    Example:
+        >>> _short("stages.inspection.affordance")
+        'inspection.\naffordance'
+    """
+    return ".\n".join(path.split(".")[-2:])
+
+
+def _metric_header(column: str) -> str:
+    """A measure's column name as `-m` takes it, broken after each "_" and before "[".
+
+    Example:
+        >>> _metric_header("abandonment_rate[inspection]")  # escaped: not rich markup
+        'abandonment_\nrate\n\\[inspection]'
+    """
+    from rich.markup import escape
+
+    return escape(column.replace("_", "_\n").replace("[", "\n["))
 
 
 def _fmt_factor(value) -> str:
@@ -85,10 +105,9 @@ def print_indices(table, fmt: str = "table") -> None:
     if fmt == "json":
         print(table.to_json(orient="records", indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = _console()
     for (scenario, metric), group in table.groupby(["scenario", "metric"], sort=False):
         method = group["method"].iloc[0]
         names = list(dict.fromkeys(group["index"]))
@@ -100,7 +119,7 @@ def print_indices(table, fmt: str = "table") -> None:
         for factor, rows in group.groupby("factor", sort=False):
             by_index = rows.set_index("index")
             out.add_row(factor, *[_fmt_index(by_index, n) for n in names])
-        console.print(out)
+        print_table(console, out)
 
 
 def _fmt_index(rows, name: str) -> str:

@@ -10,6 +10,8 @@ from trustsim.experiments.trace import (
     journey_records,
     journey_summary,
 )
+from trustsim.terminal.console import console as _console
+from trustsim.terminal.console import print_table
 
 
 def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table") -> None:
@@ -19,7 +21,6 @@ def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table
 
         print(json.dumps(journey_records(journey), indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", caption=TABLE_CAPTION, caption_justify="left")
@@ -37,9 +38,9 @@ def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table
             *(f"{getattr(row, c):.2f}" for c in TRACE_COLUMNS[2:10]),
             str(row.action), str(row.outcome), f"{row.satisfaction:.2f}", f"{row.reactance:.2f}",
         )  # fmt: skip
-    console = Console(highlight=False)
+    console = _console()
     if not console.is_terminal:
         # Written to a file or a pipe: wide enough that no column is cut.
-        console = Console(highlight=False, width=140)
-    console.print(table)
+        console = _console(width=140)
+    print_table(console, table, labels=2)
     console.print(journey_summary(journey, buyer))

@@ -1,0 +1,97 @@
+"""Tables fit an 80-column terminal without cutting a number."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+import pandas as pd
+from click.testing import CliRunner
+from rich.console import Console
+from rich.table import Table
+
+from trustsim.cli import main
+from trustsim.terminal.console import fit_table, print_table
+
+VALUES = [f"{1234.5 + i:,.1f} ± {12.25 + i:.2f}" for i in range(10)]
+
+
+def _wide_table() -> Table:
+    table = Table(title="Ten measures of one design point", caption="A caption")
+    table.add_column("Design point of the sweep")
+    for i in range(len(VALUES)):
+        table.add_column(f"Measure number {i}", justify="right")
+    table.add_row("point 0", *VALUES)
+    table.add_row("point 1", *reversed(VALUES))
+    return table
+
+
+def _printed(table: Table, labels: int = 1) -> str:
+    out = Console(width=80, file=io.StringIO(), record=True, highlight=False)
+    print_table(out, table, labels)
+    return out.export_text()
+
+
+def test_a_table_too_wide_for_80_columns_comes_in_parts_with_every_number_whole():
+    text = _printed(_wide_table())
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for value in VALUES:
+        assert text.count(value) == 2, f"{value} is printed whole, once per row"
+    parts = 1 + text.count("(continued)")
+    assert parts > 1 and text.count("Ten measures of one design point") == 1
+    assert text.count("point 1") == parts, "every part repeats the label column"
+    assert text.count("A caption") == 1
+
+
+def test_a_table_that_fits_is_printed_as_it_is():
+    table = Table()
+    table.add_column("Measure")
+    table.add_column("Value", justify="right")
+    table.add_row("Closed deals", "21.3 ± 0.4")
+    assert fit_table(table, 80) == [table]
+    assert table.columns[1].width is None
+
+
+TINY = """
+name = "tiny-wide"
+scenarios = ["real-estate"]
+set = ["market.size=150"]
+steps = 15
+replications = 2
+seed = 3
+metrics = ["closed_deals", "leads", "satisfaction", "nps", "revenue", "conversion",
+           "short_closed_deals", "abandonment_rate[viewing]"]
+
+[design]
+method = "grid"
+
+[factors]
+"stages.contract.affordance" = { values = [0.0, 1.0] }
+"market.outside_influence" = { values = [0.01, 0.04] }
+"""
+
+
+def test_results_of_a_sweep_with_eight_metrics_fit_80_columns_without_cutting_a_number(
+    tmp_path,
+):
+    experiment = tmp_path / "tiny.toml"
+    experiment.write_text(textwrap.dedent(TINY), encoding="utf-8")
+    out = tmp_path / "sweep"
+    runner = CliRunner()
+    ran = runner.invoke(main, ["sweep", str(experiment), "--out", str(out), "-w", "0", "-q"])
+    assert ran.exit_code == 0, ran.output
+    shown = runner.invoke(main, ["results", str(out)], env={"COLUMNS": "80"})
+    assert shown.exit_code == 0, shown.output
+    assert "…" not in shown.output
+    assert max(len(line) for line in shown.output.splitlines()) <= 80
+    csv = runner.invoke(main, ["results", str(out), "--format", "csv"]).output
+    table = pd.read_csv(io.StringIO(csv))
+    from trustsim.model.metrics import fmt_plus_minus
+
+    assert "[viewing]" in shown.output, "a stage measure's header keeps its stage"
+    for row in table.to_dict("records"):
+        cell = fmt_plus_minus("revenue", row["revenue"], row["revenue_ci_low"],
+                              row["revenue_ci_high"])  # fmt: skip
+        for line in cell.splitlines():  # mean, then ± half-width below it
+            assert line in shown.output, f"{line} of {row['point']} is shown whole"
