@@ -13,6 +13,7 @@ import numpy as np
 
 from trustsim.model import rules, steps
 from trustsim.model.codes import FINISHED
+from trustsim.model.record import RECORDED
 from trustsim.model.stages import StageTable, draw_traits, numbers
 from trustsim.model.state import BUYER_STATE
 from trustsim.model.tally import BuyerValues, Tally
@@ -125,7 +126,11 @@ class Engine:
         return self.tally.promoters, self.tally.detractors
 
     def choice_record(self, t: int) -> dict[str, np.ndarray]:
-        """This step's choices and outcomes, one entry per acting buyer (for logs and traces)."""
+        """This step's choices and outcomes, one entry per acting buyer (for logs and traces).
+
+        Returns:
+            The columns `trustsim.model.record.RECORDED`, in that order.
+        """
         acting, record = self.acting, self.step_record()
         prior = self.numbers.trust.prior_weight
         outcome = steps.outcome_code(
@@ -149,4 +154,4 @@ class Engine:
         for layer, name in enumerate(LAYERS):
             good, bad, base = (self.gather(n, acting, layer) for n in ("good", "bad", "base_rate"))
             columns[f"trust_{name}"] = rules.expected_trust(good, bad, base, prior)
-        return columns
+        return {name: columns[name] for name in RECORDED}

@@ -15,34 +15,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trustsim.errors import TrustsimInputError
+from trustsim.model.record import CONTEXT_COLUMNS, TRACE_COLUMNS
 from trustsim.scenarios import Scenario, load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# The trace's columns, in order. Charts build on these names: keep them stable.
-TRACE_COLUMNS = (
-    "step",
-    "stage",
-    "trust_environment",
-    "trust_rules",
-    "trust_counterparty",
-    "trust",
-    "perceived_risk",
-    "p_delegate",
-    "p_verify",
-    "p_abandon",
-    "action",
-    "outcome",
-    "satisfaction",
-    "reactance",
-)
 TABLE_CAPTION = (
     "T env/rules/cpty: trust per layer after the step; Trust: stage-weighted trust the "
     "choice rested on; Risk: perceived risk; P: choice probabilities."
 )
 # Shown after the stable columns: context a reader may want, not part of the contract.
-EXTRA_COLUMNS = ("stake", "status")
+EXTRA_COLUMNS = CONTEXT_COLUMNS
 
 
 class BuyerNotTraced(TrustsimInputError):
@@ -68,22 +52,9 @@ def trace_buyer(
 ) -> pd.DataFrame:
     """One buyer's journey as a table, one row per step in which the buyer acted.
 
-    Columns (stable; the story-strip chart relies on them):
-
-    - ``step``: the step the buyer acted in (1 = the first step after set-up).
-    - ``stage``: the stage the buyer faced (categorical, journey order).
-    - ``trust_environment``, ``trust_rules``, ``trust_counterparty``: expected trust per
-      layer *after* the step's evidence and forgetting.
-    - ``trust``: stage-weighted trust *before* the step, the trust the choice rested on.
-    - ``perceived_risk``: felt risk of the step (before acting).
-    - ``p_delegate``, ``p_verify``, ``p_abandon``: the logit choice probabilities
-      (they sum to 1; a probability is 0 where the action is not available).
-    - ``action``: "delegate", "verify" or "abandon" (categorical).
-    - ``outcome``: "success", "error caught", "incident", "deal collapsed" or
-      "walked away" (categorical).
-    - ``satisfaction``, ``reactance``: after the step.
-
-    Then, as context: ``stake`` of the stage and the buyer's ``status`` after the step.
+    Columns: `TRACE_COLUMNS` (stable; the story-strip chart relies on them), then
+    `EXTRA_COLUMNS` as context; each column's meaning is in `trustsim.model.record.RECORD`
+    (docs/ODD.md lists them).
 
     Args:
         scenario: a built-in name, a TOML path or a `Scenario`.

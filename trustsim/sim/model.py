@@ -138,9 +138,8 @@ class TrustModel(mesa.Model):
     def choice_log(self):
         """Every recorded choice as a DataFrame (needs `record_choices=True`).
 
-        Columns: step, buyer, stage (name), stake, trust (stage-weighted, before the step),
-        perceived_risk, p_delegate, p_verify, action, outcome, satisfaction and reactance
-        after the step, status, and trust per layer after the step.
+        Columns: `trustsim.model.record.RECORDED` (each column's meaning is in
+        `trustsim.model.record.RECORD`); stage, action, outcome and status as categories.
         """
         import pandas as pd
 

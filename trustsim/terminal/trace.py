@@ -10,6 +10,7 @@ from trustsim.experiments.trace import (
     journey_records,
     journey_summary,
 )
+from trustsim.model.record import COLUMNS
 from trustsim.terminal.console import console as _console
 from trustsim.terminal.console import print_table
 
@@ -24,23 +25,18 @@ def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", caption=TABLE_CAPTION, caption_justify="left")
-    headers = (
-        "Step", "Stage", "T env", "T rules", "T cpty", "Trust", "Risk",
-        "P del", "P ver", "P out", "Choice", "Outcome", "Satisf", "React",
-    )  # fmt: skip
-    for header in headers:
-        table.add_column(
-            header, justify="left" if header in ("Stage", "Choice", "Outcome") else "right"
-        )
-    for row in journey.itertuples():
-        table.add_row(
-            str(row.step), str(row.stage),
-            *(f"{getattr(row, c):.2f}" for c in TRACE_COLUMNS[2:10]),
-            str(row.action), str(row.outcome), f"{row.satisfaction:.2f}", f"{row.reactance:.2f}",
-        )  # fmt: skip
+    columns = [COLUMNS[name] for name in TRACE_COLUMNS]
+    for column in columns:
+        table.add_column(column.header, justify="right" if column.number else "left")
+    for row in journey.to_dict("records"):
+        table.add_row(*(_cell(row[c.name], c.number) for c in columns))
     console = _console()
     if not console.is_terminal:
         # Written to a file or a pipe: wide enough that no column is cut.
         console = _console(width=140)
     print_table(console, table, labels=2)
     console.print(journey_summary(journey, buyer))
+
+
+def _cell(value, number: bool) -> str:
+    return f"{value:.2f}" if number else str(value)
