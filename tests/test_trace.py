@@ -83,7 +83,7 @@ def test_trace_is_written_where_the_story_chart_looks(tmp_path, journey):
 def test_every_engine_logs_the_choice_record_registrys_columns_in_its_order(
     engine, small_scenario, run_model
 ):
-    from trustsim.model.record import RECORDED
+    from trustsim.trace_columns import RECORDED
 
     log = run_model(small_scenario("real-estate", busy=True), engine, 3, True).choice_log()
     assert tuple(log.columns) == RECORDED
@@ -92,8 +92,8 @@ def test_every_engine_logs_the_choice_record_registrys_columns_in_its_order(
 def test_the_trace_table_and_the_odd_take_their_columns_from_the_registry(journey, capsys):
     from pathlib import Path
 
-    from trustsim.model.record import COLUMNS, record_table
     from trustsim.terminal.trace import print_trace
+    from trustsim.trace_columns import COLUMNS, record_table
 
     odd = (Path(__file__).parents[1] / "docs" / "ODD.md").read_text(encoding="utf-8")
     assert record_table() in odd, "docs/ODD.md 4.11 is `record_table()` (regenerate it)"

@@ -13,11 +13,11 @@ import numpy as np
 
 from trustsim.model import rules, steps
 from trustsim.model.codes import FINISHED
-from trustsim.model.record import RECORDED
 from trustsim.model.stages import StageTable, draw_traits, numbers
 from trustsim.model.state import BUYER_STATE
 from trustsim.model.tally import BuyerValues, Tally
 from trustsim.scenarios.schema import LAYERS, Scenario
+from trustsim.trace_columns import RECORDED
 
 _COLUMNS = {column.name for column in BUYER_STATE}
 
@@ -129,7 +129,7 @@ class Engine:
         """This step's choices and outcomes, one entry per acting buyer (for logs and traces).
 
         Returns:
-            The columns `trustsim.model.record.RECORDED`, in that order.
+            The columns `trustsim.trace_columns.RECORDED`, in that order.
         """
         acting, record = self.acting, self.step_record()
         prior = self.numbers.trust.prior_weight

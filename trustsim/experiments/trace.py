@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trustsim.errors import TrustsimInputError
-from trustsim.model.record import CONTEXT_COLUMNS, TRACE_COLUMNS
 from trustsim.scenarios import Scenario, load_scenario
+from trustsim.trace_columns import CONTEXT_COLUMNS, TRACE_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,7 +53,7 @@ def trace_buyer(
     """One buyer's journey as a table, one row per step in which the buyer acted.
 
     Columns: `TRACE_COLUMNS` (stable; the story-strip chart relies on them), then
-    `EXTRA_COLUMNS` as context; each column's meaning is in `trustsim.model.record.RECORD`
+    `EXTRA_COLUMNS` as context; each column's meaning is in `trustsim.trace_columns.RECORD`
     (docs/ODD.md lists them).
 
     Args:

@@ -138,8 +138,8 @@ class TrustModel(mesa.Model):
     def choice_log(self):
         """Every recorded choice as a DataFrame (needs `record_choices=True`).
 
-        Columns: `trustsim.model.record.RECORDED` (each column's meaning is in
-        `trustsim.model.record.RECORD`); stage, action, outcome and status as categories.
+        Columns: `trustsim.trace_columns.RECORDED` (each column's meaning is in
+        `trustsim.trace_columns.RECORD`); stage, action, outcome and status as categories.
         """
         import pandas as pd
 

@@ -13,11 +13,7 @@ from trustsim.terminal.console import print_table
 
 def print_summary(sweep_dir, table, fmt: str = "table", limit: int = 50) -> None:
     """Print a point summary as a rich table (first `limit` points), CSV or JSON."""
-    if fmt == "csv":
-        table.to_csv(sys.stdout, index=False)
-        return
-    if fmt == "json":
-        print(table.to_json(orient="records", indent=2))
+    if _printed_as_data(table, fmt):
         return
     from rich.table import Table
 
@@ -97,13 +93,7 @@ def _fmt_runs(record: dict) -> str:
 
 def print_indices(table, fmt: str = "table") -> None:
     """Print indices as rich tables (one per scenario and metric), CSV or JSON."""
-    import sys
-
-    if fmt == "csv":
-        table.to_csv(sys.stdout, index=False)
-        return
-    if fmt == "json":
-        print(table.to_json(orient="records", indent=2))
+    if _printed_as_data(table, fmt):
         return
     from rich.table import Table
 
@@ -131,3 +121,12 @@ def _fmt_index(rows, name: str) -> str:
     if math.isnan(low):
         return f"{value:.3g}"
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _printed_as_data(table, fmt: str) -> bool:
+    """Print `table` as CSV or JSON records if `fmt` asks for one; say whether it did."""
+    if fmt == "csv":
+        table.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        print(table.to_json(orient="records", indent=2))
+    return fmt in ("csv", "json")

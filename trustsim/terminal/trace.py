@@ -10,9 +10,9 @@ from trustsim.experiments.trace import (
     journey_records,
     journey_summary,
 )
-from trustsim.model.record import COLUMNS
 from trustsim.terminal.console import console as _console
 from trustsim.terminal.console import print_table
+from trustsim.trace_columns import COLUMNS
 
 
 def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table") -> None:

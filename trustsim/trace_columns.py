@@ -3,7 +3,8 @@
 The one list of its columns. Every engine's `choice_record` fills the recorded columns
 in this order, `TrustModel.choice_log` returns them, a trace (`trustsim trace`) keeps
 the columns marked for it, and the trace table, the story-strip chart and the docs take
-their headers and meanings from here.
+their headers and meanings from here. A leaf module (no trustsim imports), as
+`chart_kinds` is, so the engines below and the terminal above can both read it.
 """
 
 from __future__ import annotations
