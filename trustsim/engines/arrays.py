@@ -36,9 +36,9 @@ class ArrayEngine(Engine):
             column = column[layer]
         if index is None:
             return column
-        # `np.take` along the last axis is several times faster than `column[:, index]`,
+        # `take` along the last axis is several times faster than `column[:, index]`,
         # whose result is also F-ordered, which slows every operation on it.
-        return np.take(column, index, axis=-1)
+        return column.take(index, axis=-1)
 
     def begin_step(self) -> None:
         """The active buyers act; their stages go into a fresh step record."""
