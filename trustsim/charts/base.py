@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from trustsim.charts.style import FIGSIZE, GREY, NOTE_WRAP, TEXT, wrap_title
 
+LABEL_PT = 14  # direct labels, the smallest type on a chart
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -103,9 +105,18 @@ def spread_positions(values: list[float], min_gap: float) -> list[float]:
 
 
 def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: list[str]) -> None:
-    """Direct labels at the right end of lines, pushed apart so they do not overlap."""
+    """Direct labels at the right end of lines, pushed apart so they do not overlap.
+
+    The gap between labels is a line of 14 pt text (with leading) in data units, read
+    from the axes' height once the figure is laid out, and never less than 7.5% of the
+    y range.
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # lay out first: the axes' final height sets the gap
     low, high = ax.get_ylim()
-    positions = spread_positions(ys, min_gap=0.075 * (high - low))
+    line = 1.5 * LABEL_PT * fig.dpi / 72  # pixels: the text and a gap
+    gap = max(0.075, line / max(ax.get_window_extent().height, 1.0)) * (high - low)
+    positions = spread_positions(ys, min_gap=gap)
     for y, text, color in zip(positions, texts, colors, strict=True):
         ax.annotate(
             text,
@@ -115,7 +126,7 @@ def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: lis
             va="center",
             ha="left",
             color=color,
-            fontsize=14,
+            fontsize=LABEL_PT,
             fontweight="bold",
             annotation_clip=False,
         )
