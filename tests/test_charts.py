@@ -28,6 +28,7 @@ from trustsim.charts.sensitivity import (
 from trustsim.charts.story import TRACE_COLUMNS, story_chart
 from trustsim.charts.style import FIGSIZE, MIN_FONT_PT, chart_style, wrap_title
 from trustsim.charts.sweep import BINS, heatmap_chart, heatmap_data
+from trustsim.charts.usage import usage_chart, usage_data
 from trustsim.cli import main
 from trustsim.experiments.features import feature_value
 
@@ -181,8 +182,30 @@ def test_usage_value_chart_from_features_output(features_dir):
     results = load_results(features_dir)
     chart = make_chart(results, "usage-value")
     assert_deck_ready(chart)
-    picked = chart.data.loc[chart.data["feature"] == chart.title.split(" is used")[0]].iloc[0]
+    named = chart.data["feature"].str.replace("_", " ").str.capitalize()
+    picked = chart.data.loc[named == chart.title.split(" is used")[0]].iloc[0]
     assert f"used in {percent(picked.usage)} of choices" in chart.title
+
+
+def test_a_chart_that_leaves_features_out_says_so_in_its_footnote(features_dir):
+    from trustsim.charts.usage import MAX_ROWS
+
+    results = load_results(features_dir)
+    chart = make_chart(results, "usage-value")
+    footnote = chart.figure._supxlabel.get_text().replace("\n", " ")
+    total = len(results.features)
+    assert len(chart.data) == min(total, MAX_ROWS)
+    if total > MAX_ROWS:
+        hidden = f"{total - MAX_ROWS} more features with smaller effects not shown"
+        assert f"{hidden}; all in features.csv" in footnote
+    else:
+        assert "not shown" not in footnote
+    few = results.features.head(2)
+    with chart_style():
+        small = usage_chart(usage_data(few))
+    assert "not shown" not in small.figure._supxlabel.get_text()
+    plt.close(chart.figure)
+    plt.close(small.figure)
 
 
 def grid_runs():

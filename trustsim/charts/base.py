@@ -70,6 +70,18 @@ def figure_note(fig, text: str) -> None:
     fig.supxlabel(wrap_title(text, NOTE_WRAP), x=0.01, ha="left", fontsize=14, color="#666666")
 
 
+def left_out(count: int, items: str, smaller: str, where: str) -> str:
+    """The footnote of a chart that shows only the largest items, or "" if none is left out.
+
+    Example:
+        >>> left_out(3, "features", "with smaller effects", "features.csv")
+        '3 more features with smaller effects not shown; all in features.csv'
+    """
+    if count <= 0:
+        return ""
+    return f"{count} more {items} {smaller} not shown; all in {where}"
+
+
 def room_for_labels(ax, share: float) -> None:
     """Widen the x range so direct labels at the line ends stay inside the figure."""
     left, right = ax.get_xlim()

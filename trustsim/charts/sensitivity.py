@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trustsim.charts.base import Chart, finish, new_figure, note, number, percent
+from trustsim.charts.base import Chart, finish, left_out, new_figure, note, number, percent
 from trustsim.charts.comparison import metric_words
 from trustsim.charts.style import GREY, HIGHLIGHT, LIGHT_GREY, TEXT, wrap_title
 from trustsim.charts.sweep import capitalised
@@ -366,10 +366,8 @@ def _sobol_note(table: pd.DataFrame, rows: pd.DataFrame) -> str:
     text = "Bar: total-order index; diamond: alone (first order); whisker: 95% CI"
     if (table[["S1", "ST"]] < 0).any().any():
         text += "; estimates below 0 (sampling noise) drawn at 0"
-    left_out = len(table) - len(rows)
-    if left_out:
-        text += f"; {left_out} more factors with smaller indices not shown"
-    return text
+    hidden = left_out(len(table) - len(rows), "factors", "with smaller indices", "the CSV")
+    return text + (f"; {hidden}" if hidden else "")
 
 
 def _sobol_words(metric: str, table: pd.DataFrame) -> tuple[str, str]:
