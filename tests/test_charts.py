@@ -124,6 +124,14 @@ def test_funnel_starts_at_leads_and_reaches_closing_with_the_closed_deals(result
         f"{worst.stage.capitalize()} loses {percent(worst.left_share)} of the buyers"
     )
     assert "lever" not in chart.takeaway
+    # The funnel's measure is buyers lost at a stage, named and defined as in the registry.
+    from trustsim.model.metrics import METRICS
+
+    labels = [t.get_text() for t in chart.figure.axes[0].texts]
+    assert any(f"{percent(worst.left_share)} lost" in t for t in labels)
+    assert not any("leave" in t for t in labels)
+    definition = METRICS["left_share"].description
+    assert definition in chart.figure.axes[0].get_title(loc="left").replace("\n", " ")
     assert f"{number(runs['closed_deals'].mean())} close a deal" in chart.takeaway
     plt.close(chart.figure)
 
