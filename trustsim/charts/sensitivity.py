@@ -24,7 +24,7 @@ import numpy as np
 from trustsim.charts.base import Chart, finish, left_out, new_figure, note, number, percent
 from trustsim.charts.comparison import metric_words
 from trustsim.charts.style import GREY, HIGHLIGHT, LIGHT_GREY, TEXT, wrap_title
-from trustsim.charts.sweep import capitalised
+from trustsim.charts.sweep import capitalised, two_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -388,10 +388,10 @@ def _sobol_words(metric: str, table: pd.DataFrame) -> tuple[str, str]:
     if others_high.empty or top.ST - top.ST_conf > others_high.max():
         title = f"{name} drives {words} most: it accounts for {share}{way}"
     else:
-        second = field_label(table.iloc[1].parameter)
+        name, second = two_names(name, field_label(table.iloc[1].parameter))
         title = (
-            f"{name} and {second} drive {words}, the runs cannot tell which more: "
-            f"{percent(_clipped(top.ST))} and {percent(_clipped(table.iloc[1].ST))} of the variance"
+            f"{name} and {second} drive {words}: {percent(_clipped(top.ST))} and "
+            f"{percent(_clipped(table.iloc[1].ST))} of the variance, not told apart"
         )
     takeaway = " ".join(sensitivity_sentences(metric, table)[:2])
     return title, takeaway

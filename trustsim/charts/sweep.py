@@ -44,6 +44,25 @@ def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def two_names(first: str, second: str) -> tuple[str, str]:
+    """Two factor names for one sentence, the words they share said once.
+
+    Example:
+        >>> two_names("verification support at contract", "verification support at payment")
+        ('verification support at contract', 'at payment')
+        >>> two_names("sales pressure at contract", "effort of checking")
+        ('sales pressure at contract', 'effort of checking')
+    """
+    a, b = first.split(), second.split()
+    shared = 0
+    while shared < min(len(a), len(b)) - 1 and a[shared].lower() == b[shared].lower():
+        shared += 1
+    # Keep the preposition that joins the rest ("at payment"), drop only the noun phrase.
+    if shared >= 2 and b[shared - 1] in ("at", "of", "in"):
+        return first, " ".join(b[shared - 1 :])
+    return first, second
+
+
 def levels(values: pd.Series) -> tuple[pd.Series, list[str], bool]:
     """Each run's cell along one factor: (position, tick texts, whether binned).
 
@@ -147,7 +166,7 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         ...     "ci_high": 10.0, "n": 3, "x_name": "a", "y_name": "b",
         ...     "metric": "closed_deals", "x_binned": False, "y_binned": False, "others": ""})
         >>> heatmap_chart(data).title
-        'Closed deals peak at 9.00 with a 1 and b 1, against 1.00 with 0 and 0'
+        'Closed deals peak at 9.00 with a 1 and b 1; lowest, 1.00, at 0 and 0'
     """
     import matplotlib.colors as mcolors
 
@@ -173,10 +192,11 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     best = data.loc[data["mean"].idxmax()]
     worst = data.loc[data["mean"].idxmin()]
     words = capitalised(metric_words(metric))
+    first, second = two_names(xname[:1].lower() + xname[1:], yname[:1].lower() + yname[1:])
     title = (
-        f"{words} peak at {number(best['mean'])} with {xname[:1].lower() + xname[1:]} "
-        f"{_tick(best.x)} and {yname[:1].lower() + yname[1:]} {_tick(best.y)}, against "
-        f"{number(worst['mean'])} with {_tick(worst.x)} and {_tick(worst.y)}"
+        f"{words} peak at {number(best['mean'])} with {first} {_tick(best.x)} and {second} "
+        f"{_tick(best.y)}; lowest, {number(worst['mean'])}, at {_tick(worst.x)} and "
+        f"{_tick(worst.y)}"
     )
     takeaway = (
         f"Read across a row to see {xname.lower()} at a fixed {yname.lower()}; the CI in "
