@@ -351,23 +351,41 @@ def test_sentences_state_a_direction_only_where_its_interval_excludes_zero():
     assert all("." not in s.split(" (")[0] for s in sentences)  # display names, no paths
 
 
-def test_sweep_sentences_read_a_sweep_directory_with_its_sobol_indices(tmp_path):
+def sweep_results(path, scenarios=("real-estate",)):
+    """A loaded sweep directory of `sampled_sweep` runs with Sobol' indices per scenario."""
     from trustsim.charts.results import Results
     from trustsim.experiments.runner import RunResult
 
-    runs = sampled_sweep().assign(scenario="real-estate", status="ok")
+    runs = pd.concat([sampled_sweep().assign(scenario=s, status="ok") for s in scenarios])
     long = pd.DataFrame(
         [
-            {"method": "sobol", "scenario": "real-estate", "metric": "closed_deals",
+            {"method": "sobol", "scenario": s, "metric": "closed_deals",
              "factor": f, "index": i, "value": v, "ci_low": v - 0.05, "ci_high": v + 0.05}
+            for s in scenarios
             for f, s1, st in zip(FACTORS, (0.7, 0.2, -0.02), (0.75, 0.25, 0.01), strict=True)
             for i, v in (("S1", s1), ("ST", st))
         ]
     )  # fmt: skip
     empty = RunResult(pd.DataFrame(), pd.DataFrame(), {}, 0, 2, None, "vectorized", "")
-    extra = {"sweep_runs": runs, "factors": FACTORS, "metrics": ["closed_deals"],
-             "sensitivity": long, "heatmap": True}  # fmt: skip
-    results = Results(tmp_path, empty, {"scenarios": []}, extra=extra)
+    extra = {"sweep_runs": runs.reset_index(drop=True), "factors": FACTORS,
+             "metrics": ["closed_deals"], "sensitivity": long, "heatmap": True}  # fmt: skip
+    return Results(path, empty, {"scenarios": []}, extra=extra)
+
+
+def test_sweep_charts_of_one_scenario_of_several_say_so(tmp_path):
+    results = sweep_results(tmp_path, ("real-estate", "real-estate-funnel"))
+    for kind in ("heatmap", "sensitivity"):
+        chart = make_chart(results, kind, scenario="real-estate-funnel")
+        title = chart.figure.axes[0].get_title(loc="left")
+        assert "1 of 2 scenarios" in title.replace("\n", " ")
+        assert "real-estate-funnel only" in title.replace("\n", "")  # wrapped at a hyphen
+        plt.close(chart.figure)
+    single = make_chart(sweep_results(tmp_path), "heatmap")
+    assert "scenarios" not in single.figure.axes[0].get_title(loc="left")
+
+
+def test_sweep_sentences_read_a_sweep_directory_with_its_sobol_indices(tmp_path):
+    results = sweep_results(tmp_path)
     sentences = sweep_sentences(results, "closed_deals")
     assert "it accounts for 75% of the variance (95% CI 70%–80%)" in sentences[0]
     assert "(95% CI 0%–6%)" in sentences[2]  # a CI reaching below zero is clipped

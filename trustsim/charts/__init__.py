@@ -138,8 +138,13 @@ def _sweep_chart(results: Results, kind: str, metric: str, scenario: str | None,
     runs, factors = results.extra["sweep_runs"], results.extra["factors"]
     kept = results.extra.get("metrics") or [metric]
     metric = metric if metric in runs.columns else kept[0]
+    scope = ""
     if "scenario" in runs.columns:
-        runs = runs[runs["scenario"] == (scenario or runs["scenario"].iloc[0])]
+        names = list(dict.fromkeys(runs["scenario"]))
+        scenario = scenario if scenario in names else names[0]
+        runs = runs[runs["scenario"] == scenario]
+        if len(names) > 1:
+            scope = f"{scenario} only, 1 of {len(names)} scenarios (others: --scenario)"
     indices = None
     if "sensitivity" in results.extra:
         table = results.extra["sensitivity"]
@@ -155,9 +160,10 @@ def _sweep_chart(results: Results, kind: str, metric: str, scenario: str | None,
             x, y = list(ranked)[:2]
         else:
             x, y = factors[:2]
-        data = sweep.heatmap_data(runs, x, y, metric, factors)
+        data = sweep.heatmap_data(runs, x, y, metric, factors).assign(scope=scope)
         return sweep.heatmap_chart(data, with_title)
     directions = sensitivity.factor_directions(runs, factors, metric)
+    indices = indices.assign(scope=scope)
     return sensitivity.sensitivity_chart(indices, metric, with_title, directions)
 
 

@@ -367,7 +367,8 @@ def _sobol_note(table: pd.DataFrame, rows: pd.DataFrame) -> str:
     if (table[["S1", "ST"]] < 0).any().any():
         text += "; estimates below 0 (sampling noise) drawn at 0"
     hidden = left_out(len(table) - len(rows), "factors", "with smaller indices", "the CSV")
-    return text + (f"; {hidden}" if hidden else "")
+    scope = str(table["scope"].iloc[0]) if "scope" in table else ""
+    return "; ".join(part for part in (text, hidden, scope) if part)
 
 
 def _sobol_words(metric: str, table: pd.DataFrame) -> tuple[str, str]:

@@ -117,7 +117,8 @@ def heatmap_data(
     Returns:
         One row per cell: x, y (the level, or the bin's range as text), x_pos, y_pos,
         mean, ci_low, ci_high, n (runs), and x_name, y_name, metric, x_binned,
-        y_binned, others (the other factors, comma-separated).
+        y_binned, others (the other factors, comma-separated). A `scope` column added
+        by the caller (which scenario of several) is printed in the chart's note.
 
     Example:
         >>> import pandas as pd
@@ -166,7 +167,7 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         ...     "ci_high": 10.0, "n": 3, "x_name": "a", "y_name": "b",
         ...     "metric": "closed_deals", "x_binned": False, "y_binned": False, "others": ""})
         >>> heatmap_chart(data).title
-        'Closed deals peak at 9.00 with a 1 and b 1; lowest, 1.00, at 0 and 0'
+        'Closed deals peak at 9.00 with a 1 and b 1, vs 1.00 at 0 and 0'
     """
     import matplotlib.colors as mcolors
 
@@ -195,8 +196,7 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     first, second = two_names(xname[:1].lower() + xname[1:], yname[:1].lower() + yname[1:])
     title = (
         f"{words} peak at {number(best['mean'])} with {first} {_tick(best.x)} and {second} "
-        f"{_tick(best.y)}; lowest, {number(worst['mean'])}, at {_tick(worst.x)} and "
-        f"{_tick(worst.y)}"
+        f"{_tick(best.y)}, vs {number(worst['mean'])} at {_tick(worst.x)} and {_tick(worst.y)}"
     )
     takeaway = (
         f"Read across a row to see {xname.lower()} at a fixed {yname.lower()}; the CI in "
@@ -226,7 +226,8 @@ def _cell_note(data: pd.DataFrame) -> str:
     if others:
         factors = "factor varies" if len(others) == 1 else "factors vary"
         text += f"; the other {len(others)} {factors} within each cell"
-    return text
+    scope = str(data["scope"].iloc[0]) if "scope" in data else ""
+    return f"{text}; {scope}" if scope else text
 
 
 def _tick(value) -> str:
