@@ -377,8 +377,8 @@ def test_sweep_charts_of_one_scenario_of_several_say_so(tmp_path):
     for kind in ("heatmap", "sensitivity"):
         chart = make_chart(results, kind, scenario="real-estate-funnel")
         title = chart.figure.axes[0].get_title(loc="left")
-        assert "1 of 2 scenarios" in title.replace("\n", " ")
-        assert "real-estate-funnel only" in title.replace("\n", "")  # wrapped at a hyphen
+        assert "only, 1 of 2 scenarios" in title.replace("\n", " ")
+        assert "real-estate-funnel" in title.replace("\n", "")  # may wrap at a hyphen
         plt.close(chart.figure)
     single = make_chart(sweep_results(tmp_path), "heatmap")
     assert "scenarios" not in single.figure.axes[0].get_title(loc="left")
