@@ -1,0 +1,93 @@
+"""Effects split into their causes: via conversion and via word of mouth (docs/ODD.md 7.13).
+
+An alternative A changes closed deals (or revenue) Y against a base B in two ways: it
+turns the same leads into customers differently (conversion), and through its customers'
+word of mouth it brings other leads, at other times (word of mouth). Replication r also
+runs A on B's lead arrivals (the buyers who became leads in B's run r, at the same steps,
+with the same seed: `TrustModel(arrivals=...)`), giving Y_{A|B}. Then per replication
+
+    Y_A - Y_B = (Y_{A|B} - Y_B) + (Y_A - Y_{A|B})
+                via conversion    via word of mouth
+
+exactly, and each part is a paired difference with its own t-interval. The split costs
+one more run per replication and alternative.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from trustsim.experiments.stats import mean_ci
+
+# The columns `split_effect` adds to a row of paired differences.
+SPLIT_COLUMNS = (
+    "conversion", "conversion_ci_low", "conversion_ci_high",
+    "word_of_mouth", "word_of_mouth_ci_low", "word_of_mouth_ci_high", "driver",
+)  # fmt: skip
+PART_WORDS = {"conversion": "conversion", "word_of_mouth": "word of mouth"}
+
+
+def split_effect(base, other, replayed) -> dict[str, float | str | None]:
+    """The paired effect `other - base` split into its part via conversion and the rest.
+
+    Args:
+        base, other: a measure per replication in the base and the alternative.
+        replayed: the same measure per replication in the alternative run on the base's
+            lead arrivals.
+
+    Returns:
+        conversion = mean(replayed - base) and word_of_mouth = mean(other - base) -
+        conversion (so the two sum to the mean difference), each with the 95% t-interval
+        of its paired differences; and `driver`, the part that makes most of the effect
+        where the interval says so: "conversion" where the 95% interval of
+        sign(effect) * (via conversion - via word of mouth) lies above 0, "word_of_mouth"
+        where it lies below, else None.
+
+    Example:
+        >>> split = split_effect([10, 12, 11], [20, 25, 22], [12, 14, 13])
+        >>> split["conversion"], split["word_of_mouth"], split["driver"]
+        (2.0, 9.333333333333334, 'word_of_mouth')
+    """
+    base, other, replayed = (np.asarray(x, dtype=float) for x in (base, other, replayed))
+    via_conversion, via_word_of_mouth = replayed - base, other - replayed
+    effect = float(np.nanmean(other - base)) if len(base) else math.nan
+    conversion, conversion_low, conversion_high = mean_ci(via_conversion)
+    _, word_low, word_high = mean_ci(via_word_of_mouth)
+    _, low, high = mean_ci(np.sign(effect) * (via_conversion - via_word_of_mouth))
+    driver = "conversion" if low > 0 else "word_of_mouth" if high < 0 else None
+    return {
+        "conversion": conversion,
+        "conversion_ci_low": conversion_low,
+        "conversion_ci_high": conversion_high,
+        "word_of_mouth": effect - conversion,
+        "word_of_mouth_ci_low": word_low,
+        "word_of_mouth_ci_high": word_high,
+        "driver": driver,
+    }
+
+
+def no_split() -> dict[str, float | None]:
+    """The split columns of a row that is not split (its measure, or the run, has none)."""
+    return {name: (None if name == "driver" else math.nan) for name in SPLIT_COLUMNS}
+
+
+def split_phrase(metric: str, row, fmt_signed) -> str:
+    """How an effect splits, in words: "+12 [+8, +16] via conversion, +40 [+31, +49] via
+    word of mouth: mostly word of mouth"; "" where the row is not split."""
+    if not is_split(row):
+        return ""
+    parts = [
+        f"{fmt_signed(metric, row[part])} [{fmt_signed(metric, row[part + '_ci_low'])}, "
+        f"{fmt_signed(metric, row[part + '_ci_high'])}] via {words}"
+        for part, words in PART_WORDS.items()
+    ]
+    driver = row["driver"]
+    return ", ".join(parts) + (f": mostly {PART_WORDS[driver]}" if driver else "")
+
+
+def is_split(row) -> bool:
+    """Whether a row of paired differences carries a split of its effect."""
+    value = row.get("conversion", math.nan)
+    return value is not None and not math.isnan(value)
