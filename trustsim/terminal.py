@@ -113,6 +113,7 @@ def print_run(result, fmt: str) -> None:
 
 # ----------------------------------------------------------------------- compare
 def print_comparison(result, diffs, fmt: str) -> None:
+    from trustsim.experiments.decompose import split_cell, split_record
     from trustsim.experiments.stats import MIN_PAIRS_FOR_TEST, NO_TEST_NOTE
 
     base = result.names[0]
@@ -128,7 +129,7 @@ def print_comparison(result, diffs, fmt: str) -> None:
                 "relative_ci_low": _num(row.relative_ci_low),
                 "relative_ci_high": _num(row.relative_ci_high),
                 "p_value": _num(row.p_value), "p_holm": _num(row.p_holm),
-            }  # fmt: skip
+            } | split_record(row._asdict())  # fmt: skip
             if no_test:
                 record["p_note"] = NO_TEST_NOTE
             records.append(record)
@@ -145,17 +146,19 @@ def print_comparison(result, diffs, fmt: str) -> None:
     test = "Wilcoxon signed-rank p" + (
         f", Holm-adjusted over {alternatives} alternatives" if alternatives > 1 else ""
     )
+    split = bool(diffs["conversion"].notna().any()) if "conversion" in diffs else False
     for name in result.names[1:]:
         table = Table(
             title=f"{name} vs {base}: paired differences over {result.replications} "
             f"replications (95% CIs; {test})",
             title_justify="left",
         )
-        for column in ("Measure", base, name, "Difference [95% CI]", "Relative [95% CI]", "p"):
+        columns = ["Measure", base, name, "Difference [95% CI]", "Relative [95% CI]", "p"]
+        for column in columns + (["Via conversion,\nvia word of mouth"] if split else []):
             table.add_column(column, justify="left" if column == "Measure" else "right")
         rows = diffs[(diffs["scenario"] == name) & diffs["metric"].isin(HEADLINE)]
         for row in rows.itertuples():
-            table.add_row(
+            cells = [
                 metric_label(row.metric),
                 fmt_value(row.metric, row.base_mean),
                 fmt_value(row.metric, row.mean),
@@ -163,8 +166,14 @@ def print_comparison(result, diffs, fmt: str) -> None:
                 f"{fmt_signed(row.metric, row.ci_high)}]",
                 fmt_relative(row.relative, row.relative_ci_low, row.relative_ci_high),
                 _fmt_p(row.p_holm),
-            )
+            ]
+            table.add_row(*cells, *([split_cell(row.metric, row._asdict())] if split else []))
         console.print(table)
+    if split:
+        console.print(
+            "Via conversion: the alternative run on the base's lead arrivals, minus the "
+            "base; via word of mouth: the rest (docs/ODD.md 7.13)."
+        )
     if no_test:
         console.print(f"No p-values: {NO_TEST_NOTE}.")
 
@@ -218,8 +227,13 @@ def effect_sentence(label: str, diffs) -> str:
 
     A change counts as established where its Holm-adjusted p < 0.05 and its 95% CI
     excludes zero; otherwise it is marked "(n.s.)". Counts and money are read as relative
-    changes with their own interval, shares and scores as absolute differences.
+    changes with their own interval, shares and scores as absolute differences. A split
+    effect names its parts via conversion and via word of mouth, and the one that makes
+    most of it where the effect is established and the interval says so
+    (`decompose.split_effect`).
     """
+    from trustsim.experiments.decompose import split_phrase
+
     by_metric = diffs.set_index("metric")
     parts = []
     for metric in EFFECT_METRICS:
@@ -233,11 +247,15 @@ def effect_sentence(label: str, diffs) -> str:
             change = fmt_relative(row["relative"], row["relative_ci_low"], row["relative_ci_high"])
         else:
             change = fmt_signed(metric, row["diff"])
-        parts.append(f"{METRICS[metric].words} {change}{'' if significant else ' (n.s.)'}")
+        split = split_phrase(metric, row, claim_driver=significant)
+        split = f" ({split})" if split else ""
+        parts.append(f"{METRICS[metric].words} {change}{'' if significant else ' (n.s.)'}{split}")
     return f"{label}: " + ", ".join(parts) + "."
 
 
 def print_demo(result, fmt: str) -> None:
+    from trustsim.experiments.decompose import split_record, split_table
+
     effects = demo_effects(result)
     if fmt == "json":
         payload = {
@@ -253,6 +271,7 @@ def print_demo(result, fmt: str) -> None:
                                      "relative_ci_low": _num(row.relative_ci_low),
                                      "relative_ci_high": _num(row.relative_ci_high),
                                      "p_value": _num(row.p_value), "p_holm": _num(row.p_holm)}
+                        | split_record(row._asdict())
                         for row in diffs.itertuples()
                     },
                 }
@@ -295,6 +314,9 @@ def print_demo(result, fmt: str) -> None:
     )
     for label, _base, _other, diffs in effects:
         console.print(" - " + effect_sentence(label, diffs))
+    split = split_table([(label, diffs) for label, _base, _other, diffs in effects])
+    if split is not None:
+        console.print(split)
 
 
 DEMO_COLUMNS = ("closed_deals", "conversion", "short_conversion", "satisfaction", "nps", "revenue")

@@ -26,7 +26,8 @@ SPLIT_COLUMNS = (
     "conversion", "conversion_ci_low", "conversion_ci_high",
     "word_of_mouth", "word_of_mouth_ci_low", "word_of_mouth_ci_high", "driver",
 )  # fmt: skip
-PART_WORDS = {"conversion": "conversion", "word_of_mouth": "word of mouth"}
+PARTS = {"conversion": "conversion", "word_of_mouth": "word of mouth"}  # column: words
+ENDS = ("low", "high")
 
 
 def split_effect(base, other, replayed) -> dict[str, float | str | None]:
@@ -73,21 +74,92 @@ def no_split() -> dict[str, float | None]:
     return {name: (None if name == "driver" else math.nan) for name in SPLIT_COLUMNS}
 
 
-def split_phrase(metric: str, row, fmt_signed) -> str:
+def split_record(row) -> dict:
+    """A split row's fields for JSON: `decomposition` {conversion, word_of_mouth} (which
+    sum to `diff`), their interval bounds and the driver; {} where the row is not split."""
+    if not is_split(row):
+        return {}
+    bounds = {f"{part}_ci_{end}": row[f"{part}_ci_{end}"] for part in PARTS for end in ENDS}
+    decomposition = {part: row[part] for part in PARTS}
+    return {"decomposition": decomposition, **bounds, "driver": _driver(row)}
+
+
+def split_cell(metric: str, row) -> str:
+    """Both parts with their intervals on two lines (via conversion over via word of mouth)."""
+    return "\n".join(_part(metric, row, part) for part in PARTS) if is_split(row) else ""
+
+
+def split_phrase(metric: str, row, claim_driver: bool = True) -> str:
     """How an effect splits, in words: "+12 [+8, +16] via conversion, +40 [+31, +49] via
-    word of mouth: mostly word of mouth"; "" where the row is not split."""
+    word of mouth, mostly word of mouth" (the last part only with `claim_driver` and a
+    driver); "" where the row is not split."""
     if not is_split(row):
         return ""
-    parts = [
-        f"{fmt_signed(metric, row[part])} [{fmt_signed(metric, row[part + '_ci_low'])}, "
-        f"{fmt_signed(metric, row[part + '_ci_high'])}] via {words}"
-        for part, words in PART_WORDS.items()
-    ]
-    driver = row["driver"]
-    return ", ".join(parts) + (f": mostly {PART_WORDS[driver]}" if driver else "")
+    parts = [f"{_part(metric, row, part)} via {words}" for part, words in PARTS.items()]
+    driver = _driver(row) if claim_driver else None
+    return ", ".join(parts) + (f", mostly {PARTS[driver]}" if driver else "")
+
+
+def _driver(row) -> str | None:
+    """The row's driver; None where there is none (a table may hold it as NaN)."""
+    driver = row.get("driver")
+    return driver if isinstance(driver, str) else None
+
+
+def _part(metric: str, row, part: str) -> str:
+    from trustsim.model.metrics import fmt_signed
+
+    low, high = row[f"{part}_ci_low"], row[f"{part}_ci_high"]
+    return (
+        f"{fmt_signed(metric, row[part])} [{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
+    )
 
 
 def is_split(row) -> bool:
-    """Whether a row of paired differences carries a split of its effect."""
+    """Whether a row of paired differences (a mapping) carries a split of its effect."""
     value = row.get("conversion", math.nan)
     return value is not None and not math.isnan(value)
+
+
+def split_table(effects, metrics=None):
+    """A rich table of effects split into their parts: one row per effect, per measure
+    the difference, the part via conversion and via word of mouth with 95% CIs, and the
+    driver; None where no effect is split.
+
+    Args:
+        effects: (label, paired differences) per effect.
+        metrics: the measures shown (default: every split measure present).
+    """
+    from rich.table import Table
+
+    from trustsim.model.metrics import METRICS, fmt_signed
+
+    split = [(label, diffs[diffs["conversion"].notna()]) for label, diffs in effects]
+    shown = metrics or list(dict.fromkeys(m for _, d in split for m in d["metric"]))
+    if not shown:
+        return None
+    table = Table(
+        title="Where the effects come from: via conversion (the alternative on the base's "
+        "lead arrivals) and via word of mouth (the rest), 95% CIs",
+        title_justify="left",
+    )
+    table.add_column("Effect")
+    for metric in shown:
+        short = METRICS[metric].short
+        for column in (short, f"{short} via conversion", f"{short} via word of mouth"):
+            table.add_column(column, justify="right")
+    for label, diffs in split:
+        cells = [label]
+        by_metric = diffs.set_index("metric")
+        for metric in shown:
+            if metric not in by_metric.index:
+                cells += ["n/a"] * 3
+                continue
+            row = by_metric.loc[metric]
+            low, high = fmt_signed(metric, row["ci_low"]), fmt_signed(metric, row["ci_high"])
+            mostly = {part: " *" if _driver(row) == part else "" for part in PARTS}
+            cells.append(f"{fmt_signed(metric, row['diff'])} [{low}, {high}]")
+            cells += [_part(metric, row, part) + mostly[part] for part in PARTS]
+        table.add_row(*cells)
+    table.caption = "* the part that makes most of the effect (95% CI of the parts' gap)"
+    return table
