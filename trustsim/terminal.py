@@ -227,12 +227,10 @@ def effect_sentence(label: str, diffs) -> str:
 
     A change counts as established where its Holm-adjusted p < 0.05 and its 95% CI
     excludes zero; otherwise it is marked "(n.s.)". Counts and money are read as relative
-    changes with their own interval, shares and scores as absolute differences. A split
-    effect names its parts via conversion and via word of mouth, and the one that makes
-    most of it where the effect is established and the interval says so
-    (`decompose.split_effect`).
+    changes with their own interval, shares and scores as absolute differences. An
+    established effect that is split says which part drives it (`decompose.driver_phrase`).
     """
-    from trustsim.experiments.decompose import split_phrase
+    from trustsim.experiments.decompose import driver_phrase
 
     by_metric = diffs.set_index("metric")
     parts = []
@@ -247,7 +245,7 @@ def effect_sentence(label: str, diffs) -> str:
             change = fmt_relative(row["relative"], row["relative_ci_low"], row["relative_ci_high"])
         else:
             change = fmt_signed(metric, row["diff"])
-        split = split_phrase(metric, row, claim_driver=significant)
+        split = driver_phrase(metric, row) if significant else ""
         split = f" ({split})" if split else ""
         parts.append(f"{METRICS[metric].words} {change}{'' if significant else ' (n.s.)'}{split}")
     return f"{label}: " + ", ".join(parts) + "."

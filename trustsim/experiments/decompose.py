@@ -27,6 +27,7 @@ SPLIT_COLUMNS = (
     "word_of_mouth", "word_of_mouth_ci_low", "word_of_mouth_ci_high", "driver",
 )  # fmt: skip
 PARTS = {"conversion": "conversion", "word_of_mouth": "word of mouth"}  # column: words
+ABBREVIATED = {"conversion": "conv.", "word_of_mouth": "WoM"}
 ENDS = ("low", "high")
 
 
@@ -84,20 +85,32 @@ def split_record(row) -> dict:
     return {"decomposition": decomposition, **bounds, "driver": _driver(row)}
 
 
-def split_cell(metric: str, row) -> str:
-    """Both parts with their intervals on two lines (via conversion over via word of mouth)."""
-    return "\n".join(_part(metric, row, part) for part in PARTS) if is_split(row) else ""
-
-
-def split_phrase(metric: str, row, claim_driver: bool = True) -> str:
-    """How an effect splits, in words: "+12 [+8, +16] via conversion, +40 [+31, +49] via
-    word of mouth, mostly word of mouth" (the last part only with `claim_driver` and a
-    driver); "" where the row is not split."""
+def split_cell(metric: str, row, named: bool = False) -> str:
+    """Both parts with their intervals on two lines, via conversion over via word of
+    mouth (`named`: each followed by "conv." or "WoM"); "" where the row is not split."""
     if not is_split(row):
         return ""
-    parts = [f"{_part(metric, row, part)} via {words}" for part, words in PARTS.items()]
-    driver = _driver(row) if claim_driver else None
-    return ", ".join(parts) + (f", mostly {PARTS[driver]}" if driver else "")
+    return "\n".join(
+        _part(metric, row, part) + (f" {ABBREVIATED[part]}" if named else "") for part in PARTS
+    )
+
+
+def driver_phrase(metric: str, row) -> str:
+    """Which part drives an effect, in words: "mostly via word of mouth", or "via
+    conversion and word of mouth, neither clearly more"; a part whose interval lies on
+    the other side of zero is named with its value ("; via conversion -429 [-442, -417]").
+    "" where the row is not split."""
+    if not is_split(row):
+        return ""
+    driver = _driver(row)
+    phrase = f"mostly via {PARTS[driver]}" if driver else (
+        "via conversion and word of mouth, neither clearly more"
+    )  # fmt: skip
+    sign = np.sign(row["diff"])
+    for part, words in PARTS.items():
+        if sign * row[f"{part}_ci_low"] < 0 and sign * row[f"{part}_ci_high"] < 0:
+            phrase += f"; via {words} {_part(metric, row, part)}"
+    return phrase
 
 
 def _driver(row) -> str | None:
@@ -113,6 +126,15 @@ def _part(metric: str, row, part: str) -> str:
     return (
         f"{fmt_signed(metric, row[part])} [{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
     )
+
+
+def _stacked(metric: str, value: float, low: float, high: float, mark: bool = False) -> str:
+    """A value over its interval, for a narrow column; `mark` stars the value."""
+    from trustsim.model.metrics import fmt_signed
+
+    star = " *" if mark else ""
+    interval = f"[{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
+    return f"{fmt_signed(metric, value)}{star}\n{interval}"
 
 
 def is_split(row) -> bool:
@@ -132,7 +154,7 @@ def split_table(effects, metrics=None):
     """
     from rich.table import Table
 
-    from trustsim.model.metrics import METRICS, fmt_signed
+    from trustsim.model.metrics import METRICS
 
     split = [(label, diffs[diffs["conversion"].notna()]) for label, diffs in effects]
     shown = metrics or list(dict.fromkeys(m for _, d in split for m in d["metric"]))
@@ -145,8 +167,7 @@ def split_table(effects, metrics=None):
     )
     table.add_column("Effect")
     for metric in shown:
-        short = METRICS[metric].short
-        for column in (short, f"{short} via conversion", f"{short} via word of mouth"):
+        for column in (METRICS[metric].short, "via conversion", "via word of mouth"):
             table.add_column(column, justify="right")
     for label, diffs in split:
         cells = [label]
@@ -156,10 +177,10 @@ def split_table(effects, metrics=None):
                 cells += ["n/a"] * 3
                 continue
             row = by_metric.loc[metric]
-            low, high = fmt_signed(metric, row["ci_low"]), fmt_signed(metric, row["ci_high"])
-            mostly = {part: " *" if _driver(row) == part else "" for part in PARTS}
-            cells.append(f"{fmt_signed(metric, row['diff'])} [{low}, {high}]")
-            cells += [_part(metric, row, part) + mostly[part] for part in PARTS]
+            cells.append(_stacked(metric, row["diff"], row["ci_low"], row["ci_high"]))
+            for part in PARTS:
+                bounds = row[f"{part}_ci_low"], row[f"{part}_ci_high"]
+                cells.append(_stacked(metric, row[part], *bounds, _driver(row) == part))
         table.add_row(*cells)
     table.caption = "* the part that makes most of the effect (95% CI of the parts' gap)"
     return table

@@ -244,6 +244,11 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
         )
     console = Console(highlight=False)
     console.print(out)
+    if "closed_deals_conversion" in table and table["closed_deals_conversion"].notna().any():
+        console.print(
+            "Closed deals: the change, relative change, then its parts via conversion (conv.: "
+            "the variant on the full offer's lead arrivals) and via word of mouth (WoM: the rest)."
+        )
     for note in value.skipped:
         console.print(f"Skipped: {note}")
 
@@ -267,10 +272,10 @@ def _effect(row, metric: str, fmt_signed) -> str:
 
 def _split_lines(row, metric: str) -> str:
     """The change's parts via conversion and via word of mouth, one line each ("" unsplit)."""
-    from trustsim.experiments.decompose import SPLIT_COLUMNS, split_phrase
+    from trustsim.experiments.decompose import SPLIT_COLUMNS, split_cell
 
     if not hasattr(row, f"{metric}_conversion"):
         return ""
     split = {column: getattr(row, f"{metric}_{column}") for column in SPLIT_COLUMNS}
-    phrase = split_phrase(metric, split)
-    return "\n" + phrase.replace(", ", "\n") if phrase else ""
+    cell = split_cell(metric, split, named=True)
+    return "\n" + cell if cell else ""
