@@ -189,3 +189,18 @@ def test_features_split_the_cost_in_closed_deals():
 def test_a_split_of_an_unknown_pair_is_refused():
     with pytest.raises(TrustsimInputError, match="no scenario named 'nope'"):
         run(["real-estate"], 2, steps=5, decompose=[("real-estate", "nope")])
+
+
+def test_a_written_comparison_reads_back_with_its_split(tmp_path):
+    from trustsim.charts.results import load_results
+    from trustsim.experiments.runner import paired_differences
+
+    out = tmp_path / "cmp"
+    args = ["compare", "real-estate", "real-estate-funnel", *SMALL, "--out", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    loaded = load_results(out)
+    again = paired_differences(loaded.run, "real-estate").set_index("metric")
+    written = pd.read_parquet(out / "differences.parquet").set_index("metric")
+    for metric in ("closed_deals", "revenue"):
+        for column in ("conversion", "word_of_mouth", "conversion_ci_low"):
+            assert again.loc[metric, column] == pytest.approx(written.loc[metric, column])
