@@ -113,7 +113,7 @@ def print_run(result, fmt: str) -> None:
 
 # ----------------------------------------------------------------------- compare
 def print_comparison(result, diffs, fmt: str) -> None:
-    from trustsim.experiments.decompose import split_cell, split_record
+    from trustsim.experiments.decompose import split_lines, split_record
     from trustsim.experiments.stats import MIN_PAIRS_FOR_TEST, NO_TEST_NOTE
 
     base = result.names[0]
@@ -146,19 +146,17 @@ def print_comparison(result, diffs, fmt: str) -> None:
     test = "Wilcoxon signed-rank p" + (
         f", Holm-adjusted over {alternatives} alternatives" if alternatives > 1 else ""
     )
-    split = bool(diffs["conversion"].notna().any()) if "conversion" in diffs else False
     for name in result.names[1:]:
         table = Table(
             title=f"{name} vs {base}: paired differences over {result.replications} "
             f"replications (95% CIs; {test})",
             title_justify="left",
         )
-        columns = ["Measure", base, name, "Difference [95% CI]", "Relative [95% CI]", "p"]
-        for column in columns + (["Via conversion,\nvia word of mouth"] if split else []):
+        for column in ("Measure", base, name, "Difference [95% CI]", "Relative [95% CI]", "p"):
             table.add_column(column, justify="left" if column == "Measure" else "right")
         rows = diffs[(diffs["scenario"] == name) & diffs["metric"].isin(HEADLINE)]
         for row in rows.itertuples():
-            cells = [
+            table.add_row(
                 metric_label(row.metric),
                 fmt_value(row.metric, row.base_mean),
                 fmt_value(row.metric, row.mean),
@@ -166,14 +164,10 @@ def print_comparison(result, diffs, fmt: str) -> None:
                 f"{fmt_signed(row.metric, row.ci_high)}]",
                 fmt_relative(row.relative, row.relative_ci_low, row.relative_ci_high),
                 _fmt_p(row.p_holm),
-            ]
-            table.add_row(*cells, *([split_cell(row.metric, row._asdict())] if split else []))
+            )
         console.print(table)
-    if split:
-        console.print(
-            "Via conversion: the alternative run on the base's lead arrivals, minus the "
-            "base; via word of mouth: the rest (docs/ODD.md 7.13)."
-        )
+        for line in split_lines(diffs[diffs["scenario"] == name]):
+            console.print(line)
     if no_test:
         console.print(f"No p-values: {NO_TEST_NOTE}.")
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from trustsim.experiments.stats import mean_ci
 
+# The measures whose effects are split: closed deals and what they earn.
+DECOMPOSED = ("closed_deals", "revenue")
 # The columns `split_effect` adds to a row of paired differences.
 SPLIT_COLUMNS = (
     "conversion", "conversion_ci_low", "conversion_ci_high",
@@ -93,6 +95,27 @@ def split_cell(metric: str, row, named: bool = False) -> str:
     return "\n".join(
         _part(metric, row, part) + (f" {ABBREVIATED[part]}" if named else "") for part in PARTS
     )
+
+
+def split_lines(diffs) -> list[str]:
+    """Lines under a comparison table: each split measure's parts with their intervals and
+    driver ("Closed deals: +92.25 [+87.06, +97.44] via conversion, +222 [+203, +241] via
+    word of mouth (mostly word of mouth)"), then what the parts are; [] if none is split."""
+    from trustsim.model.metrics import label
+
+    lines = []
+    for row in diffs.to_dict("records"):
+        if is_split(row):
+            driver = _driver(row)
+            mostly = f" (mostly {PARTS[driver]})" if driver else ""
+            parts = ", ".join(f"{_part(row['metric'], row, p)} via {w}" for p, w in PARTS.items())
+            lines.append(f"{label(row['metric'])}: {parts}{mostly}.")
+    if lines:
+        lines.append(
+            "Via conversion: the alternative run on the base's lead arrivals, minus the base; "
+            "via word of mouth: the rest (docs/ODD.md 7.13)."
+        )
+    return lines
 
 
 def driver_phrase(metric: str, row) -> str:

@@ -162,10 +162,9 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
     """
     import pandas as pd
 
-    from trustsim.experiments.decompose import SPLIT_COLUMNS
+    from trustsim.experiments.decompose import DECOMPOSED, SPLIT_COLUMNS
     from trustsim.experiments.runner import paired_differences
     from trustsim.experiments.stats import mean_ci
-    from trustsim.model.metrics import DECOMPOSED
 
     diffs = paired_differences(result, base, EFFECT_METRICS).set_index(["scenario", "metric"])
     base_runs = result.summaries[result.summaries["scenario"] == base]

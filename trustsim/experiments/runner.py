@@ -385,14 +385,13 @@ def paired_differences(
     compared with `base` on the same metric: the family a reader scans for "which
     alternative differs"); then the split of the difference into via conversion and via
     word of mouth with their intervals and driver (`decompose.SPLIT_COLUMNS`) where the
-    metric is split (`metrics.DECOMPOSED`) and `result.replays` holds the pair's runs
+    metric is split (`decompose.DECOMPOSED`) and `result.replays` holds the pair's runs
     on the base's arrivals (NaN otherwise).
     """
     import pandas as pd
 
-    from trustsim.experiments.decompose import no_split, split_effect
+    from trustsim.experiments.decompose import DECOMPOSED, no_split, split_effect
     from trustsim.experiments.stats import holm, mean_ci, ratio_ci, wilcoxon_p
-    from trustsim.model.metrics import DECOMPOSED
 
     metrics = list(metrics or metric_names(result.summaries))
     table = result.summaries.set_index(["scenario", "replication"]).sort_index()

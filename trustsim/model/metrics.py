@@ -27,7 +27,6 @@ class Metric:
     description: str
     headline: bool = False  # a row of the run and comparison tables
     sweep_default: bool = False  # kept by an experiment that names no metrics
-    decomposed: bool = False  # effects split into via conversion and via word of mouth
 
 
 def _metric(name, label, short, words, unit, higher, description, **flags) -> Metric:
@@ -38,8 +37,7 @@ _ALL = (
     _metric("leads", "Leads", "Leads", "leads", "count", True,
             "buyers who have become leads so far", headline=True, sweep_default=True),
     _metric("closed_deals", "Closed deals", "Deals", "closed deals", "count", True,
-            "customers (deals closed so far)", headline=True, sweep_default=True,
-            decomposed=True),
+            "customers (deals closed so far)", headline=True, sweep_default=True),
     _metric("conversion", "Conversion (lead to deal)", "Conv.", "conversion", "share", True,
             "closed deals / leads", headline=True, sweep_default=True),
     _metric("short_closed_deals", "Closed deals, short horizon", "Deals short",
@@ -56,7 +54,7 @@ _ALL = (
             False, "mean steps from arrival to closing", headline=True, sweep_default=True),
     _metric("revenue", "Revenue (deal units)", "Revenue", "revenue", "money", True,
             "deal value of closed deals plus repeat purchases", headline=True,
-            sweep_default=True, decomposed=True),
+            sweep_default=True),
     _metric("repeat_purchases", "Repeat purchases", "Repeats", "repeat purchases", "count",
             True, "repeat purchases, cumulative", sweep_default=True),
     _metric("new_leads", "New leads", "New", "new leads", "count", True,
@@ -110,8 +108,6 @@ METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 HEADLINE = tuple(m.name for m in _ALL if m.headline)
 # What an experiment keeps when it names no metrics.
 SWEEP_DEFAULTS = tuple(m.name for m in _ALL if m.sweep_default)
-# Whose effects are split into via conversion and via word of mouth (docs/ODD.md 7.13).
-DECOMPOSED = tuple(m.name for m in _ALL if m.decomposed)
 PER_STAGE = ("delegation_rate", "verification_rate", "abandonment_rate", "active_at", "reached")
 
 
