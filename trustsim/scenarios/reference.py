@@ -185,7 +185,7 @@ FIELDS: dict[str, FieldDoc] = {
             "what one step is; rates given per year (market.outside_influence, "
             "market.word_of_mouth) and the talk half-life are converted by its length"
         ),
-        unit="one of day, week, month, quarter, year",
+        unit="a length of time",
         typical='"week", "day"',
         business=(
             "the market's rates follow it; the buyers' per-step rates (forgetting, reactance "
@@ -218,9 +218,10 @@ FIELDS: dict[str, FieldDoc] = {
         basis="literature",
         plausible=(0.003, 0.15),
         range_note=(
-            "published Bass estimates of single products spread over two orders of "
-            "magnitude around the mean 0.03 (Sultan et al. 1990); a firm's lead pool, "
-            "already looking to buy, can lie above a product category's"
+            "a judgement around the meta-analytic mean: single-product estimates (the "
+            "compilation by C. Van den Bulte reproduced in DecisionPro's Bass forecasting "
+            "tutorial) run from near 0 to about 0.14; a firm's lead pool, already looking "
+            "to buy, can lie above a product category's"
         ),
     ),
     "market.word_of_mouth": FieldDoc(
@@ -242,9 +243,10 @@ FIELDS: dict[str, FieldDoc] = {
         basis="literature",
         plausible=(0.1, 0.8),
         range_note=(
-            "Sultan et al. 1990: mean 0.38 per year; most published product estimates lie "
-            "between 0.1 and 0.8. In Bass's model every adopter talks; here only promoters, "
-            "a subset, and only for a while (market.talk_half_life)"
+            "Sultan et al. 1990: mean 0.38 per year; most single-product estimates in the "
+            "same compilation lie between 0.1 and 0.8. In Bass's model every adopter "
+            "talks; here only promoters, a subset, and only for a while "
+            "(market.talk_half_life)"
         ),
     ),
     "market.bad_news_weight": FieldDoc(
@@ -283,6 +285,7 @@ FIELDS: dict[str, FieldDoc] = {
             "value assumed, not from a source"
         ),
         symbol="H",
+        rule="or inf (talk never fades)",
         basis="assumption",
         plausible=(0.1, 2.0),
         range_note="a judgement: from weeks of buzz after a purchase to two years of advice",

@@ -172,8 +172,8 @@ class TimeSettings(_Strict):
 class Market(_Strict):
     size: int = Field(default=2000, ge=1, le=50_000_000)
     # Per year: converted to per step by `time.step_unit` (the hazard clips at 1).
-    outside_influence: float = Field(default=0.03, ge=0.0, le=1000.0)
-    word_of_mouth: float = Field(default=0.38, ge=0.0, le=1000.0)
+    outside_influence: float = Field(default=0.03, ge=0.0, le=100.0)
+    word_of_mouth: float = Field(default=0.38, ge=0.0, le=100.0)
     bad_news_weight: float = Field(default=2.0, ge=0.0, le=10.0)
     # Years; inf: promoters and detractors never stop talking (the Bass model).
     talk_half_life: float = Field(default=0.5, gt=0.0, allow_inf_nan=True)
