@@ -35,6 +35,7 @@ from trustsim.model.codes import (
     DELAY,
     DELEGATE,
     DETECTION,
+    DETERRED,
     ENVIRONMENT,
     FINISHED,
     OUTCOME_CAUGHT,
@@ -59,6 +60,7 @@ from trustsim.model.tally import (
     REPEATS,
     WOM_LEADS,
 )
+from trustsim.model.tally import DETERRED as DETERRED_COUNT
 
 # The schedule of one step, in order; each name is a sub-step below and a method of
 # every engine.
@@ -353,6 +355,14 @@ def arrive_as_recorded(potential, recorded, u, tally):
         arriving[rest[np.argsort(u[ARRIVAL][potential[rest]], kind="stable")[:missing]]] = True
     tally.counts[LEADS] += np.count_nonzero(arriving)
     return arriving
+
+
+def deter(b, buyers, u, hazard, deterrence, tally):
+    """Buyers `b` who hear a detractor leave the market, h <= u_arrival < h + d (not both)."""
+    u_arrival = u[ARRIVAL][b]
+    deterred = (u_arrival >= hazard) & (u_arrival < hazard + deterrence)
+    buyers.status[b] = where(deterred, DETERRED, buyers.status[b])
+    tally.counts[DETERRED_COUNT] += total(deterred)
 
 
 def outcome_code(success, caught, incident, collapsed):
