@@ -161,7 +161,7 @@ def test_trust_title_reports_the_final_means(results):
 def test_horizon_and_leads_titles_state_the_paired_difference_at_the_end(results, kind, metric):
     chart = make_chart(results, kind)
     steps = int(results.run.timeseries["step"].max())
-    assert chart.title.startswith(f"By week {steps}, ")
+    assert chart.title.startswith(f"By week {steps}: ")
     wide = results.run.summaries.pivot(index="replication", columns="scenario", values=metric)
     end = [e for e in chart.effects if e.metric == metric]
     assert len(end) == len(SCENARIOS) - 1

@@ -157,9 +157,10 @@ def comparison_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         lead = headline_effect(effects)
         title = lead.sentence()
         takeaway = (
-            f"Each scenario is compared with {lead.base} on the same random numbers (paired "
-            f"runs); the paired 95% CI decides, not the overlap of the lines above. "
-            f"Relative change of {lead.scenario}: {lead.relative_interval()}."
+            f"Each scenario is compared with {claims.in_sentence(lead.base)} on the same "
+            "random numbers (paired runs); the paired 95% CI decides, not the overlap of "
+            "the lines above. "
+            f"{lead.scenario}, relative change: {lead.relative_interval()}."
         )
     finish(fig, title, with_title)
     return Chart("comparison", title, takeaway, fig, rows, "95% CI of the mean", effects=effects)
@@ -229,7 +230,9 @@ def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             color=TEXT,
         )
     _scenario_axis(ax, rows)
-    ax.set_xlabel(wrap_title(f"Difference in {words} vs {labels['__base__']}", 60))
+    ax.set_xlabel(
+        wrap_title(f"Difference in {words} vs {claims.in_sentence(labels['__base__'])}", 60)
+    )
     ax.margins(x=0.35, y=0.3 if len(rows) == 1 else 0.1)
     note(
         ax,
@@ -239,7 +242,7 @@ def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     lead = headline_effect(effects)
     title = lead.sentence()
     takeaway = (
-        f"Relative change of {lead.scenario}: {lead.relative_interval()}. Established means "
+        f"{lead.scenario}, relative change: {lead.relative_interval()}. Established means "
         "the paired 95% CI excludes zero and the Holm-adjusted test agrees."
     )
     finish(fig, title, with_title)

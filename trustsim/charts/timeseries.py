@@ -205,7 +205,7 @@ def horizon_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         end_effects = horizon_effects(data, "end_", "closed_deals")
         short_effects = horizon_effects(data, "short_", "short_closed_deals")
         lead, early = headline_effect(end_effects), headline_effect(short_effects)
-        title = f"By {unit} {t_end}, " + lead.sentence()
+        title = f"By {unit} {t_end}: " + lead.sentence()
         takeaway = f"At {unit} {short} (the short horizon): " + early.sentence() + "."
         effects = end_effects + short_effects
     finish(fig, title, with_title)
@@ -297,7 +297,7 @@ def leads_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     effects = []
     if "vs_base_diff" in data.columns:
         effects = effects_with_prefix(final, "vs_base_", "leads")
-        title = f"By {unit} {t_end}, " + headline_effect(effects).sentence()
+        title = f"By {unit} {t_end}: " + headline_effect(effects).sentence()
     else:
         r = final.iloc[0]
         title = f"{r.label} reaches {number(r['mean'])} leads by {unit} {t_end} on average"
