@@ -370,3 +370,101 @@ def test_cli_report_bad_input_exits_2(results_dir, tmp_path, extra, message):
 def test_cli_report_on_a_missing_directory_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "no such directory" in res.output
+
+
+# ----------------------------------------------------------- a Russian deck, money
+RU_BASE = """extends = "real-estate"
+name = "ru-base"
+label = "Онлайн-сервис как сейчас"
+
+[market]
+size = 300
+deal_value = 8500000
+currency = "₽"
+margin = 0.2
+cost_per_lead = 30000
+
+[stages.explore]
+label = "Выбор квартиры"
+[stages.contract]
+label = "Подписание договора"
+[stages.payment]
+label = "Оплата"
+"""
+RU_PRESSURE = """extends = "ru-base.toml"
+name = "ru-pressure"
+label = "Давление воронки продаж"
+
+[stages.explore]
+pressure = 0.6
+[stages.viewing]
+pressure = 0.6
+"""
+
+
+@pytest.fixture(scope="module")
+def russian_deck(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ru")
+    (folder / "ru-base.toml").write_text(RU_BASE, encoding="utf-8")
+    (folder / "ru-pressure.toml").write_text(RU_PRESSURE, encoding="utf-8")
+    files = [str(folder / "ru-base.toml"), str(folder / "ru-pressure.toml")]
+    trustsim.run(files, replications=6, seed=0, steps=20).write(folder / "res")
+    info = DeckInfo(title="Что превращает лиды в довольных клиентов", author="И. Иванов")
+    return build_report(load_results(folder / "res"), folder / "deck.pptx", info=info)
+
+
+def slide_texts(prs):
+    """Every text a reader sees on the slides: boxes, table cells, chart categories."""
+    for slide in prs.slides:
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                yield shape.text_frame.text
+            if shape.has_table:
+                yield from (cell.text for row in shape.table.rows for cell in row.cells)
+            if shape.has_chart:
+                yield from shape.chart.plots[0].categories
+
+
+def test_a_russian_deck_shows_its_labels_and_every_letter_has_a_glyph_in_the_deck_font(
+    russian_deck,
+):
+    from matplotlib.ft2font import FT2Font
+
+    from trustsim.charts.style import chart_fonts
+
+    assert chart_fonts()[0] == "Carlito"  # charts are drawn in the deck's family too
+    carlito = FT2Font(_packaged_carlito())
+    prs = Presentation(str(russian_deck.pptx))
+    text = "\n".join(slide_texts(prs))
+    for name in ("Давление воронки продаж", "онлайн-сервис как сейчас", "Выбор квартиры"):
+        assert name in text
+    assert "ru-pressure" not in text and "explore" not in text
+    missing = {c for c in text if c.isalpha() and not carlito.get_char_index(ord(c))}
+    assert not missing
+
+
+def _packaged_carlito() -> str:
+    from importlib import resources
+
+    return str(resources.files("trustsim.charts").joinpath("fonts/Carlito-Regular.ttf"))
+
+
+@pytest.mark.parametrize("family", ["Carlito", "DejaVu Sans"])
+def test_a_russian_deck_fits_its_boxes(russian_deck, family):
+    assert_text_fits(russian_deck.pptx, family)
+
+
+def test_money_in_the_scenario_currency_with_contribution_and_cost_per_deal(russian_deck):
+    prs = Presentation(str(russian_deck.pptx))
+    (table,) = [s.table for s in prs.slides[2].shapes if s.has_table]
+    headings = [table.cell(0, c).text for c in range(1, len(table.columns))]
+    assert headings[-3:] == ["Revenue (₽)", "Contribution", "Cost per deal"]
+    assert table.cell(1, len(headings) - 2).text.startswith("₽")
+    assert any(t.startswith("Caveats") for t in titles(prs))
+
+
+def test_no_money_lines_where_the_scenario_gives_no_costs(deck):
+    prs = Presentation(str(deck.pptx))
+    text = "\n".join(slide_texts(prs))
+    assert "Contribution" not in text and "Cost per deal" not in text
+    assert "No money is shown" in text  # revenue would only count deals again

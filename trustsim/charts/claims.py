@@ -122,6 +122,14 @@ def money(value: float, currency: str = "") -> str:
     return f"{sign}{text} {currency}".rstrip()
 
 
+def revenue_is_deals(run) -> bool:
+    """Revenue says nothing deals do not: no currency and equal to closed deals in every
+    run (deal_value 1, no repeat purchases), so charts and decks leave it out."""
+    currencies = {spec.market.currency for spec in run.scenarios.values()}
+    frame = run.summaries
+    return currencies == {""} and bool((frame["revenue"] == frame["closed_deals"]).all())
+
+
 def value_text(metric: str, value: float, currency: str = "") -> str:
     """A level of `metric` with its unit: "25.9%", "67.5 points", "€1.2M"."""
     words = metric_words(metric)

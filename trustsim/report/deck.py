@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -163,8 +163,11 @@ def build_report(
     if out.suffix.lower() != ".pptx":
         raise TrustsimInputError(f"--out {out}: a deck is a .pptx file, e.g. --out deck.pptx.")
     # Every input is checked before the first chart is drawn.
+    from trustsim.report.story import with_money_measures
+
     soffice = _libreoffice() if pdf else None
     prs = _presentation(template)
+    results = replace(results, run=with_money_measures(results.run))
     kinds = kinds or available_kinds(results)
     metrics = _check_metrics(results, metrics)
     csv_dir, pdf_path = out.with_name(f"{out.stem}-data"), out.with_suffix(".pdf")
@@ -716,6 +719,7 @@ class _Builder:
         )
         box.name = "Note"
         box.text_frame.text = note
+        box.text_frame.word_wrap = True
         box.text_frame.paragraphs[0].runs[0].font.size = Pt(13)
         slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
 

@@ -96,7 +96,7 @@ def _difference(chart: Chart) -> Bars:
         high=rows["ci_high"].tolist(),
         fills=[c if sure else None for c, sure in zip(rows["color"], established, strict=True)],
         lines=rows["color"].tolist(),
-        labels=[change_text(metric, d) for d in rows["diff"]],
+        labels=[change_text(metric, d, chart.effects[0].currency) for d in rows["diff"]],
         axis_title=f"Difference in {metric_words(metric).label} vs {base}",
         note=(
             f"Bar: mean paired difference over {int(rows['n'].max())} runs; whisker: 95% CI; "
@@ -120,7 +120,9 @@ def _funnel(chart: Chart) -> Bars:
     derived = " (rebuilt from stage counts)" if bool(rows["derived"].iloc[0]) else ""
     colours = [ALERT if i == worst else LIGHT_GREY for i in range(len(rows))]
     return Bars(
-        categories=[f"{s} ✓" if c else str(s) for s, c in zip(names, rows["closing"], strict=True)],
+        categories=[
+            f"{s} (closes)" if c else str(s) for s, c in zip(names, rows["closing"], strict=True)
+        ],
         values=rows["reached"].tolist(),
         low=rows["ci_low"].tolist(),
         high=rows["ci_high"].tolist(),
@@ -128,7 +130,7 @@ def _funnel(chart: Chart) -> Bars:
         lines=colours,
         labels=texts,
         axis_title=f"Buyers reaching the stage ({rows['label'].iloc[0]})",
-        note=f"Bar: mean of {int(rows['n'].max())} runs{derived}; whisker: 95% CI; ✓ closes",
+        note=f"Bar: mean of {int(rows['n'].max())} runs{derived}; whisker: 95% CI",
     )
 
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from trustsim.charts.claims import Effect, effects_from, in_sentence, metric_words, value_text
+from trustsim.charts.claims import (
+    Effect,
+    effects_from,
+    in_sentence,
+    metric_words,
+    revenue_is_deals,
+    value_text,
+)
 
 DEFAULT_METRICS = ("closed_deals", "short_closed_deals", "satisfaction", "nps", "revenue")
 # Shown by default where every scenario gives a margin and a cost per lead.
@@ -42,14 +49,6 @@ def with_money_measures(run):
         margin = frame["scenario"].map({n: m.margin for n, m in markets.items()})
         frame["contribution"] = frame["revenue"] * margin - lead_cost
     return replace(run, summaries=frame)
-
-
-def revenue_is_deals(run) -> bool:
-    """Revenue says nothing deals do not: no currency and equal to closed deals in every
-    run (deal_value 1, no repeat purchases)."""
-    currencies = {spec.market.currency for spec in run.scenarios.values()}
-    frame = run.summaries
-    return currencies == {""} and bool((frame["revenue"] == frame["closed_deals"]).all())
 
 
 def default_metrics(run) -> list[str]:
@@ -179,7 +178,10 @@ def scorecard(run, metrics: list[str]) -> tuple[list[str], list[list[Cell]]]:
             text = f"{value_text(metric, r['mean'], currency)}\n({low} – {high})"
             row.append(Cell(text, best[metric] == name))
         rows.append(row)
-    headings = ["Scenario", *(metric_words(m).short for m in metrics)]
+    short = [metric_words(m).short for m in metrics]
+    if currency:  # "Revenue (deal units)" is counted in the scenario's currency
+        short = [h.replace("deal units", currency) for h in short]
+    headings = ["Scenario", *short]
     return headings, rows
 
 
