@@ -62,6 +62,15 @@ def test_a_sweep_factor_reads_as_its_display_name_with_its_stage_or_segment(path
     assert reference.field_label(path) == expected
 
 
+def test_a_factor_takes_the_stage_name_its_scenario_gives():
+    spec = load_scenario("real-estate", ['stages.contract.label="Signing the contract"'])
+    assert (
+        reference.field_label("stages.contract.pressure", spec)
+        == "sales pressure at Signing the contract"
+    )
+    assert reference.field_label("stages.payment.pressure", spec) == "sales pressure at payment"
+
+
 def test_the_walk_reaches_every_sub_model_and_every_trait():
     for path in ("stages.<name>.affordance", "segments.<name>.<trait>.sd", "reactance.decay"):
         assert path in SCHEMA_PATHS

@@ -134,6 +134,7 @@ def make_chart(
 def _sweep_chart(results: Results, kind: str, metric: str, scenario: str | None, with_title):
     """The heatmap or the sensitivity chart of a sweep, for one metric and scenario."""
     from trustsim.charts import sensitivity, sweep
+    from trustsim.scenarios.reference import field_label
 
     runs, factors = results.extra["sweep_runs"], results.extra["factors"]
     kept = results.extra.get("metrics") or [metric]
@@ -145,6 +146,9 @@ def _sweep_chart(results: Results, kind: str, metric: str, scenario: str | None,
         runs = runs[runs["scenario"] == scenario]
         if len(names) > 1:
             scope = f"{scenario} only, 1 of {len(names)} scenarios (others: --scenario)"
+    # Factors named with the scenario's own stage and segment names, where it has them.
+    spec = results.run.scenarios.get(scenario) if scenario else None
+    labels = {f: field_label(f, spec) for f in factors}
     indices = None
     if "sensitivity" in results.extra:
         table = results.extra["sensitivity"]
@@ -160,10 +164,11 @@ def _sweep_chart(results: Results, kind: str, metric: str, scenario: str | None,
             x, y = list(ranked)[:2]
         else:
             x, y = factors[:2]
-        data = sweep.heatmap_data(runs, x, y, metric, factors).assign(scope=scope)
+        data = sweep.heatmap_data(runs, x, y, metric, factors)
+        data = data.assign(scope=scope, x_label=labels[x], y_label=labels[y])
         return sweep.heatmap_chart(data, with_title)
     directions = sensitivity.factor_directions(runs, factors, metric)
-    indices = indices.assign(scope=scope)
+    indices = indices.assign(scope=scope, label=indices["parameter"].map(labels))
     return sensitivity.sensitivity_chart(indices, metric, with_title, directions)
 
 

@@ -119,16 +119,17 @@ def spread_positions(values: list[float], min_gap: float) -> list[float]:
 def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: list[str]) -> None:
     """Direct labels at the right end of lines, pushed apart so they do not overlap.
 
-    The gap between labels is a line of 14 pt text (with leading) in data units, read
-    from the axes' height once the figure is laid out, and never less than 7.5% of the
-    y range.
+    The gap between labels is the height of the tallest label (a wrapped name takes
+    several lines): per line, 14 pt text with leading in data units, read from the axes'
+    height once the figure is laid out, and never less than 7.5% of the y range.
     """
     fig = ax.figure
     fig.canvas.draw()  # lay out first: the axes' final height sets the gap
     low, high = ax.get_ylim()
+    lines = max((t.count("\n") + 1 for t in texts), default=1)
     line = 1.5 * LABEL_PT * fig.dpi / 72  # pixels: the text and a gap
-    gap = max(0.075, line / max(ax.get_window_extent().height, 1.0)) * (high - low)
-    positions = spread_positions(ys, min_gap=gap)
+    per_line = max(0.075, line / max(ax.get_window_extent().height, 1.0))
+    positions = spread_positions(ys, min_gap=per_line * lines * (high - low))
     for y, text, color in zip(positions, texts, colors, strict=True):
         ax.annotate(
             text,

@@ -193,6 +193,7 @@ def sweep_sentences(results: Results, metric: str = "closed_deals", scenario: st
         TrustsimInputError: the results are not a sweep, or lack the metric.
     """
     from trustsim.errors import TrustsimInputError
+    from trustsim.scenarios.reference import field_label
 
     if not results.is_sweep:
         raise TrustsimInputError(f"{results.path} is not a sweep; sensitivity needs one.")
@@ -201,11 +202,16 @@ def sweep_sentences(results: Results, metric: str = "closed_deals", scenario: st
         kept = ", ".join(results.extra.get("metrics") or [])
         raise TrustsimInputError(f"--metric {metric!r} is not kept by this sweep; it has {kept}.")
     if "scenario" in runs.columns:
-        runs = runs[runs["scenario"] == (scenario or runs["scenario"].iloc[0])]
+        scenario = scenario or runs["scenario"].iloc[0]
+        runs = runs[runs["scenario"] == scenario]
+    spec = results.run.scenarios.get(scenario) if scenario else None
+    labels = {f: field_label(f, spec) for f in factors}
     indices = None
     if "sensitivity" in results.extra:
         indices = sobol_from_long(results.extra["sensitivity"], metric, scenario)
-    return sensitivity_sentences(metric, indices, factor_directions(runs, factors, metric))
+    directions = factor_directions(runs, factors, metric)
+    directions = directions.assign(label=directions["parameter"].map(labels))
+    return sensitivity_sentences(metric, indices, directions)
 
 
 def _joined(indices: pd.DataFrame | None, directions: pd.DataFrame | None) -> pd.DataFrame:
@@ -223,10 +229,17 @@ def _joined(indices: pd.DataFrame | None, directions: pd.DataFrame | None) -> pd
     return pd.DataFrame(table).sort_values("order", kind="stable").reset_index(drop=True)
 
 
-def _sentence(metric: str, row) -> str:
+def factor_name(row) -> str:
+    """A factor's display name: the row's `label` where the caller set one (with the
+    scenario's stage and segment names), else from the field reference."""
     from trustsim.scenarios.reference import field_label
 
-    name, words = field_label(row.parameter), metric_words(metric)
+    label = getattr(row, "label", None)
+    return label if isinstance(label, str) and label else field_label(row.parameter)
+
+
+def _sentence(metric: str, row) -> str:
+    name, words = factor_name(row), metric_words(metric)
     share = _share_clause(row)
     rho = f" ({_rho_text(row)})" if not math.isnan(getattr(row, "rho", math.nan)) else ""
     way = direction(row)
@@ -299,12 +312,10 @@ def sensitivity_chart(
 
 
 def _sobol(data: pd.DataFrame, metric: str, with_title: bool, directions) -> Chart:
-    from trustsim.scenarios.reference import field_label
-
     table = _joined(data, directions)
     rows = table.head(MAX_ROWS)
     shown = rows.assign(
-        label=[capitalised(field_label(p)) for p in rows["parameter"]],
+        tick=[capitalised(factor_name(row)) for row in rows.itertuples()],
         ST_shown=rows["ST"].map(_clipped),
         S1_shown=rows["S1"].map(_clipped),
         ST_low=(rows["ST"] - rows["ST_conf"]).map(_clipped),
@@ -328,7 +339,7 @@ def _sobol(data: pd.DataFrame, metric: str, with_title: bool, directions) -> Cha
             color=HIGHLIGHT if i == 0 else TEXT,
             annotation_clip=False,
         )
-    ax.set_yticks(y, [wrap_title(t, 24) for t in shown["label"]])
+    ax.set_yticks(y, [wrap_title(t, 24) for t in shown["tick"]])
     ax.invert_yaxis()
     # The axis is a share, 0 to 1; the space right of 1 holds the labels, unticked.
     ax.set_xlim(0, 1.62)
@@ -374,11 +385,9 @@ def _sobol_note(table: pd.DataFrame, rows: pd.DataFrame) -> str:
 def _sobol_words(metric: str, table: pd.DataFrame) -> tuple[str, str]:
     """The title names the top factor as driving most only where its total-order CI
     lies above every other's; the takeaway is the first two sensitivity sentences."""
-    from trustsim.scenarios.reference import field_label
-
     words = metric_words(metric)
     top = table.iloc[0]
-    name = capitalised(field_label(top.parameter))
+    name = capitalised(factor_name(top))
     share = (
         f"{percent(_clipped(top.ST))} of the variance (95% CI "
         f"{percent(_clipped(top.ST - top.ST_conf))}–{percent(_clipped(top.ST + top.ST_conf))})"
@@ -389,7 +398,7 @@ def _sobol_words(metric: str, table: pd.DataFrame) -> tuple[str, str]:
     if others_high.empty or top.ST - top.ST_conf > others_high.max():
         title = f"{name} drives {words} most: it accounts for {share}{way}"
     else:
-        name, second = two_names(name, field_label(table.iloc[1].parameter))
+        name, second = two_names(name, factor_name(table.iloc[1]))
         title = (
             f"{name} and {second} drive {words}: {percent(_clipped(top.ST))} and "
             f"{percent(_clipped(table.iloc[1].ST))} of the variance, not told apart"

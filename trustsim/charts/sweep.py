@@ -171,7 +171,12 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     """
     import matplotlib.colors as mcolors
 
-    xname, yname = (factor_label(str(data[c].iloc[0])) for c in ("x_name", "y_name"))
+    xname, yname = (
+        capitalised(str(data[f"{a}_label"].iloc[0]))
+        if f"{a}_label" in data
+        else factor_label(str(data[f"{a}_name"].iloc[0]))
+        for a in ("x", "y")
+    )
     metric = str(data["metric"].iloc[0])
     shape = (int(data["y_pos"].max()) + 1, int(data["x_pos"].max()) + 1)
     values = np.full(shape, np.nan)
