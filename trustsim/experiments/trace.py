@@ -118,7 +118,7 @@ def _not_traced(model, buyer: int, log: pd.DataFrame, seed: int) -> BuyerNotTrac
     if log.empty:
         return BuyerNotTraced(
             f"{why}, and nobody else acted either; try more --steps or "
-            "--set market.outside_influence=0.05.",
+            "--set market.outside_influence=2.6 (a year).",
             None,
         )
     suggestion = _suggest(model, log)
@@ -232,8 +232,15 @@ TRACE_METADATA = b"trustsim.trace"
 
 
 def trace_provenance(spec: Scenario, buyer: int, seed: int, steps: int | None) -> dict:
-    """What identifies a trace: the buyer in replication 0 of which run."""
-    return {"scenario": spec.name, "buyer": buyer, "seed": seed, "steps": steps}
+    """What identifies a trace (the buyer in replication 0 of which run), and the step
+    unit a story chart of the trace alone labels its time axis with."""
+    return {
+        "scenario": spec.name,
+        "buyer": buyer,
+        "seed": seed,
+        "steps": steps,
+        "step_unit": spec.time.step_unit,
+    }
 
 
 def check_trace_target(

@@ -6,7 +6,14 @@ import json
 import math
 import sys
 
-from trustsim.model.metrics import HEADLINE, fmt_interval, fmt_relative, fmt_signed, fmt_value
+from trustsim.model.metrics import (
+    HEADLINE,
+    METRICS,
+    fmt_interval,
+    fmt_relative,
+    fmt_signed,
+    fmt_value,
+)
 from trustsim.model.metrics import label as metric_label
 from trustsim.terminal.console import console as _console
 from trustsim.terminal.console import print_table
@@ -42,12 +49,16 @@ def print_run(result, fmt: str) -> None:
     print_table(console, headline)
     for name in result.names:
         scenario = result.scenarios[name]
+        walk = METRICS["abandonment_rate"]
         stages = Table(
-            title=f"{name}: choices by stage (mean share of choices)", title_justify="left"
+            title=f"{name}: choices by stage (mean share of choices)",
+            title_justify="left",
+            caption=f"{walk.short} = {walk.description}.",
+            caption_justify="left",
         )
         stages.add_column("Stage")
         for measure in STAGE_MEASURES:
-            stages.add_column(measure.replace("_rate", "").capitalize(), justify="right")
+            stages.add_column(METRICS[measure].short, justify="right")
         for stage in scenario.stages:
             cells = []
             for measure in STAGE_MEASURES:
@@ -82,6 +93,8 @@ def print_comparison(result, diffs, fmt: str) -> None:
         return
     from rich.table import Table
 
+    from trustsim.experiments.decompose import split_lines
+
     console = _console()
     alternatives = len(result.names) - 1
     test = "Wilcoxon signed-rank p" + (
@@ -107,6 +120,8 @@ def print_comparison(result, diffs, fmt: str) -> None:
                 _fmt_p(row.p_holm),
             )
         print_table(console, table)
+        for line in split_lines(diffs[diffs["scenario"] == name]):
+            console.print(line)
     if no_test:
         console.print(f"No p-values: {NO_TEST_NOTE}.")
 
@@ -125,8 +140,12 @@ DIFFERENCE_FIELDS = (
 
 
 def difference_record(row) -> dict:
-    """A row of `paired_differences` as JSON-ready numbers (NaN as null)."""
-    return {field: json_number(getattr(row, field)) for field in DIFFERENCE_FIELDS}
+    """A row of `paired_differences` as JSON-ready numbers (NaN as null), with the split
+    of the difference where it has one (`decompose.split_record`)."""
+    from trustsim.experiments.decompose import split_record
+
+    numbers = {field: json_number(getattr(row, field)) for field in DIFFERENCE_FIELDS}
+    return numbers | split_record(row._asdict())
 
 
 def json_number(value):
