@@ -42,6 +42,9 @@ class Engine:
         self.size = scenario.market.size
         mk = scenario.market
         self.tally = Tally(stages.count, mk.promoter_threshold, mk.detractor_threshold)
+        # What a new lead's base rates start from: the scenario's, and the offer's affordance.
+        self.base_rate = np.array(scenario.trust.base_rate, dtype=np.float64)
+        self.mean_affordance = float(stages.affordance.mean())
         self.segment, traits = draw_traits(scenario, self.size, rng)
         self.active = np.empty(0, dtype=np.intp)
         self.acting = self.active
@@ -79,17 +82,29 @@ class Engine:
         self.each_acting(steps.advance_journeys, u, t)
         self.settle_leavers()
 
-    def arrive_leads(
-        self, u: np.ndarray, t: int, hazard: float, outside: float, base_rates: np.ndarray
-    ) -> np.ndarray:
+    def arrive_leads(self, u: np.ndarray, t: int) -> np.ndarray:
         """Potential buyers become leads with the market's hazard; they act from next step."""
+        promoters, detractors = self.word_of_mouth()
+        hazard, base_rates = steps.lead_flow(
+            promoters, detractors, self.size, self.base_rate, self.mean_affordance, self.numbers
+        )
         potential = np.flatnonzero(steps.may_arrive(self.gather("status")))
         new = potential[steps.arrive(potential, u, hazard, self.tally)]
-        self.apply(steps.become_leads, new, u, t, outside, base_rates, self.numbers, self.tally)
+        self.apply(steps.become_leads, new, u, t, base_rates, self.numbers, self.tally)
         if len(new):
             # Disjoint from the active buyers (they were potential); keep buyer order.
             self.active = np.sort(np.concatenate((self.active, new)))
         return new
+
+    def step(self, u: np.ndarray, t: int) -> int:
+        """One step: the schedule (`STEP_ORDER`), then the arrival of new leads.
+
+        Returns:
+            how many new leads arrived.
+        """
+        for name in steps.STEP_ORDER:
+            getattr(self, name)(u, t)
+        return len(self.arrive_leads(u, t))
 
     # --------------------------------------------------------- what is read
     def settle_leavers(self) -> None:

@@ -317,19 +317,21 @@ def advance_journeys(i, b, k, buyers, record, u, t, stages, p, tally):
     buyers.waited[b] = where(completed, 0, buyers.waited[b] + 1)
 
 
-def become_leads(b, buyers, u, t, outside, base_rates, p, tally):
-    """Buyers `b`, drawn by the market's hazard, become leads: they act from next step.
+def lead_flow(promoters, detractors, size, base_rate, mean_affordance, p):
+    """This step's lead hazard and a new lead's base rates, from word of mouth so far.
 
-    A lead whose draw lies above the outside influence came by word of mouth.
+    h = lead_hazard(P, D) in the draws' precision (float32: every engine compares the
+    arrival draw with the same number); a_l = lead_base_rates(reputation(P, D)).
     """
-    buyers.status[b] = ACTIVE
-    buyers.arrived[b] = t
-    from_word_of_mouth = u[ARRIVAL][b] >= outside
-    buyers.from_word_of_mouth[b] = from_word_of_mouth
-    for layer in range(3):
-        buyers.base_rate[layer][b] = base_rates[layer]
-    buyers.satisfaction[b] = p.satisfaction.initial
-    tally.counts[WOM_LEADS] += total(from_word_of_mouth)
+    mk, tr = p.market, p.trust
+    hazard = rules.lead_hazard(
+        mk.outside_influence, mk.word_of_mouth, promoters, detractors, mk.bad_news_weight, size
+    )
+    rep = rules.reputation(promoters, detractors, mk.reputation_prior)
+    base_rates = rules.lead_base_rates(
+        base_rate, rep, mean_affordance, tr.reputation_shift, tr.affordance_shift
+    )
+    return np.float32(hazard), base_rates
 
 
 def arrive(b, u, hazard, tally):
@@ -337,6 +339,22 @@ def arrive(b, u, hazard, tally):
     arriving = u[ARRIVAL][b] < hazard
     tally.counts[LEADS] += total(arriving)
     return arriving
+
+
+def become_leads(b, buyers, u, t, base_rates, p, tally):
+    """Buyers `b`, drawn by the market's hazard, become leads: they act from next step.
+
+    A lead whose draw lies above the outside influence (in the draws' precision) came by
+    word of mouth.
+    """
+    buyers.status[b] = ACTIVE
+    buyers.arrived[b] = t
+    from_word_of_mouth = u[ARRIVAL][b] >= np.float32(p.market.outside_influence)
+    buyers.from_word_of_mouth[b] = from_word_of_mouth
+    for layer in range(3):
+        buyers.base_rate[layer][b] = base_rates[layer]
+    buyers.satisfaction[b] = p.satisfaction.initial
+    tally.counts[WOM_LEADS] += total(from_word_of_mouth)
 
 
 def outcome_code(success, caught, incident, collapsed):

@@ -6,16 +6,19 @@ from pathlib import Path
 
 import mesa
 import numpy as np
+from mesa.time import EventGenerator, Priority, Schedule
 
 from trustsim.engines import fastest_engine
 from trustsim.engines.arrays import ArrayEngine
-from trustsim.model import rules, steps
+from trustsim.model import steps
 from trustsim.model.codes import ACTIONS, OUTCOMES, STATUSES, UNIFORM_ROWS
 from trustsim.model.stages import StageTable
 from trustsim.scenarios import Scenario, load_scenario
 from trustsim.sim import measures
 
 ENGINES = ("vectorized", "agents", "compiled")
+# Uniforms drawn at once when many steps run per call (4 M: 16 MB of float32).
+LEAP_DRAWS = 1 << 22
 
 
 class TrustModel(mesa.Model):
@@ -95,45 +98,53 @@ class TrustModel(mesa.Model):
     def step(self) -> None:
         """One step: every active buyer acts, then the market brings new leads."""
         u = self.step_rng.random((UNIFORM_ROWS, self.engine.size), dtype=np.float32)
-        for name in self.STEP_ORDER:
-            getattr(self.engine, name)(u, self.steps)
+        self.new_leads = self.engine.step(u, self.steps)
+        del u  # the draws are used up: free them before the measures (peak memory)
+        self.end_step()
+
+    def run_model(self) -> None:
+        """Run to the horizon.
+
+        Without the per-step series and choice log, an engine that runs many steps per
+        call (the compiled one: `engine.leap`) runs them all, stopping only at the short
+        horizon for its snapshot: the same draws, in the same order, as step by step.
+        """
+        if self.series or self.record_choices or not hasattr(self.engine, "leap"):
+            super().run_model()
+            return
+        for until in (min(self.spec.time.short_horizon, self.horizon), self.horizon):
+            if self.running and self.steps < until:
+                self._leap(until - self.steps)
+
+    def _leap(self, count: int) -> None:
+        """`count` steps in the engine's loop, drawn in blocks of up to LEAP_DRAWS uniforms."""
+        size = self.engine.size
+        block = max(1, LEAP_DRAWS // (UNIFORM_ROWS * size))
+        for done in range(0, count, block):
+            u = self.step_rng.random(
+                (min(block, count - done), UNIFORM_ROWS, size), dtype=np.float32
+            )
+            self.new_leads = self.engine.leap(u, self.steps + done + 1)
+        # Mesa calls `step` from a recurring event: stop it, move the clock on, restart it.
+        self._default_schedule.stop()
+        self.steps += count
+        self._advance_time(self.time + count)
+        self._default_schedule = EventGenerator(
+            self, self._do_step, Schedule(interval=1.0, start=self.time + 1.0), Priority.HIGH
+        ).start()
+        self.end_step()
+
+    def end_step(self) -> None:
+        """What follows a step: word of mouth, the choice record, snapshot and measures."""
+        self.promoters, self.detractors = self.engine.word_of_mouth()
         if self.record_choices:
             self._choice_records.append(self.engine.choice_record(self.steps))
-        self.spread_word_of_mouth()
-        self.arrive_leads(u)
-        del u  # the draws are used up: free them before the measures (peak memory)
         if self.steps == min(self.spec.time.short_horizon, self.horizon):
             self.short_horizon_snapshot = measures.closing_snapshot(self)
         if self.series:
             self.datacollector.collect(self)
         if self.steps >= self.horizon:
             self.running = False
-
-    def spread_word_of_mouth(self) -> None:
-        """Count promoters and detractors among buyers who have left the pipeline."""
-        self.promoters, self.detractors = self.engine.word_of_mouth()
-
-    def arrive_leads(self, u: np.ndarray) -> None:
-        """New leads arrive with the Bass hazard; reputation and affordances set base rates."""
-        mk, tr = self.spec.market, self.spec.trust
-        hazard = rules.lead_hazard(
-            mk.outside_influence,
-            mk.word_of_mouth,
-            self.promoters,
-            self.detractors,
-            mk.bad_news_weight,
-            mk.size,
-        )
-        rep = rules.reputation(self.promoters, self.detractors, mk.reputation_prior)
-        base_rates = rules.lead_base_rates(
-            tr.base_rate,
-            rep,
-            float(self.stages.affordance.mean()),
-            tr.reputation_shift,
-            tr.affordance_shift,
-        )
-        new = self.engine.arrive_leads(u, self.steps, hazard, mk.outside_influence, base_rates)
-        self.new_leads = len(new)
 
     def choice_log(self):
         """Every recorded choice as a DataFrame (needs `record_choices=True`).
