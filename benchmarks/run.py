@@ -210,7 +210,7 @@ def scenario_runs(name: str, engine: str | None, repeats: int) -> list[Result]:
 
 def _warm_model() -> None:
     """Run a small model once, so the timing that follows finds the engine loaded."""
-    from trustsim.experiments.sweep import _simulate_metrics
+    from trustsim.experiments.sweep.worker import _simulate_metrics
     from trustsim.scenarios import load_scenario
 
     _simulate_metrics(load_scenario("real-estate", ["market.size=10"]), 0, 0, ["leads"])
