@@ -45,6 +45,9 @@ class Engine:
         # What a new lead's base rates start from: the scenario's, and the offer's affordance.
         self.base_rate = np.array(scenario.trust.base_rate, dtype=np.float64)
         self.mean_affordance = float(stages.affordance.mean())
+        # Word of mouth: (p, q, kept) per step, and who is talking (`steps.lead_flow`).
+        self.rates = scenario.word_of_mouth_per_step()
+        self.talk = np.zeros(4)
         self.segment, traits = draw_traits(scenario, self.size, rng)
         self.active = np.empty(0, dtype=np.intp)
         self.acting = self.active
@@ -82,29 +85,39 @@ class Engine:
         self.each_acting(steps.advance_journeys, u, t)
         self.settle_leavers()
 
-    def arrive_leads(self, u: np.ndarray, t: int) -> np.ndarray:
-        """Potential buyers become leads with the market's hazard; they act from next step."""
+    def arrive_leads(self, u: np.ndarray, t: int, recorded=None) -> np.ndarray:
+        """Potential buyers become leads with the market's hazard (they act from next step)
+        or are deterred by detractors; or, given another run's `recorded` new leads of this
+        step, those arrive instead and nobody is deterred (the other run's lead flow)."""
         promoters, detractors = self.word_of_mouth()
-        hazard, base_rates = steps.lead_flow(
-            promoters, detractors, self.size, self.base_rate, self.mean_affordance, self.numbers
-        )
+        hazard, deterred_below, base_rates = steps.lead_flow(
+            self.talk, promoters, detractors, self.size, self.base_rate,
+            self.mean_affordance, self.rates, self.numbers,
+        )  # fmt: skip
         potential = np.flatnonzero(steps.may_arrive(self.gather("status")))
-        new = potential[steps.arrive(potential, u, hazard, self.tally)]
-        self.apply(steps.become_leads, new, u, t, base_rates, self.numbers, self.tally)
+        if recorded is None:
+            new = potential[steps.arrive(potential, u, hazard, self.tally)]
+            if deterred_below > hazard:
+                self.apply(steps.deter, potential, u, hazard, deterred_below, self.tally)
+        else:
+            new = potential[steps.arrive_as_recorded(potential, recorded, u, self.tally)]
+        outside = self.rates[0]
+        self.apply(steps.become_leads, new, u, t, outside, base_rates, self.numbers, self.tally)
         if len(new):
             # Disjoint from the active buyers (they were potential); keep buyer order.
             self.active = np.sort(np.concatenate((self.active, new)))
         return new
 
-    def step(self, u: np.ndarray, t: int) -> int:
-        """One step: the schedule (`STEP_ORDER`), then the arrival of new leads.
+    def step(self, u: np.ndarray, t: int, recorded=None) -> np.ndarray:
+        """One step: the schedule (`STEP_ORDER`), then the arrival of new leads (another
+        run's `recorded` ones, if given).
 
         Returns:
-            how many new leads arrived.
+            the buyers who became leads.
         """
         for name in steps.STEP_ORDER:
             getattr(self, name)(u, t)
-        return len(self.arrive_leads(u, t))
+        return self.arrive_leads(u, t, recorded)
 
     # --------------------------------------------------------- what is read
     def settle_leavers(self) -> None:

@@ -133,23 +133,29 @@ class CompiledEngine(ArrayEngine):
         cache = Path(numba.config.CACHE_DIR)
         return all(any(cache.rglob(f"kernels.{name}-*.nbi")) for name in ("leap", "take"))
 
-    def leap(self, draws: np.ndarray, t0: int) -> int:
+    def leap(self, draws: np.ndarray, t0: int) -> list[np.ndarray]:
         """Steps t0, t0 + 1, ... as `Engine.step`, one per (5, buyers) block of `draws`.
 
         Returns:
-            how many new leads arrived in the last step.
+            the buyers who became leads, per step.
         """
+        market = (self.talk, self.rates, self.base_rate, self.mean_affordance)
+        arrived = (np.empty(self.size, np.intp), np.empty(len(draws), np.int64))
         args = (
             draws, t0, self.buyers, self.record, self.table, self.numbers, self.counters,
-            self.places, self.left, self.base_rate, self.mean_affordance,
+            self.places, self.left, market, arrived,
         )  # fmt: skip
-        new = self._call("leap", self.k.leap, args)
+        logged = self._call("leap", self.k.leap, args)
         active, acting = self.places.sizes
         self.active, self.acting = self.places.active[:active], self.places.acting[:acting]
-        return new
+        log, per_step = arrived
+        return np.split(log[:logged], np.cumsum(per_step)[:-1])
 
-    def step(self, u: np.ndarray, t: int) -> int:
-        return self.leap(u[np.newaxis], t)
+    def step(self, u: np.ndarray, t: int, recorded=None) -> np.ndarray:
+        """One step, as `Engine.step` (the compiled steps draw their own arrivals)."""
+        if recorded is not None:
+            raise ValueError("the compiled engine runs on its own arrivals only")
+        return self.leap(u[np.newaxis], t)[0]
 
     def step_record(self) -> StepRecord:
         """This step's record (a copy: the next step writes over the engine's)."""

@@ -237,17 +237,19 @@ def part_ways(places, buyers):
 
 
 @kernel
-def arrive(places, buyers, u, t, hazard, base_rates, p, counters):
-    """Potential buyers drawn by the hazard become leads and join `active` (buyer order).
-
-    Returns how many arrived.
-    """
+def arrive(places, buyers, u, t, hazard, deterred_below, outside, base_rates, p, counters):
+    """Potential buyers drawn by the hazard become leads and join `active` (buyer order);
+    others hear a detractor and are deterred (`steps.deter`). Returns how many arrived,
+    listed in `places.scratch`."""
     new = 0
     for b in range(buyers.status.size):
-        if steps.may_arrive(buyers.status[b]) and steps.arrive(b, u, hazard, counters):
-            steps.become_leads(b, buyers, u, t, base_rates, p, counters)
-            places.scratch[new] = b
-            new += 1
+        if steps.may_arrive(buyers.status[b]):
+            if steps.arrive(b, u, hazard, counters):
+                steps.become_leads(b, buyers, u, t, outside, base_rates, p, counters)
+                places.scratch[new] = b
+                new += 1
+            elif deterred_below > hazard:
+                steps.deter(b, buyers, u, hazard, deterred_below, counters)
     # Merge the two ascending lists from the back, in place.
     i, j = places.sizes[0] - 1, new - 1
     for slot in range(places.sizes[0] + new - 1, -1, -1):
@@ -290,14 +292,18 @@ def settle_leavers(places, gone, buyers, p, counters, left):
 
 
 @numba.njit(cache=True, nogil=True)
-def leap(draws, t0, buyers, record, stages, p, counters, places, left, base_rate, affordance):
+def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, arrived):
     """Whole steps t0, t0 + 1, ..., one per (5, buyers) block of `draws`, as `Engine.step`.
 
     `places` holds the active buyers (`active[:sizes[0]]`), this step's acting buyers
     (`acting[:sizes[1]]`) and room for leavers and arrivals; `left` room for the
-    leavers' values. Returns how many new leads arrived in the last step.
+    leavers' values; `market` the word of mouth (`talk`, `rates`) and what new leads'
+    base rates start from. The buyers who became leads go to `arrived` (the buyers,
+    then how many per step); returns how many did in all.
     """
-    new = 0
+    talk, rates, base_rate, affordance = market
+    log, per_step = arrived
+    logged = 0
     for j in range(draws.shape[0]):
         u, t = draws[j], t0 + j
         if p.repeat.rate != 0.0:  # nobody buys again: skip the scan of the market
@@ -309,8 +315,13 @@ def leap(draws, t0, buyers, record, stages, p, counters, places, left, base_rate
             settle_leavers(places, gone, buyers, p, counters, left)
         promoters = counters.counts[tally.PROMOTERS]
         detractors = counters.counts[tally.DETRACTORS]
-        hazard, base_rates = steps.lead_flow(
-            promoters, detractors, buyers.status.size, base_rate, affordance, p
+        hazard, deterred_below, base_rates = steps.lead_flow(
+            talk, promoters, detractors, buyers.status.size, base_rate, affordance, rates, p
         )
-        new = arrive(places, buyers, u, t, hazard, base_rates, p, counters)
-    return new
+        new = arrive(
+            places, buyers, u, t, hazard, deterred_below, rates[0], base_rates, p, counters
+        )
+        log[logged : logged + new] = places.scratch[:new]
+        logged += new
+        per_step[j] = new
+    return logged

@@ -23,10 +23,10 @@ from trustsim.model.rules import total
 # Slots of `Tally.counts`, each also an attribute of the tally (`tally.closed`).
 COUNTERS = (
     "leads", "wom_leads", "closed", "close_time", "repeats", "incidents", "caught", "churned",
-    "finished", "abandoned", "promoters", "finished_detractors", "detractors",
+    "deterred", "finished", "abandoned", "promoters", "finished_detractors", "detractors",
 )  # fmt: skip
 (
-    LEADS, WOM_LEADS, CLOSED, CLOSE_TIME, REPEATS, INCIDENTS, CAUGHT, CHURNED,
+    LEADS, WOM_LEADS, CLOSED, CLOSE_TIME, REPEATS, INCIDENTS, CAUGHT, CHURNED, DETERRED,
     FINISHED_COUNT, ABANDONED_COUNT, PROMOTERS, FINISHED_DETRACTORS, DETRACTORS,
 ) = range(len(COUNTERS))  # fmt: skip
 # Slots of `Tally.sums`: frozen sums over buyers who left (trust per layer first).
@@ -47,10 +47,11 @@ class Tally:
 
     Attributes (counts): leads, wom_leads, closed, close_time (sum of closing step -
     arrival step over customers), repeats, incidents, caught (errors caught by a check),
-    churned, finished, abandoned, promoters (finished, satisfaction >= promoter
-    threshold), finished_detractors and detractors (finished or abandoned, satisfaction
-    <= detractor threshold) (in `counts`); actions_at (per action and stage: buyers who
-    took it there); left_at (per stage: buyers who left the pipeline there).
+    churned, deterred (potential buyers kept away by detractors), finished, abandoned,
+    promoters (finished, satisfaction >= promoter threshold), finished_detractors and
+    detractors (finished or abandoned, satisfaction <= detractor threshold) (in `counts`);
+    actions_at (per action and stage: buyers who took it there); left_at (per stage:
+    buyers who left the pipeline there).
     Frozen sums over buyers who left (in `sums`): trust (per layer), satisfaction (all
     who left, and finished customers only), reactance.
     """
@@ -62,7 +63,7 @@ class Tally:
         self.left_at = np.zeros(stage_count, dtype=np.int64)
         self.sums = np.zeros(len(SUMS))
 
-    leads, wom_leads, closed, close_time, repeats, incidents, caught, churned = (
+    leads, wom_leads, closed, close_time, repeats, incidents, caught, churned, deterred = (
         _counter(slot) for slot in range(FINISHED_COUNT)
     )
     finished, abandoned, promoters, finished_detractors, detractors = (

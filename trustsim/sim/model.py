@@ -40,6 +40,8 @@ class TrustModel(mesa.Model):
             series). False computes the measures only when asked (`summary()`), which
             is what a sweep needs: the datacollector then holds only the set-up row.
             The summary is the same either way.
+        arrivals: another run's `lead_arrivals`: its new leads arrive at the same steps
+            instead of this run's own (`steps.arrive_as_recorded`; docs/ODD.md 7.13).
 
     Example:
         >>> model = TrustModel(scenario="real-estate", rng=1)
@@ -60,6 +62,7 @@ class TrustModel(mesa.Model):
         steps: int | None = None,
         record_choices: bool = False,
         series: bool = True,
+        arrivals: list[np.ndarray] | None = None,
     ):
         super().__init__(rng=rng)
         engine = fastest_engine() if engine is None else engine
@@ -74,6 +77,10 @@ class TrustModel(mesa.Model):
         # Independent streams for set-up and for the steps, so a scenario that changes
         # the segments still sees the same per-step draws (common random numbers).
         setup_rng, self.step_rng = self.rng.spawn(2)
+        if engine == "compiled" and arrivals is not None:
+            # The compiled steps draw their own arrivals; a run on another run's arrivals
+            # takes the array engine, which gives the same results (docs/ENGINES.md).
+            engine = self.engine_name = "vectorized"
         if engine == "agents":
             from trustsim.engines.agents import AgentsEngine
 
@@ -84,12 +91,13 @@ class TrustModel(mesa.Model):
             self.engine = CompiledEngine(self.spec, self.stages, setup_rng)
         else:
             self.engine = ArrayEngine(self.spec, self.stages, setup_rng)
-        self.promoters = 0
-        self.detractors = 0
+        self.promoters = self.detractors = 0  # stocks: every buyer who has left so far
         self.new_leads = 0
         self.short_horizon_snapshot: dict[str, float] | None = None
         self.record_choices = record_choices
         self.series = series
+        self.arrivals = arrivals
+        self.lead_arrivals: list[np.ndarray] = []  # the buyers who became leads, per step
         self._choice_records: list[dict] = []
         self.datacollector = measures.MeasureCollector(
             model_reporters=measures.model_reporters(self)
@@ -99,7 +107,9 @@ class TrustModel(mesa.Model):
     def step(self) -> None:
         """One step: every active buyer acts, then the market brings new leads."""
         u = self.step_rng.random((UNIFORM_ROWS, self.engine.size), dtype=np.float32)
-        self.new_leads = self.engine.step(u, self.steps)
+        t, given = self.steps, self.arrivals
+        recorded = given[t - 1] if given is not None and t <= len(given) else None
+        self.record_arrivals([self.engine.step(u, t, recorded)])
         del u  # the draws are used up: free them before the measures (peak memory)
         self.end_step()
 
@@ -125,7 +135,7 @@ class TrustModel(mesa.Model):
             u = self.step_rng.random(
                 (min(block, count - done), UNIFORM_ROWS, size), dtype=np.float32
             )
-            self.new_leads = self.engine.leap(u, self.steps + done + 1)
+            self.record_arrivals(self.engine.leap(u, self.steps + done + 1))
         # Mesa calls `step` from a recurring event: stop it, move the clock on, restart it.
         self._default_schedule.stop()
         self.steps += count
@@ -134,6 +144,11 @@ class TrustModel(mesa.Model):
             self, self._do_step, Schedule(interval=1.0, start=self.time + 1.0), Priority.HIGH
         ).start()
         self.end_step()
+
+    def record_arrivals(self, new_per_step: list[np.ndarray]) -> None:
+        """The buyers who became leads in each step just run (`lead_arrivals`)."""
+        self.lead_arrivals.extend(new_per_step)
+        self.new_leads = len(new_per_step[-1])
 
     def end_step(self) -> None:
         """What follows a step: word of mouth, the choice record, snapshot and measures."""
