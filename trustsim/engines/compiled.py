@@ -133,8 +133,9 @@ class CompiledEngine(ArrayEngine):
         cache = Path(numba.config.CACHE_DIR)
         return all(any(cache.rglob(f"kernels.{name}-*.nbi")) for name in ("leap", "take"))
 
-    def leap(self, draws: np.ndarray, t0: int) -> list[np.ndarray]:
-        """Steps t0, t0 + 1, ... as `Engine.step`, one per (5, buyers) block of `draws`.
+    def leap(self, draws: np.ndarray, t0: int, own: bool = True) -> list[np.ndarray]:
+        """Steps t0, t0 + 1, ... as `Engine.step`, one per (5, buyers) block of `draws`
+        (without `own` arrivals: up to them).
 
         Returns:
             the buyers who became leads, per step.
@@ -143,7 +144,7 @@ class CompiledEngine(ArrayEngine):
         arrived = (np.empty(self.size, np.intp), np.empty(len(draws), np.int64))
         args = (
             draws, t0, self.buyers, self.record, self.table, self.numbers, self.counters,
-            self.places, self.left, market, arrived,
+            self.places, self.left, market, arrived, own,
         )  # fmt: skip
         logged = self._call("leap", self.k.leap, args)
         active, acting = self.places.sizes
@@ -152,10 +153,16 @@ class CompiledEngine(ArrayEngine):
         return np.split(log[:logged], np.cumsum(per_step)[:-1])
 
     def step(self, u: np.ndarray, t: int, recorded=None) -> np.ndarray:
-        """One step, as `Engine.step` (the compiled steps draw their own arrivals)."""
-        if recorded is not None:
-            raise ValueError("the compiled engine runs on its own arrivals only")
-        return self.leap(u[np.newaxis], t)[0]
+        """One step, as `Engine.step`; another run's `recorded` arrivals come in through
+        the array engine's `arrive_leads` (`steps.arrive_as_recorded` is numpy only)."""
+        if recorded is None:
+            return self.leap(u[np.newaxis], t)[0]
+        self.leap(u[np.newaxis], t, own=False)
+        new = self.arrive_leads(u, t, recorded)
+        n = len(self.active)
+        self.places.active[:n], self.places.sizes[0] = self.active, n
+        self.active = self.places.active[:n]
+        return new
 
     def step_record(self) -> StepRecord:
         """This step's record (a copy: the next step writes over the engine's)."""

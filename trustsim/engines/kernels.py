@@ -292,14 +292,15 @@ def settle_leavers(places, gone, buyers, p, counters, left):
 
 
 @numba.njit(cache=True, nogil=True)
-def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, arrived):
+def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, arrived, own):
     """Whole steps t0, t0 + 1, ..., one per (5, buyers) block of `draws`, as `Engine.step`.
 
     `places` holds the active buyers (`active[:sizes[0]]`), this step's acting buyers
     (`acting[:sizes[1]]`) and room for leavers and arrivals; `left` room for the
     leavers' values; `market` the word of mouth (`talk`, `rates`) and what new leads'
     base rates start from. The buyers who became leads go to `arrived` (the buyers,
-    then how many per step); returns how many did in all.
+    then how many per step); returns how many did in all. Without `own` arrivals the
+    steps end before word of mouth and arrivals (the caller brings another run's).
     """
     talk, rates, base_rate, affordance = market
     log, per_step = arrived
@@ -313,6 +314,9 @@ def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, a
         gone = part_ways(places, buyers)
         if gone:
             settle_leavers(places, gone, buyers, p, counters, left)
+        if not own:
+            per_step[j] = 0
+            continue
         promoters = counters.counts[tally.PROMOTERS]
         detractors = counters.counts[tally.DETRACTORS]
         hazard, deterred_below, base_rates = steps.lead_flow(

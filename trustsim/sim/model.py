@@ -77,10 +77,6 @@ class TrustModel(mesa.Model):
         # Independent streams for set-up and for the steps, so a scenario that changes
         # the segments still sees the same per-step draws (common random numbers).
         setup_rng, self.step_rng = self.rng.spawn(2)
-        if engine == "compiled" and arrivals is not None:
-            # The compiled steps draw their own arrivals; a run on another run's arrivals
-            # takes the array engine, which gives the same results (docs/ENGINES.md).
-            engine = self.engine_name = "vectorized"
         if engine == "agents":
             from trustsim.engines.agents import AgentsEngine
 
@@ -120,7 +116,8 @@ class TrustModel(mesa.Model):
         call (the compiled one: `engine.leap`) runs them all, stopping only at the short
         horizon for its snapshot: the same draws, in the same order, as step by step.
         """
-        if self.series or self.record_choices or not hasattr(self.engine, "leap"):
+        leaps = hasattr(self.engine, "leap") and self.arrivals is None
+        if self.series or self.record_choices or not leaps:
             super().run_model()
             return
         for until in (min(self.spec.time.short_horizon, self.horizon), self.horizon):
