@@ -85,10 +85,10 @@ class Engine:
         self.each_acting(steps.advance_journeys, u, t)
         self.settle_leavers()
 
-    def arrive_leads(self, u: np.ndarray, t: int, recorded=None) -> np.ndarray:
-        """Potential buyers become leads with the market's hazard (they act from next step)
-        or are deterred by detractors; or, given another run's `recorded` new leads of this
-        step, those arrive instead and nobody is deterred (the other run's lead flow)."""
+    def arrive_leads(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
+        """Potential buyers become leads with the market's hazard (they act from next step),
+        or, given another run's `recorded` new leads of this step, those arrive instead;
+        detractors deter some of the others, not the other run's later leads (`spared`)."""
         promoters, detractors = self.word_of_mouth()
         hazard, deterred_below, base_rates = steps.lead_flow(
             self.talk, promoters, detractors, self.size, self.base_rate,
@@ -96,11 +96,13 @@ class Engine:
         )  # fmt: skip
         potential = np.flatnonzero(steps.may_arrive(self.gather("status")))
         if recorded is None:
-            new = potential[steps.arrive(potential, u, hazard, self.tally)]
-            if deterred_below > hazard:
-                self.apply(steps.deter, potential, u, hazard, deterred_below, self.tally)
+            arriving = steps.arrive(potential, u, hazard, self.tally)
         else:
-            new = potential[steps.arrive_as_recorded(potential, recorded, u, self.tally)]
+            arriving = steps.arrive_as_recorded(potential, recorded, u, self.tally)
+        new = potential[arriving]
+        kept = arriving if spared is None else arriving | np.isin(potential, spared)
+        if deterred_below > hazard:
+            self.apply(steps.deter, potential[~kept], u, hazard, deterred_below, self.tally)
         outside = self.rates[0]
         self.apply(steps.become_leads, new, u, t, outside, base_rates, self.numbers, self.tally)
         if len(new):
@@ -108,16 +110,16 @@ class Engine:
             self.active = np.sort(np.concatenate((self.active, new)))
         return new
 
-    def step(self, u: np.ndarray, t: int, recorded=None) -> np.ndarray:
+    def step(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
         """One step: the schedule (`STEP_ORDER`), then the arrival of new leads (another
-        run's `recorded` ones, if given).
+        run's `recorded` ones, sparing its later ones from deterrence, if given).
 
         Returns:
             the buyers who became leads.
         """
         for name in steps.STEP_ORDER:
             getattr(self, name)(u, t)
-        return self.arrive_leads(u, t, recorded)
+        return self.arrive_leads(u, t, recorded, spared)
 
     # --------------------------------------------------------- what is read
     def settle_leavers(self) -> None:

@@ -152,13 +152,13 @@ class CompiledEngine(ArrayEngine):
         log, per_step = arrived
         return np.split(log[:logged], np.cumsum(per_step)[:-1])
 
-    def step(self, u: np.ndarray, t: int, recorded=None) -> np.ndarray:
+    def step(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
         """One step, as `Engine.step`; another run's `recorded` arrivals come in through
         the array engine's `arrive_leads` (`steps.arrive_as_recorded` is numpy only)."""
         if recorded is None:
             return self.leap(u[np.newaxis], t)[0]
         self.leap(u[np.newaxis], t, own=False)
-        new = self.arrive_leads(u, t, recorded)
+        new = self.arrive_leads(u, t, recorded, spared)
         n = len(self.active)
         self.places.active[:n], self.places.sizes[0] = self.active, n
         self.active = self.places.active[:n]

@@ -93,6 +93,7 @@ class TrustModel(mesa.Model):
         self.record_choices = record_choices
         self.series = series
         self.arrivals = arrivals
+        self.spared = np.concatenate(arrivals) if arrivals else None  # all its leads
         self.lead_arrivals: list[np.ndarray] = []  # the buyers who became leads, per step
         self._choice_records: list[dict] = []
         self.datacollector = measures.MeasureCollector(
@@ -104,8 +105,9 @@ class TrustModel(mesa.Model):
         """One step: every active buyer acts, then the market brings new leads."""
         u = self.step_rng.random((UNIFORM_ROWS, self.engine.size), dtype=np.float32)
         t, given = self.steps, self.arrivals
-        recorded = given[t - 1] if given is not None and t <= len(given) else None
-        self.record_arrivals([self.engine.step(u, t, recorded)])
+        replaying = given is not None and t <= len(given)
+        recorded, spared = (given[t - 1], self.spared) if replaying else (None, None)
+        self.record_arrivals([self.engine.step(u, t, recorded, spared)])
         del u  # the draws are used up: free them before the measures (peak memory)
         self.end_step()
 
