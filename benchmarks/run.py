@@ -35,6 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ALL_ACTIVE = HERE / "all-active.toml"
 TRUSTSIM = Path(sys.executable).parent / "trustsim"
+SOBOL_EXAMPLE = "sobol-trust"  # the shipped Sobol' experiment (trustsim/experiments/examples)
 
 
 @dataclass
@@ -207,6 +208,56 @@ def scenario_runs(name: str, engine: str | None, repeats: int) -> list[Result]:
     ]
 
 
+def _warm_model() -> None:
+    """Run a small model once, so the timing that follows finds the engine loaded."""
+    from trustsim.experiments.sweep.worker import _simulate_metrics
+    from trustsim.scenarios import load_scenario
+
+    _simulate_metrics(load_scenario("real-estate", ["market.size=10"]), 0, 0, ["leads"])
+
+
+def sobol_sweep(workers: int, repeats: int) -> Result:
+    """Runs per second per core of the shipped Sobol' example, end to end (`trustsim sweep`).
+
+    Planning, every run and writing the results, into a fresh directory each time;
+    in-process (`workers=0`) or on a warm local Dask cluster of `workers` processes
+    (started, and the model run once in each, before the clock starts).
+    """
+    import tempfile
+
+    from trustsim.experiments.experiment import load_experiment
+    from trustsim.experiments.sweep import local_cluster, sweep
+
+    experiment = load_experiment(SOBOL_EXAMPLE)
+    _warm_model()
+    client = cluster = None
+    if workers:
+        from distributed import Client
+
+        cluster = local_cluster(workers)
+        client = Client(cluster)
+        client.run(_warm_model)
+    samples = []
+    try:
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as folder:
+                start = time.perf_counter()
+                report = sweep(experiment, Path(folder) / "out", workers=0, client=client)
+                samples.append(report.ran / (time.perf_counter() - start) / max(workers, 1))
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    where = f"{workers}-worker local Dask cluster" if workers else "in-process"
+    return Result(
+        name=f"sweep {SOBOL_EXAMPLE} {where}",
+        unit="runs/s per core",
+        samples=samples,
+        higher_is_better=True,
+        config=f"`trustsim sweep {SOBOL_EXAMPLE}` ({report.total} runs), {where}, {repeats}x",
+    )
+
+
 def _has_compiled_engine() -> bool:
     from trustsim.sim import ENGINES
 
@@ -320,7 +371,8 @@ def command_time(args: list[str], repeats: int, name: str, target=None):
 
 # ------------------------------------------------------------------------- suite
 def scenario_suite(quick: bool) -> list[Result]:
-    """Every built-in scenario, run by each array engine and as a sweep runs it."""
+    """Every built-in scenario, run by each array engine and as a sweep runs it; the
+    shipped Sobol' sweep end to end, in-process and on a 2-worker local cluster."""
     from trustsim.scenarios.loader import builtin_names
 
     engines = ["vectorized", "compiled"] if _has_compiled_engine() else ["vectorized"]
@@ -330,6 +382,9 @@ def scenario_suite(quick: bool) -> list[Result]:
             for result in scenario_runs(name, engine, 5 if quick else 11):
                 results.append(result)
                 _report(result)
+    for workers in (0, 2):
+        results.append(sobol_sweep(workers, 1 if quick else 3))
+        _report(results[-1])
     return results
 
 
@@ -401,8 +456,8 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value:.1f} ms"
     if unit == "x floor":
         return f"{value:.1f}x"
-    if unit == "runs/s":
-        return f"{value:,.1f} runs/s"
+    if unit.startswith("runs/s"):
+        return f"{value:,.1f} {unit}"
     if unit == "MiB":
         return f"{value:,.0f} MiB"
     return f"{value:,.0f} {unit}"

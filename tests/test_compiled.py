@@ -102,3 +102,36 @@ def test_missing_numba_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "numba", None)  # makes `import numba` fail
     with pytest.raises(ImportError, match="uv add numba"):
         TrustModel("real-estate", rng=1, engine="compiled")
+
+
+def test_a_run_in_blocks_of_steps_gives_the_step_by_step_summary_and_clock(
+    small_scenario, monkeypatch
+):
+    import trustsim.sim.model as model_module
+
+    scenario = small_scenario("delivery-trial-funnel", busy=True)
+    step_by_step = TrustModel(scenario, rng=6, engine="compiled")
+    step_by_step.run_model()
+    # Three steps per compiled call: the 40 steps run as several calls, split at step 10.
+    monkeypatch.setattr(model_module, "LEAP_DRAWS", 5 * scenario.market.size * 3)
+    in_blocks = TrustModel(scenario, rng=6, engine="compiled", series=False)
+    in_blocks.run_model()
+    assert in_blocks.summary() == step_by_step.summary()
+    assert (in_blocks.steps, in_blocks.time, in_blocks.running) == (40, 40.0, False)
+    in_blocks.step()  # Mesa's clock goes on one step at a time after the leap
+    assert (in_blocks.steps, in_blocks.time) == (41, 41.0)
+
+
+def test_compiled_sums_of_floats_add_in_numpys_order():
+    import numba
+
+    from trustsim.engines.compiled import kernels
+    from trustsim.model import rules
+
+    kernels()  # registers the compiled forms of the rules' helpers
+    compiled_total = numba.njit(lambda values: rules.total(values))
+    rng = np.random.default_rng(0)
+    for n in [*range(300), 1000, 4097, 8193, 100_001]:
+        values = rng.random(n) * rng.random(n) ** 4  # magnitudes apart, so order matters
+        assert compiled_total(values) == values.sum()
+        assert compiled_total(values[3:]) == values[3:].sum()

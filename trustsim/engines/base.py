@@ -43,6 +43,12 @@ class Engine:
         self.size = scenario.market.size
         mk = scenario.market
         self.tally = Tally(stages.count, mk.promoter_threshold, mk.detractor_threshold)
+        # What a new lead's base rates start from: the scenario's, and the offer's affordance.
+        self.base_rate = np.array(scenario.trust.base_rate, dtype=np.float64)
+        self.mean_affordance = float(stages.affordance.mean())
+        # Word of mouth: (p, q, kept) per step, and who is talking (`steps.lead_flow`).
+        self.rates = scenario.word_of_mouth_per_step()
+        self.talk = np.zeros(4)
         self.segment, traits = draw_traits(scenario, self.size, rng)
         self.active = np.empty(0, dtype=np.intp)
         self.acting = self.active
@@ -80,13 +86,15 @@ class Engine:
         self.each_acting(steps.advance_journeys, u, t)
         self.settle_leavers()
 
-    def arrive_leads(
-        self, u: np.ndarray, t: int, hazard: float, deterrence: float, outside: float,
-        base_rates: np.ndarray, recorded: np.ndarray | None = None, spared=None,
-    ) -> np.ndarray:  # fmt: skip
+    def arrive_leads(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
         """Potential buyers become leads with the market's hazard (they act from next step),
         or, given another run's `recorded` new leads of this step, those arrive instead;
         detractors deter some of the others, not the other run's later leads (`spared`)."""
+        promoters, detractors = self.word_of_mouth()
+        hazard, deterred_below, base_rates = steps.lead_flow(
+            self.talk, promoters, detractors, self.size, self.base_rate,
+            self.mean_affordance, self.rates, self.numbers,
+        )  # fmt: skip
         potential = np.flatnonzero(steps.may_arrive(self.gather("status")))
         if recorded is None:
             arriving = steps.arrive(potential, u, hazard, self.tally)
@@ -94,13 +102,25 @@ class Engine:
             arriving = steps.arrive_as_recorded(potential, recorded, u, self.tally)
         new = potential[arriving]
         kept = arriving if spared is None else arriving | np.isin(potential, spared)
-        if deterrence > 0.0:
-            self.apply(steps.deter, potential[~kept], u, hazard, deterrence, self.tally)
+        if deterred_below > hazard:
+            self.apply(steps.deter, potential[~kept], u, hazard, deterred_below, self.tally)
+        outside = self.rates[0]
         self.apply(steps.become_leads, new, u, t, outside, base_rates, self.numbers, self.tally)
         if len(new):
             # Disjoint from the active buyers (they were potential); keep buyer order.
             self.active = np.sort(np.concatenate((self.active, new)))
         return new
+
+    def step(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
+        """One step: the schedule (`STEP_ORDER`), then the arrival of new leads (another
+        run's `recorded` ones, sparing its later ones from deterrence, if given).
+
+        Returns:
+            the buyers who became leads.
+        """
+        for name in steps.STEP_ORDER:
+            getattr(self, name)(u, t)
+        return self.arrive_leads(u, t, recorded, spared)
 
     # --------------------------------------------------------- what is read
     def settle_leavers(self) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from trustsim.engines.arrays import ArrayEngine
 from trustsim.model.stages import StageTable
+from trustsim.model.state import StepRecord, allocate_record
 from trustsim.model.tally import BuyerValues
 
 _kernels = None
@@ -34,7 +35,10 @@ COLD_COMPILE_SECONDS = 5
 # What numba is handed instead of the Python objects (module level: its cache pickles
 # the types by name).
 Stages = namedtuple("Stages", [f for f in StageTable.__slots__ if f != "names"])
-Counters = namedtuple("Counters", "counts actions_at")
+Counters = namedtuple("Counters", "counts actions_at left_at sums thresholds")
+# The active and acting buyers (`active[:sizes[0]]`, `acting[:sizes[1]]`) and room for a
+# step's leavers or arrivals.
+Places = namedtuple("Places", "active acting scratch sizes")
 
 
 def kernels():
@@ -84,7 +88,7 @@ def _entry(kernel, args: tuple):
 
 
 class CompiledEngine(ArrayEngine):
-    """Buyers as arrays; each sub-step a compiled loop over the acting buyers.
+    """Buyers as arrays; whole steps in one compiled call (`kernels.leap`).
 
     Example:
         >>> from trustsim.sim import TrustModel
@@ -100,7 +104,15 @@ class CompiledEngine(ArrayEngine):
         self.k = kernels()
         super().__init__(scenario, stages, rng)
         self.table = Stages(*(getattr(stages, name) for name in Stages._fields))
-        self.counters = Counters(self.tally.counts, self.tally.actions_at)
+        t = self.tally
+        self.counters = Counters(t.counts, t.actions_at, t.left_at, t.sums, t.thresholds)
+        # Room for every buyer, allocated once: the compiled steps allocate no buyer array.
+        self.record = allocate_record(self.size)
+        self.places = Places(*(np.zeros(self.size, np.intp) for _ in range(3)), np.zeros(2, int))
+        self.left = (
+            np.empty(self.size, np.int8), np.empty(self.size, np.int16),
+            np.empty(self.size), np.empty(self.size), np.empty((3, self.size)),
+        )  # fmt: skip
         self._entries: dict[str, object] = {}
         if compile_seconds is None:
             if not self._cached():
@@ -110,50 +122,64 @@ class CompiledEngine(ArrayEngine):
                     file=sys.stderr,
                     flush=True,
                 )
-            self._warm_up()
+            self.leap(np.zeros((0, 5, self.size), dtype=np.float32), 1)
+            self.take(self.active)
             compile_seconds = time.perf_counter() - start
 
     def _cached(self) -> bool:
-        """Whether numba's cache holds every kernel (else this process compiles them)."""
+        """Whether numba's cache holds the two kernels called from Python."""
         import numba
 
-        # One compiled file per kernel: the loops' and `take`'s.
-        compiled = list(Path(numba.config.CACHE_DIR).rglob("kernels.*.nbc"))
-        return len(compiled) > len(self.k.LOOPS)
+        cache = Path(numba.config.CACHE_DIR)
+        return all(any(cache.rglob(f"kernels.{name}-*.nbi")) for name in ("leap", "take"))
 
-    def _warm_up(self) -> None:
-        """Compile (or load from the cache) every kernel on an empty step, once per process."""
-        u = np.zeros((5, 1), dtype=np.float32)
-        self.begin_step()
-        for name in self.k.LOOPS:
-            getattr(self, name)(u, 0)
-        self.take(self.acting)
+    def leap(self, draws: np.ndarray, t0: int, own: bool = True) -> list[np.ndarray]:
+        """Steps t0, t0 + 1, ... as `Engine.step`, one per (5, buyers) block of `draws`
+        (without `own` arrivals: up to them).
 
-    def each_acting(self, step, u: np.ndarray, t: int) -> None:
+        Returns:
+            the buyers who became leads, per step.
+        """
+        market = (self.talk, self.rates, self.base_rate, self.mean_affordance)
+        arrived = (np.empty(self.size, np.intp), np.empty(len(draws), np.int64))
         args = (
-            self.acting,
-            self.buyers,
-            self.record,
-            u,
-            t,
-            self.table,
-            self.numbers,
-            self.counters,
-        )
-        self._call(step.__name__, self.k.LOOPS[step.__name__], args)
+            draws, t0, self.buyers, self.record, self.table, self.numbers, self.counters,
+            self.places, self.left, market, arrived, own,
+        )  # fmt: skip
+        logged = self._call("leap", self.k.leap, args)
+        active, acting = self.places.sizes
+        self.active, self.acting = self.places.active[:active], self.places.acting[:acting]
+        log, per_step = arrived
+        return np.split(log[:logged], np.cumsum(per_step)[:-1])
 
-    def _call(self, name: str, kernel, args: tuple) -> None:
+    def step(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
+        """One step, as `Engine.step`; another run's `recorded` arrivals come in through
+        the array engine's `arrive_leads` (`steps.arrive_as_recorded` is numpy only)."""
+        if recorded is None:
+            return self.leap(u[np.newaxis], t)[0]
+        self.leap(u[np.newaxis], t, own=False)
+        new = self.arrive_leads(u, t, recorded, spared)
+        n = len(self.active)
+        self.places.active[:n], self.places.sizes[0] = self.active, n
+        self.active = self.places.active[:n]
+        return new
+
+    def step_record(self) -> StepRecord:
+        """This step's record (a copy: the next step writes over the engine's)."""
+        return StepRecord(*(column[: len(self.acting)].copy() for column in self.record))
+
+    def _call(self, name: str, kernel, args: tuple):
         """Call `kernel` with `args`, finding its compiled version once per engine.
 
-        numba's dispatcher works out the types of every argument on each call (about 20
-        arrays in namedtuples: ~25 µs, several times the work of a small step). The types
-        are fixed for an engine's lifetime (each column keeps its dtype; every index, draw
-        and record is a fresh contiguous array), so they are looked up on the first call.
+        numba's dispatcher works out the types of every argument on each call (about 40
+        arrays in namedtuples: ~25 µs, more than a small step). The types are fixed for an
+        engine's lifetime (each column keeps its dtype; every index and draw is a fresh
+        contiguous array), so they are looked up on the first call.
         """
         entry = self._entries.get(name)
         if entry is None:
             entry = self._entries[name] = _entry(kernel, args)
-        entry(*args)
+        return entry(*args)
 
     def take(self, index: np.ndarray) -> BuyerValues:
         """The state of buyers `index` as arrays, gathered in one compiled pass."""

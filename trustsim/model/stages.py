@@ -99,13 +99,14 @@ def _numbers_of(section: type) -> type:
     return namedtuple(section.__name__ + "Numbers", fields)
 
 
+MarketNumbers = _numbers_of(schema.Market)
 ChoiceNumbers = _numbers_of(schema.Choice)
 TrustNumbers = _numbers_of(schema.Trust)
 OutcomesNumbers = _numbers_of(schema.Outcomes)
 ReactanceNumbers = _numbers_of(schema.Reactance)
 SatisfactionNumbers = _numbers_of(schema.Satisfaction)
 RepeatNumbers = _numbers_of(schema.Repeat)
-Numbers = namedtuple("Numbers", "choice trust outcomes reactance satisfaction repeat")
+Numbers = namedtuple("Numbers", "market choice trust outcomes reactance satisfaction repeat")
 
 
 def numbers(scenario: Scenario) -> Numbers:
@@ -115,6 +116,7 @@ def numbers(scenario: Scenario) -> Numbers:
         return kind(*(float(getattr(values, name)) for name in kind._fields))
 
     return Numbers(
+        section(MarketNumbers, scenario.market),
         section(ChoiceNumbers, scenario.choice),
         section(TrustNumbers, scenario.trust),
         section(OutcomesNumbers, scenario.outcomes),

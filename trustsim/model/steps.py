@@ -319,19 +319,32 @@ def advance_journeys(i, b, k, buyers, record, u, t, stages, p, tally):
     buyers.waited[b] = where(completed, 0, buyers.waited[b] + 1)
 
 
-def become_leads(b, buyers, u, t, outside, base_rates, p, tally):
-    """Buyers `b`, drawn by the market's hazard, become leads: they act from next step.
+def lead_flow(talk, promoters, detractors, size, base_rate, mean_affordance, rates, p):
+    """Word of mouth after this step's journeys, then this step's flow of leads.
 
-    A lead whose draw lies above the outside influence came by word of mouth.
+    Buyers who left this step start talking; each keeps talking with a half-life (a
+    Bass-SIR recovery, Fibich 2017): talking <- kept * talking + newly left. `talk` holds
+    (promoters talking, detractors talking, promoters so far, detractors so far) and is
+    updated; `rates` is (p, q, kept) per step (`Scenario.word_of_mouth_per_step`).
+    h = lead_hazard(P_talking), d = deterrence_hazard(D_talking, h),
+    a_l = lead_base_rates(reputation(P_talking, D_talking)).
+
+    Returns:
+        (h, h + d) in the draws' precision (float32: every engine compares the arrival
+        draw with the same numbers), and a new lead's base rates.
     """
-    buyers.status[b] = ACTIVE
-    buyers.arrived[b] = t
-    from_word_of_mouth = u[ARRIVAL][b] >= outside
-    buyers.from_word_of_mouth[b] = from_word_of_mouth
-    for layer in range(3):
-        buyers.base_rate[layer][b] = base_rates[layer]
-    buyers.satisfaction[b] = p.satisfaction.initial
-    tally.counts[WOM_LEADS] += total(from_word_of_mouth)
+    outside, imitation, kept = rates
+    talk[0] = kept * talk[0] + (promoters - talk[2])
+    talk[1] = kept * talk[1] + (detractors - talk[3])
+    talk[2], talk[3] = promoters, detractors
+    mk, tr = p.market, p.trust
+    hazard = rules.lead_hazard(outside, imitation, talk[0], size)
+    deterrence = rules.deterrence_hazard(imitation, mk.bad_news_weight, talk[1], size, hazard)
+    rep = rules.reputation(talk[0], talk[1], mk.reputation_prior)
+    base_rates = rules.lead_base_rates(
+        base_rate, rep, mean_affordance, tr.reputation_shift, tr.affordance_shift
+    )
+    return np.float32(hazard), np.float32(hazard + deterrence), base_rates
 
 
 def arrive(b, u, hazard, tally):
@@ -339,6 +352,22 @@ def arrive(b, u, hazard, tally):
     arriving = u[ARRIVAL][b] < hazard
     tally.counts[LEADS] += total(arriving)
     return arriving
+
+
+def become_leads(b, buyers, u, t, outside, base_rates, p, tally):
+    """Buyers `b`, drawn by the market's hazard, become leads: they act from next step.
+
+    A lead whose draw lies above the outside influence p (per step, in the draws'
+    precision) came by word of mouth.
+    """
+    buyers.status[b] = ACTIVE
+    buyers.arrived[b] = t
+    from_word_of_mouth = u[ARRIVAL][b] >= np.float32(outside)
+    buyers.from_word_of_mouth[b] = from_word_of_mouth
+    for layer in range(3):
+        buyers.base_rate[layer][b] = base_rates[layer]
+    buyers.satisfaction[b] = p.satisfaction.initial
+    tally.counts[WOM_LEADS] += total(from_word_of_mouth)
 
 
 def arrive_as_recorded(potential, recorded, u, tally):
@@ -354,10 +383,13 @@ def arrive_as_recorded(potential, recorded, u, tally):
     return arriving
 
 
-def deter(b, buyers, u, hazard, deterrence, tally):
-    """Buyers `b` who hear a detractor leave the market, h <= u_arrival < h + d (not both)."""
+def deter(b, buyers, u, hazard, deterred_below, tally):
+    """Buyers `b` who hear a detractor leave the market, h <= u_arrival < h + d (not both).
+
+    `hazard` and `deterred_below` (h + d) come in the draws' precision (`lead_flow`).
+    """
     u_arrival = u[ARRIVAL][b]
-    deterred = (u_arrival >= hazard) & (u_arrival < hazard + deterrence)
+    deterred = (u_arrival >= hazard) & (u_arrival < deterred_below)
     buyers.status[b] = where(deterred, DETERRED, buyers.status[b])
     tally.counts[DETERRED_COUNT] += total(deterred)
 

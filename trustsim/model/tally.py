@@ -5,10 +5,10 @@ pressure and experiences apply only to acting buyers, so their trust, satisfacti
 reactance and stage are frozen. Their contributions are added here once, when they
 leave, and a mean over leads is (frozen sum + sum over active buyers) / leads.
 
-The sub-steps (`trustsim.model.steps`) add to the counters (`counts`, `actions_at`) as
-things happen, in every engine; the compiled engine hands numba the two arrays. Every
-engine calls `settle` with the buyers who left in a step as arrays in ascending buyer
-order, so the floating-point sums are computed in the same order by every engine.
+Every total lives in an array (`counts`, `actions_at`, `left_at`, `sums`), so the compiled
+engine hands numba the same arrays the sub-steps and `settle` write in every engine.
+Every engine settles the buyers who left in a step as arrays in ascending buyer order,
+and `total` sums them in numpy's order, so every floating-point sum is the same.
 """
 
 from __future__ import annotations
@@ -18,24 +18,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from trustsim.model.codes import ABANDON, DELEGATE, VERIFY
+from trustsim.model.rules import total
 
 # Slots of `Tally.counts`, each also an attribute of the tally (`tally.closed`).
 COUNTERS = (
-    "leads",
-    "wom_leads",
-    "closed",
-    "close_time",
-    "repeats",
-    "incidents",
-    "caught",
-    "churned",
-    "deterred",
-)
-LEADS, WOM_LEADS, CLOSED, CLOSE_TIME, REPEATS, INCIDENTS, CAUGHT, CHURNED, DETERRED = range(9)
+    "leads", "wom_leads", "closed", "close_time", "repeats", "incidents", "caught", "churned",
+    "deterred", "finished", "abandoned", "promoters", "finished_detractors", "detractors",
+)  # fmt: skip
+(
+    LEADS, WOM_LEADS, CLOSED, CLOSE_TIME, REPEATS, INCIDENTS, CAUGHT, CHURNED, DETERRED,
+    FINISHED_COUNT, ABANDONED_COUNT, PROMOTERS, FINISHED_DETRACTORS, DETRACTORS,
+) = range(len(COUNTERS))  # fmt: skip
+# Slots of `Tally.sums`: frozen sums over buyers who left (trust per layer first).
+SUMS = ("trust_0", "trust_1", "trust_2", "satisfaction", "finished_satisfaction", "reactance")
+TRUST, SATISFACTION, FINISHED_SATISFACTION, REACTANCE = 0, 3, 4, 5
 
 
 def _counter(slot: int) -> property:
     return property(lambda self: int(self.counts[slot]), doc=f"`{COUNTERS[slot]}` so far.")
+
+
+def _sum(slot: int) -> property:
+    return property(lambda self: float(self.sums[slot]), doc=f"`{SUMS[slot]}` so far.")
 
 
 class Tally:
@@ -43,31 +47,36 @@ class Tally:
 
     Attributes (counts): leads, wom_leads, closed, close_time (sum of closing step -
     arrival step over customers), repeats, incidents, caught (errors caught by a check),
-    churned, deterred (potential buyers kept away by detractors) (in `counts`);
-    actions_at (per action and stage: buyers who took it there);
-    finished, abandoned, promoters (finished, satisfaction >= promoter threshold),
-    finished_detractors and detractors (finished or abandoned, satisfaction <= detractor
-    threshold), left_at (per stage: buyers who left the pipeline there).
-    Frozen sums over buyers who left: trust (per layer), satisfaction (all who left, and
-    finished customers only), reactance.
+    churned, deterred (potential buyers kept away by detractors), finished, abandoned,
+    promoters (finished, satisfaction >= promoter threshold), finished_detractors and
+    detractors (finished or abandoned, satisfaction <= detractor threshold) (in `counts`);
+    actions_at (per action and stage: buyers who took it there); left_at (per stage:
+    buyers who left the pipeline there).
+    Frozen sums over buyers who left (in `sums`): trust (per layer), satisfaction (all
+    who left, and finished customers only), reactance.
     """
 
     def __init__(self, stage_count: int, promoter_threshold: float, detractor_threshold: float):
-        self.promoter_threshold = promoter_threshold
-        self.detractor_threshold = detractor_threshold
+        self.thresholds = np.array([promoter_threshold, detractor_threshold])
         self.counts = np.zeros(len(COUNTERS), dtype=np.int64)
         self.actions_at = np.zeros((3, stage_count), dtype=np.int64)
-        self.finished = self.abandoned = 0
-        self.promoters = self.finished_detractors = self.detractors = 0
         self.left_at = np.zeros(stage_count, dtype=np.int64)
-        self.trust = [0.0, 0.0, 0.0]
-        self.satisfaction = 0.0
-        self.finished_satisfaction = 0.0
-        self.reactance = 0.0
+        self.sums = np.zeros(len(SUMS))
 
     leads, wom_leads, closed, close_time, repeats, incidents, caught, churned, deterred = (
-        _counter(slot) for slot in range(len(COUNTERS))
+        _counter(slot) for slot in range(FINISHED_COUNT)
     )
+    finished, abandoned, promoters, finished_detractors, detractors = (
+        _counter(slot) for slot in range(FINISHED_COUNT, len(COUNTERS))
+    )
+    satisfaction, finished_satisfaction, reactance = (
+        _sum(slot) for slot in (SATISFACTION, FINISHED_SATISFACTION, REACTANCE)
+    )
+
+    @property
+    def trust(self) -> list[float]:
+        """Frozen sum of expected trust per layer."""
+        return self.sums[TRUST : TRUST + 3].tolist()
 
     @property
     def choices_at(self) -> np.ndarray:
@@ -86,29 +95,30 @@ class Tally:
     def abandoned_at(self) -> np.ndarray:
         return self.actions_at[ABANDON]
 
-    def settle(self, finished, satisfaction, reactance, trust_sum, stage):
-        """Buyers who left the pipeline this step, with their final values (ascending order).
 
-        `finished` flags customers who finished (the others abandoned); `trust_sum` is the
-        sum of their expected trust per layer. Adds trust, satisfaction and reactance to
-        the frozen sums and counts promoters and detractors among them.
-        """
-        if len(satisfaction) == 0:
-            return
-        n_finished = int(np.count_nonzero(finished))
-        self.finished += n_finished
-        self.abandoned += len(satisfaction) - n_finished
-        promoter = satisfaction >= self.promoter_threshold
-        detractor = satisfaction <= self.detractor_threshold
-        self.promoters += int(np.count_nonzero(finished & promoter))
-        self.finished_detractors += int(np.count_nonzero(finished & detractor))
-        self.detractors += int(np.count_nonzero(detractor))
-        self.left_at += np.bincount(stage, minlength=len(self.left_at))
-        for layer in range(3):
-            self.trust[layer] += trust_sum[layer]
-        self.satisfaction += float(satisfaction.sum())
-        self.finished_satisfaction += float(satisfaction[finished].sum())
-        self.reactance += float(reactance.sum())
+def settle(tally, finished, satisfaction, reactance, trust_sum, stage):
+    """Buyers who left the pipeline this step, with their final values (ascending order).
+
+    `finished` flags customers who finished (the others abandoned); `trust_sum` is the
+    sum of their expected trust per layer. Adds trust, satisfaction and reactance to
+    the frozen sums and counts promoters and detractors among them. `tally` is a `Tally`
+    or anything with its arrays (the compiled engine's).
+    """
+    counts, sums = tally.counts, tally.sums
+    n_finished = total(finished)
+    counts[FINISHED_COUNT] += n_finished
+    counts[ABANDONED_COUNT] += satisfaction.size - n_finished
+    promoter = satisfaction >= tally.thresholds[0]
+    detractor = satisfaction <= tally.thresholds[1]
+    counts[PROMOTERS] += total(finished & promoter)
+    counts[FINISHED_DETRACTORS] += total(finished & detractor)
+    counts[DETRACTORS] += total(detractor)
+    tally.left_at[:] += np.bincount(stage, minlength=tally.left_at.size)
+    for layer in range(3):
+        sums[TRUST + layer] += trust_sum[layer]
+    sums[SATISFACTION] += total(satisfaction)
+    sums[FINISHED_SATISFACTION] += total(satisfaction[finished])
+    sums[REACTANCE] += total(reactance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +135,7 @@ class BuyerValues:
 
     def settle_into(self, tally: Tally, finished_code: int) -> None:
         """Add these buyers, who just left the pipeline, to `tally`'s frozen sums."""
-        tally.settle(
-            self.status == finished_code, self.satisfaction, self.reactance,
+        settle(
+            tally, self.status == finished_code, self.satisfaction, self.reactance,
             self.trust_sum, self.stage,
         )  # fmt: skip

@@ -6,16 +6,20 @@ from pathlib import Path
 
 import mesa
 import numpy as np
+from mesa.time import EventGenerator, Priority, Schedule
 
 from trustsim.engines import fastest_engine
 from trustsim.engines.arrays import ArrayEngine
-from trustsim.model import rules, steps
+from trustsim.model import steps
 from trustsim.model.codes import ACTIONS, OUTCOMES, STATUSES, UNIFORM_ROWS
 from trustsim.model.stages import StageTable
 from trustsim.scenarios import Scenario, load_scenario
 from trustsim.sim import measures
 
 ENGINES = ("vectorized", "agents", "compiled")
+# Uniforms drawn at once when many steps run per call (256 Ki: 1 MB of float32, so a
+# block of draws is still in the CPU cache when the compiled steps read it).
+LEAP_DRAWS = 1 << 18
 
 
 class TrustModel(mesa.Model):
@@ -84,8 +88,6 @@ class TrustModel(mesa.Model):
         else:
             self.engine = ArrayEngine(self.spec, self.stages, setup_rng)
         self.promoters = self.detractors = 0  # stocks: every buyer who has left so far
-        self.talking = (0.0, 0.0)  # promoters and detractors still talking
-        self.outside, self.imitation, self.talk_kept = self.spec.word_of_mouth_per_step()
         self.new_leads = 0
         self.short_horizon_snapshot: dict[str, float] | None = None
         self.record_choices = record_choices
@@ -102,53 +104,62 @@ class TrustModel(mesa.Model):
     def step(self) -> None:
         """One step: every active buyer acts, then the market brings new leads."""
         u = self.step_rng.random((UNIFORM_ROWS, self.engine.size), dtype=np.float32)
-        for name in self.STEP_ORDER:
-            getattr(self.engine, name)(u, self.steps)
+        t, given = self.steps, self.arrivals
+        replaying = given is not None and t <= len(given)
+        recorded, spared = (given[t - 1], self.spared) if replaying else (None, None)
+        self.record_arrivals([self.engine.step(u, t, recorded, spared)])
+        del u  # the draws are used up: free them before the measures (peak memory)
+        self.end_step()
+
+    def run_model(self) -> None:
+        """Run to the horizon.
+
+        Without the per-step series and choice log, an engine that runs many steps per
+        call (the compiled one: `engine.leap`) runs them all, stopping only at the short
+        horizon for its snapshot: the same draws, in the same order, as step by step.
+        """
+        leaps = hasattr(self.engine, "leap") and self.arrivals is None
+        if self.series or self.record_choices or not leaps:
+            super().run_model()
+            return
+        for until in (min(self.spec.time.short_horizon, self.horizon), self.horizon):
+            if self.running and self.steps < until:
+                self._leap(until - self.steps)
+
+    def _leap(self, count: int) -> None:
+        """`count` steps in the engine's loop, drawn in blocks of up to LEAP_DRAWS uniforms."""
+        size = self.engine.size
+        block = max(1, LEAP_DRAWS // (UNIFORM_ROWS * size))
+        for done in range(0, count, block):
+            u = self.step_rng.random(
+                (min(block, count - done), UNIFORM_ROWS, size), dtype=np.float32
+            )
+            self.record_arrivals(self.engine.leap(u, self.steps + done + 1))
+        # Mesa calls `step` from a recurring event: stop it, move the clock on, restart it.
+        self._default_schedule.stop()
+        self.steps += count
+        self._advance_time(self.time + count)
+        self._default_schedule = EventGenerator(
+            self, self._do_step, Schedule(interval=1.0, start=self.time + 1.0), Priority.HIGH
+        ).start()
+        self.end_step()
+
+    def record_arrivals(self, new_per_step: list[np.ndarray]) -> None:
+        """The buyers who became leads in each step just run (`lead_arrivals`)."""
+        self.lead_arrivals.extend(new_per_step)
+        self.new_leads = len(new_per_step[-1])
+
+    def end_step(self) -> None:
+        """What follows a step: word of mouth, the choice record, snapshot and measures."""
+        self.promoters, self.detractors = self.engine.word_of_mouth()
         if self.record_choices:
             self._choice_records.append(self.engine.choice_record(self.steps))
-        self.spread_word_of_mouth()
-        self.arrive_leads(u)
-        del u  # the draws are used up: free them before the measures (peak memory)
         if self.steps == min(self.spec.time.short_horizon, self.horizon):
             self.short_horizon_snapshot = measures.closing_snapshot(self)
         if self.series:
             self.datacollector.collect(self)
         if self.steps >= self.horizon:
             self.running = False
-
-    def spread_word_of_mouth(self) -> None:
-        """Promoters and detractors among buyers who have left the pipeline. Those who left
-        this step start talking; each keeps talking with a half-life (a Bass-SIR recovery,
-        Fibich 2017): talking <- kept * talking + newly left."""
-        promoters, detractors = self.engine.word_of_mouth()
-        kept, (talking_promoters, talking_detractors) = self.talk_kept, self.talking
-        self.talking = (
-            kept * talking_promoters + (promoters - self.promoters),
-            kept * talking_detractors + (detractors - self.detractors),
-        )
-        self.promoters, self.detractors = promoters, detractors
-
-    def arrive_leads(self, u: np.ndarray) -> None:
-        """New leads arrive with the Bass hazard, detractors deter others; reputation and
-        affordances set the new leads' base rates."""
-        (mk, tr), (promoters, detractors) = (self.spec.market, self.spec.trust), self.talking
-        hazard = rules.lead_hazard(self.outside, self.imitation, promoters, mk.size)
-        deterrence = rules.deterrence_hazard(
-            self.imitation, mk.bad_news_weight, detractors, mk.size, hazard
-        )
-        rep = rules.reputation(promoters, detractors, mk.reputation_prior)
-        base_rates = rules.lead_base_rates(
-            tr.base_rate, rep, float(self.stages.affordance.mean()),
-            tr.reputation_shift, tr.affordance_shift,
-        )  # fmt: skip
-        t, given = self.steps, self.arrivals
-        replaying = given is not None and t <= len(given)
-        recorded, spared = (given[t - 1], self.spared) if replaying else (None, None)
-        new = self.engine.arrive_leads(
-            u, t, hazard, deterrence, self.outside, base_rates, recorded, spared
-        )
-        self.new_leads = len(new)
-        self.lead_arrivals.append(new)
 
     def choice_log(self):
         """Every recorded choice as a DataFrame (needs `record_choices=True`).
