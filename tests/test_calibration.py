@@ -179,12 +179,13 @@ def test_calibrate_refuses_bad_input_with_one_line_and_writes_nothing(files, tmp
 
 
 def test_runs_with_a_posterior_draw_each_replication_from_it_paired_across_scenarios(calibrated):
-    from trustsim.calibration.carry import posterior_overrides, run_with_posterior
+    from trustsim.calibration.carry import draw_posterior, run_with_posterior
     from trustsim.experiments.runner import replication_seed, simulate
 
     result, _, _ = calibrated
-    draws = posterior_overrides(result.out_dir, 3, seed=4)
-    assert draws == posterior_overrides(result.out_dir, 3, seed=4)
+    posterior_draws = draw_posterior(result.out_dir, 3, seed=4)
+    draws = [posterior_draws.overrides(r) for r in range(3)]
+    assert posterior_draws == draw_posterior(result.out_dir, 3, seed=4)
     posterior = pd.read_parquet(result.out_dir / "posterior.parquet")
     for drawn in draws:
         value = float(drawn[0].split("=")[1])
@@ -198,6 +199,7 @@ def test_runs_with_a_posterior_draw_each_replication_from_it_paired_across_scena
         summary, _ = simulate(spec, replication_seed(4, 2))
         row = run.summaries.query("scenario == @name and replication == 2").iloc[0]
         assert row["leads"] == summary["leads"] and row["closed_deals"] == summary["closed_deals"]
+    assert run.provenance()["posterior"] == posterior_draws.provenance()
 
 
 def test_compare_command_with_posterior_says_so(calibrated, tmp_path):
@@ -210,3 +212,52 @@ def test_compare_command_with_posterior_says_so(calibrated, tmp_path):
     assert "intervals include parameter uncertainty" in out.stderr
     missing = invoke("run", "real-estate", "-n", "2", "-t", "3", "--posterior", tmp_path)
     assert missing.exit_code == 2 and "no calibration here" in missing.output
+
+
+def test_features_with_a_posterior_share_each_replications_draw_and_remove_the_feature_after_it(
+    calibrated, tmp_path
+):
+    from trustsim.calibration.carry import draw_posterior
+    from trustsim.experiments.features import feature_value
+
+    result, _, _ = calibrated
+    fixed = [*MARKET, "time.steps=8", "time.short_horizon=8"]
+    draws = draw_posterior(result.out_dir, 2, seed=5)
+    value = feature_value("real-estate-verifiable", 2, 5, None, fixed, draws=draws)
+    runs = value.result.summaries.set_index(["scenario", "replication"])
+    base = load_scenario("real-estate-verifiable", fixed)
+    for feature in value.table.itertuples():
+        name = f"real-estate-verifiable.without-{feature.kind}-{feature.stage}"
+        removal = "false" if feature.kind == "delegation" else "0"
+        for r in range(2):
+            spec = load_scenario(
+                base, [*draws.overrides(r), f"stages.{feature.stage}.{feature.kind}={removal}"]
+            )
+            summary, _ = simulate_one(spec, seed=5, replication=r)
+            assert runs.loc[(name, r), "closed_deals"] == summary["closed_deals"]
+    value.write(tmp_path / "features")
+    meta = json.loads((tmp_path / "features" / "run.json").read_text())
+    recorded = meta["posterior"]["draws"]
+    assert [d["choice.exit_bias"] for d in recorded] == [v[0] for v in draws.values]
+    assert meta["posterior"]["directory"] == str(result.out_dir.resolve())
+
+
+def test_features_command_with_posterior_says_so_and_refuses_a_missing_calibration(
+    calibrated, tmp_path
+):
+    result, _, _ = calibrated
+    out = invoke(
+        "features", "real-estate-verifiable", "-n", "2", "-t", "5", "--set", MARKET[0],
+        "--posterior", result.out_dir, "--format", "csv", "--out", tmp_path / "f",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "intervals include parameter uncertainty" in out.stderr
+    assert json.loads((tmp_path / "f" / "run.json").read_text())["posterior"]["seed"] == 0
+    missing = invoke("features", "real-estate-verifiable", "-n", "2", "--posterior", tmp_path)
+    assert missing.exit_code == 2 and "no calibration here" in missing.output
+
+
+def simulate_one(spec, seed: int, replication: int):
+    from trustsim.experiments.runner import replication_seed, simulate
+
+    return simulate(spec, replication_seed(seed, replication), series=False)

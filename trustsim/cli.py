@@ -101,11 +101,7 @@ def _common_run_options(func):
             "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
             show_default=True, help="Output format on stdout.",
         ),
-        click.option(
-            "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
-            help="Draw each replication's parameters from the posterior of `trustsim "
-            "calibrate --out DIR` (the same draw in every scenario).",
-        ),
+        _posterior_option("scenario"),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -116,6 +112,14 @@ def _seed_option():
     return click.option(
         "--seed", "-s", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
         help="Root seed (0 to 2**63-1).",
+    )  # fmt: skip
+
+
+def _posterior_option(shared_by: str):
+    return click.option(
+        "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
+        help="Draw each replication's parameters from the posterior of `trustsim "
+        f"calibrate --out DIR` (the same draw in every {shared_by}; --set values win).",
     )  # fmt: skip
 
 
@@ -623,7 +627,8 @@ def report(results_dir, out_file, template, pdf, metrics, title, client, project
     default="table",
     show_default=True,
 )
-def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt):
+@_posterior_option("variant")
+def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt, posterior):
     """Usage is not value: remove each delegation feature and verification affordance
     in turn and measure what it costs in closed deals and satisfaction (95% CIs).
 
@@ -637,10 +642,11 @@ def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt
 
     base = load_scenario(scenario, overrides)
     removable = removable_features(base)[0]
+    draws = _posterior_draws(posterior, replications, seed)
 
     def simulate():
         with _progress((len(removable) + 1) * replications, fmt != "table") as advance:
-            return feature_value(scenario, replications, seed, steps, overrides, advance)
+            return feature_value(scenario, replications, seed, steps, overrides, advance, draws)
 
     _simulate_and_save(
         out_dir, "features", lambda: [base.name, *(f.variant_name(base.name) for f in removable)],
@@ -1340,6 +1346,17 @@ def _write_failed(path, exc: OSError) -> None:
     fix = "give a path you can write" if user_path else "free space or fix the file system"
     click.echo(f"Error: {path}: cannot write ({exc.strerror or exc}); {fix}.", err=True)
     sys.exit(2 if user_path else 1)
+
+
+def _posterior_draws(posterior_dir, replications: int, seed: int):
+    """A calibration's posterior drawn once per replication (said on stderr), or None."""
+    if posterior_dir is None:
+        return None
+    from trustsim.calibration.carry import draw_posterior, posterior_note
+
+    draws = draw_posterior(posterior_dir, replications, seed)
+    click.echo(posterior_note(posterior_dir, replications), err=True)
+    return draws
 
 
 def _posterior_run(posterior_dir):

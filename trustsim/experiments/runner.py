@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[int, int], None]
 # The scenario replication r of a named scenario runs, e.g. with parameters drawn for r.
 ReplicationVariant = Callable[[str, Scenario, int], Scenario]
+
+
+class ReplicationDraws(Protocol):
+    """Parameters drawn once per replication and shared by every scenario, e.g. from a
+    calibration's posterior (`trustsim.calibration.carry.PosteriorDraws`)."""
+
+    def apply(self, scenario: Scenario, replication: int, fixed: Sequence[str] = ()) -> Scenario:
+        """The scenario with replication r's draw applied, then the explicit `fixed` values."""
+        ...
+
+    def provenance(self) -> dict:
+        """What a result's metadata records about the draws."""
+        ...
 
 
 def replication_seed(root_seed: int, replication: int) -> np.random.SeedSequence:
@@ -92,6 +105,8 @@ class RunResult:
         summaries: one row per (scenario, replication) with every run measure.
         timeseries: one row per (scenario, replication, step) with every step measure.
         scenarios: the fully resolved scenarios by name.
+        posterior: where replication r's parameters were drawn from, when they were
+            (`trustsim.calibration.carry.PosteriorDraws.provenance`); None otherwise.
     """
 
     summaries: pd.DataFrame
@@ -102,6 +117,7 @@ class RunResult:
     steps: int | None
     engine: str
     command: str = field(default_factory=lambda: " ".join(sys.argv))
+    posterior: dict | None = None
 
     @property
     def names(self) -> list[str]:
@@ -160,7 +176,7 @@ class RunResult:
             "steps": self.steps,
             "engine": self.engine,
             "command": self.command,
-        }
+        } | ({"posterior": self.posterior} if self.posterior is not None else {})
 
     def write(
         self,
