@@ -261,3 +261,32 @@ def simulate_one(spec, seed: int, replication: int):
     from trustsim.experiments.runner import replication_seed, simulate
 
     return simulate(spec, replication_seed(seed, replication), series=False)
+
+
+def test_a_final_check_short_of_its_ess_adds_adapted_rounds_until_it_is_reached(
+    calibrated, tmp_path
+):
+    import shutil
+    from dataclasses import replace
+
+    result, _, _ = calibrated
+    out = tmp_path / "cal"
+    shutil.copytree(result.out_dir, out)
+    # The waves on disk are kept; a budget leaving 30 draws cannot give an ESS of 50.
+    spent = sum(len(wave.unit) for wave in result.waves) * SETTINGS.replications
+    settings = replace(SETTINGS, final_draws=30, budget=spent + 30 * SETTINGS.replications)
+    again = calibrate(result.problem, out, settings, in_process_runner)
+    rounds = again.rounds
+    assert rounds[0]["draws"] == 30 and rounds[0]["ess"] < 50
+    assert 1 < len(rounds) <= 1 + settings.ess_rounds
+    assert again.ess == rounds[-1]["ess"] >= 50 > rounds[-2]["ess"]
+    assert len(again.draws) == sum(r["draws"] for r in rounds)
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert sorted(set(posterior["round"])) == [r["round"] for r in rounds]
+    assert json.loads((out / "calibration.json").read_text())["final_rounds"] == rounds
+    summary = pd.read_csv(out / "posterior-summary.csv")
+    for row in summary.itertuples():
+        assert row.q05 <= TRUTH[row.parameter] <= row.q95, row
+    resumed = Recorder()
+    assert calibrate(result.problem, out, settings, resumed).ess == pytest.approx(again.ess)
+    assert sum(report.ran for report in resumed.reports) == 0

@@ -1244,6 +1244,14 @@ def observe(scenario, seed, steps, overrides, out_file):
     help="The least posterior draws run for real in the final check; budget the waves "
     "leave buys more.",
 )
+@click.option(
+    "--ess-rounds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="If the final check's effective sample size is below 50, up to this many more "
+    "rounds of --draws draws from a proposal adapted to the weights (runs beyond --budget).",
+)
 @_seed_option()
 @click.option(
     "--set",
@@ -1274,8 +1282,8 @@ def observe(scenario, seed, steps, overrides, out_file):
 )
 @click.option("--quiet", "-q", is_flag=True, help="No line per wave.")
 def calibrate(
-    scenario, data_file, priors_file, out_dir, budget, replications, draws, seed, overrides,
-    holdout, workers, scheduler, quiet,
+    scenario, data_file, priors_file, out_dir, budget, replications, draws, ess_rounds, seed,
+    overrides, holdout, workers, scheduler, quiet,
 ):  # fmt: skip
     """Calibrate SCENARIO's uncertain parameters to a firm's funnel data.
 
@@ -1283,8 +1291,9 @@ def calibrate(
     out the parameter values that cannot reproduce the data; draws from what is left are
     run for real and weighted by their likelihood. Writes posterior.parquet,
     posterior-summary.csv, calibrated.toml (extends SCENARIO), waves.csv and
-    posterior-predictive.csv to DIR; fails (exit 1) if the effective sample size is
-    below 50.
+    posterior-predictive.csv to DIR. If the effective sample size of the final draws
+    is below 50, more rounds of draws are run (--ess-rounds); it fails (exit 1) if it is
+    still below 50.
 
     \b
     Example:
@@ -1307,7 +1316,10 @@ def calibrate(
         raise TrustsimInputError("give either --workers or --scheduler, not both.")
     held = [item for item in (holdout or "").split(",") if item.strip()]
     problem = load_problem(scenario, data_file, priors_file, held, overrides)
-    settings = Settings(budget=budget, replications=replications, final_draws=draws, seed=seed)
+    settings = Settings(
+        budget=budget, replications=replications, final_draws=draws, seed=seed,
+        ess_rounds=ess_rounds,
+    )  # fmt: skip
     check_budget(problem, settings)
 
     def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
