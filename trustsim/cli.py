@@ -556,7 +556,15 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
 @click.option(
     "--date", default="", help="Date on the title slide (YYYY-MM-DD also dates the file)."
 )
-def report(results_dir, out_file, template, pdf, metrics, title, client, project, author, date):
+@click.option(
+    "--calibration", default=None, metavar="DIR", type=click.Path(file_okay=False),
+    help="Add the slide 'Is it your market?' for this `trustsim calibrate --out DIR` "
+    "(default: the calibration RESULTS were run with by --posterior, if any).",
+)  # fmt: skip
+def report(
+    results_dir, out_file, template, pdf, metrics, title, client, project, author, date,
+    calibration,
+):  # fmt: skip
     """Write a 16:9 client deck from RESULTS: summary, scorecard, evidence, recommendation.
 
     Every claim about a difference comes from a paired test; where none is established the
@@ -574,9 +582,14 @@ def report(results_dir, out_file, template, pdf, metrics, title, client, project
     info = DeckInfo(client=client, project=project, author=author, date=date)
     if title:
         info.title = title
+    results = load_results(results_dir)
+    if calibration is not None:
+        from trustsim.report.market_fit import with_calibration
+
+        results = with_calibration(results, calibration)
     try:
         deck = build_report(
-            load_results(results_dir),
+            results,
             out_file,
             template=template,
             pdf=pdf,

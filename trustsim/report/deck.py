@@ -367,7 +367,7 @@ class _Builder:
         import matplotlib.pyplot as plt
 
         from trustsim.charts import make_chart
-        from trustsim.report import story
+        from trustsim.report import market_fit, story
 
         pptx_tmp, csv_tmp = staged
         results = self.results
@@ -389,6 +389,7 @@ class _Builder:
                 self.effects += tale.effects
                 self.text_slide("Executive summary", story.findings(tale), tale.effects)
                 self.scorecard_slide(metrics)
+            market_fit.add_slide(self)  # "Is it your market?", when results carry a calibration
             for i, chart in enumerate(charts, start=1):
                 self.chart_slide(chart, _png(chart), i)
             if compare:
