@@ -650,8 +650,9 @@ def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt
       trustsim features real-estate-verifiable -n 20 --out features/
       trustsim chart features/ --kind usage-value
     """
-    from trustsim.experiments.features import feature_value, print_features, removable_features
+    from trustsim.experiments.features import feature_value, removable_features
     from trustsim.scenarios import load_scenario
+    from trustsim.terminal.features import print_features
 
     base = load_scenario(scenario, overrides)
     removable = removable_features(base)[0]
@@ -736,7 +737,8 @@ def _run_sweep(experiment, out_dir, options: dict, quiet: bool):
     """Run a sweep with a progress display; Ctrl-C or SIGTERM stop it cleanly (exit 130)."""
     import signal
 
-    from trustsim.experiments.sweep import ProgressDisplay, sweep
+    from trustsim.experiments.sweep import sweep
+    from trustsim.terminal import ProgressDisplay
 
     if options["workers"] is not None and options["scheduler"] is not None:
         raise TrustsimInputError("give either --workers or --scheduler, not both.")
@@ -842,13 +844,14 @@ def results(sweep_dir, metrics, fmt, limit, compact):
       trustsim results sweeps/grid --compact
     """
     from trustsim.experiments import results as sweep_results
+    from trustsim.terminal.sweeps import print_summary
 
     with _sweep_session():
         if compact:
             before, kept = sweep_results.compact(sweep_dir)
             click.echo(f"Compacted {before} parts into one ({kept} runs).", err=True)
         table = sweep_results.point_summary(sweep_dir, metrics)
-        sweep_results.print_summary(sweep_dir, table, fmt, limit)
+        print_summary(sweep_dir, table, fmt, limit)
         failures = sweep_results.failure_summary(sweep_dir)
     for row in failures.head(5).itertuples():
         click.echo(f"{row.runs} run(s) failed with: {row.error}", err=True)
@@ -880,6 +883,7 @@ def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
 
     from trustsim.experiments import sensitivity as sa
     from trustsim.experiments.experiment import load_experiment
+    from trustsim.terminal.sweeps import print_indices
 
     if (Path(experiment) / "sweep.json").is_file():
         out_dir = experiment
@@ -897,7 +901,7 @@ def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
     with _sweep_session():
         table = sa.analyze(out_dir, metrics, resamples)
         paths = sa.write_sensitivity(out_dir, table)
-    sa.print_indices(table, fmt)
+    print_indices(table, fmt)
     for metric in sorted(set(table.loc[table["value"].isna(), "metric"])):
         click.echo(f"Note: {metric} is undefined at some design points; no indices.", err=True)
     click.echo(f"Written: {', '.join(str(p) for p in paths)}", err=True)
@@ -956,12 +960,13 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path, force)
     from trustsim.experiments import trace as tracing
     from trustsim.output import reporting_failures
     from trustsim.scenarios import load_scenario
+    from trustsim.terminal.trace import print_trace
 
     spec = load_scenario(scenario, overrides)
     replace = tracing.check_trace_target(out_path, spec, seed, steps, force) if out_path else False
     journey = tracing.trace_buyer(spec, buyer, seed=seed, steps=steps, engine=engine)
     title = f"Buyer {buyer} in {scenario} (seed {seed})"
-    tracing.print_trace(journey, buyer, title, fmt)
+    print_trace(journey, buyer, title, fmt)
     if out_path:
         provenance = tracing.trace_provenance(spec, buyer, seed, steps)
         with reporting_failures(out_path):
@@ -1357,7 +1362,7 @@ def calibrate(
         sys.exit(130)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    from trustsim.calibration.outputs import print_calibration
+    from trustsim.terminal.calibration import print_calibration
 
     print_calibration(result)
 
