@@ -290,3 +290,57 @@ def test_a_final_check_short_of_its_ess_adds_adapted_rounds_until_it_is_reached(
     resumed = Recorder()
     assert calibrate(result.problem, out, settings, resumed).ess == pytest.approx(again.ess)
     assert sum(report.ran for report in resumed.reports) == 0
+
+
+EXPERIMENT = """
+name = "posterior-grid"
+scenarios = ["real-estate"]
+replications = 2
+seed = 3
+steps = 8
+set = ["market.size=500", "time.short_horizon=8", "market.outside_influence=0.01"]
+metrics = ["leads", "closed_deals"]
+
+[design]
+method = "grid"
+
+[factors]
+"stages.contract.affordance" = { values = [0.0, 0.6] }
+"""
+
+
+def test_a_sweep_with_a_posterior_runs_replication_r_of_every_point_with_draw_r(
+    calibrated, tmp_path
+):
+    from trustsim.calibration.carry import draw_posterior
+    from trustsim.experiments.experiment import load_experiment
+    from trustsim.experiments.results import load_runs
+    from trustsim.experiments.runner import replication_seed, simulate
+    from trustsim.experiments.sweep import sweep
+
+    result, _, _ = calibrated
+    (tmp_path / "exp.toml").write_text(EXPERIMENT, encoding="utf-8")
+    out = tmp_path / "sweep"
+    done = invoke("sweep", tmp_path / "exp.toml", "--out", out, "--workers", "0", "-q",
+                  "--posterior", result.out_dir)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "intervals include parameter uncertainty" in done.stderr
+    draws = draw_posterior(result.out_dir, 2, seed=3)
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["posterior"]["draws"] == draws.provenance()["draws"]
+    runs = load_runs(out)
+    assert len(runs) == 4 and set(runs["status"]) == {"ok"}
+    base = load_scenario("real-estate", [*load_experiment(tmp_path / "exp.toml").spec.set,
+                                         "time.steps=8"])  # fmt: skip
+    for _, row in runs.iterrows():
+        # The draw, except what `set` fixes (outside influence), then the point's value.
+        drawn = [t for t in draws.overrides(row["replication"]) if "outside_influence" not in t]
+        point = f"stages.contract.affordance={row['stages.contract.affordance']}"
+        spec = load_scenario(base, [*drawn, point])
+        assert spec.market.outside_influence == 0.01
+        summary, _ = simulate(spec, replication_seed(3, row["replication"]), series=False)
+        assert row["closed_deals"] == summary["closed_deals"] and row["leads"] == summary["leads"]
+    again = sweep(tmp_path / "exp.toml", out, workers=0, draws=draws)
+    assert again.ran == 0 and again.skipped == 4
+    plain = invoke("sweep", tmp_path / "exp.toml", "--out", out, "--workers", "0", "-q")
+    assert plain.exit_code == 2 and "drawn from a posterior there only" in plain.output

@@ -115,11 +115,11 @@ def _seed_option():
     )  # fmt: skip
 
 
-def _posterior_option(shared_by: str):
+def _posterior_option(shared_by: str, explicit: str = "--set values"):
     return click.option(
         "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
         help="Draw each replication's parameters from the posterior of `trustsim "
-        f"calibrate --out DIR` (the same draw in every {shared_by}; --set values win).",
+        f"calibrate --out DIR` (the same draw in every {shared_by}; {explicit} win over it).",
     )  # fmt: skip
 
 
@@ -702,6 +702,7 @@ def _sweep_options(func):
         ),
         click.option("--dashboard", is_flag=True, help="Serve the local Dask dashboard on :8787."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+        _posterior_option("design point", "the design's own values"),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -742,6 +743,11 @@ def _run_sweep(experiment, out_dir, options: dict, quiet: bool):
 
     if options["workers"] is not None and options["scheduler"] is not None:
         raise TrustsimInputError("give either --workers or --scheduler, not both.")
+    options = dict(options)
+    spec = experiment.spec
+    options["draws"] = _posterior_draws(
+        options.pop("posterior"), spec.replications, experiment.seed
+    )
 
     def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
         raise KeyboardInterrupt
@@ -886,6 +892,11 @@ def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
     from trustsim.terminal.sweeps import print_indices
 
     if (Path(experiment) / "sweep.json").is_file():
+        if options["posterior"] is not None:
+            raise TrustsimInputError(
+                f"--posterior: {experiment} is a sweep already run; give the experiment "
+                "to run it with parameters drawn from the posterior."
+            )
         out_dir = experiment
     else:
         loaded = load_experiment(experiment)

@@ -32,6 +32,14 @@ class ReplicationDraws(Protocol):
     """Parameters drawn once per replication and shared by every scenario, e.g. from a
     calibration's posterior (`trustsim.calibration.carry.PosteriorDraws`)."""
 
+    def overrides(self, replication: int) -> tuple[str, ...]:
+        """Replication r's draw as `PATH=VALUE` strings."""
+        ...
+
+    def key(self, replication: int) -> str:
+        """A hash of replication r's draw (part of a sweep run's key)."""
+        ...
+
     def apply(self, scenario: Scenario, replication: int, fixed: Sequence[str] = ()) -> Scenario:
         """The scenario with replication r's draw applied, then the explicit `fixed` values."""
         ...
