@@ -126,7 +126,7 @@ def test_reactance_is_convex_in_pressure_and_fades():
 
 def experience(outcome, expectation, **overrides):
     params = dict(
-        risk=0.0, effort=0.0, control_need=0.5, pressure=0.0, propensity=0.5, forced=0.0,
+        risk=0.0, effort=0.0, control_need=0.5, pressure=0.0, reactance_trait=0.5, forced=0.0,
         incident_stake=0.0, baseline=0.85, surprise_weight=0.5, loss_aversion=2.25,
         anxiety_penalty=0.5, effort_weight=0.3, pressure_penalty=0.4, forced_penalty=1.0,
         incident_loss=0.3,
@@ -134,7 +134,7 @@ def experience(outcome, expectation, **overrides):
     params.update(overrides)
     risk = params.pop("risk")
     effort = params.pop("effort")
-    positional = [params.pop(k) for k in ("control_need", "pressure", "propensity", "forced")]
+    positional = [params.pop(k) for k in ("control_need", "pressure", "reactance_trait", "forced")]
     incident_stake = params.pop("incident_stake")
     return float(
         rules.stage_experience(outcome, expectation, risk, effort, *positional, incident_stake,
@@ -160,11 +160,18 @@ def test_satisfaction_is_an_exponential_average():
     assert rules.update_satisfaction(0.6, 1.0, 0.3) == pytest.approx(0.72)
 
 
-def test_lead_hazard_is_bass_with_bad_news_and_clipped():
-    # p + q (P - nu D) / M = 0.01 + 0.4 * (50 - 2 * 10) / 1000 = 0.01 + 0.012 = 0.022
-    assert rules.lead_hazard(0.01, 0.4, 50, 10, 2.0, 1000) == pytest.approx(0.022)
-    assert rules.lead_hazard(0.01, 0.4, 0, 100, 2.0, 1000) == 0.0
-    assert rules.lead_hazard(0.9, 5.0, 1000, 0, 2.0, 1000) == 1.0
+def test_lead_hazard_is_bass_in_talking_promoters_and_clipped():
+    # p + q P / M = 0.01 + 0.4 * 50 / 1000 = 0.03
+    assert rules.lead_hazard(0.01, 0.4, 50, 1000) == pytest.approx(0.03)
+    assert rules.lead_hazard(0.9, 5.0, 1000, 1000) == 1.0
+
+
+def test_detractors_deter_at_q_times_nu_per_talking_detractor_share_never_past_one():
+    # q nu D / M = 0.4 * 2 * 10 / 1000 = 0.008, whatever the lead hazard
+    assert rules.deterrence_hazard(0.4, 2.0, 10, 1000, 0.03) == pytest.approx(0.008)
+    assert rules.deterrence_hazard(0.4, 2.0, 0, 1000, 0.03) == 0.0
+    # the two hazards share one draw: together they never exceed 1
+    assert rules.deterrence_hazard(5.0, 2.0, 900, 1000, 0.25) == pytest.approx(0.75)
 
 
 def test_reputation_and_base_rates():

@@ -165,7 +165,7 @@ def run_with_posterior(
 
 def compare_with_posterior(
     base, others, posterior_dir, replications=20, seed=0, steps=None, overrides=(),
-    engine="vectorized", progress=None,
+    engine="vectorized", progress=None, decompose=True,
 ):  # fmt: skip
     """Like `trustsim.compare`, with replication r's parameters drawn from the posterior
     (the same draw in every scenario, so differences stay paired)."""
@@ -174,7 +174,7 @@ def compare_with_posterior(
     draws = draw_posterior(posterior_dir, replications, seed)
     variant = draws.variant(overrides)
     result, differences = compare(
-        base, others, replications, seed, steps, overrides, engine, progress, variant
+        base, others, replications, seed, steps, overrides, engine, progress, variant, decompose
     )
     result.posterior = draws.provenance()
     return result, differences

@@ -16,7 +16,8 @@ are `&` and `|`, which mean the same on booleans and boolean arrays. Clipping is
 with `np.minimum`/`np.maximum`, which give the same values as `np.clip`.
 
 Notation follows docs/ODD.md: x stake, ra risk aversion, c control need, C verification
-skill, k reactance propensity, A affordance, phi pressure, T trust, u uncertainty.
+skill, k the trait `reactance` (a propensity; the argument `reactance_trait`, beside the
+accumulated state R), A affordance, phi pressure, T trust, u uncertainty.
 """
 
 from __future__ import annotations
@@ -228,14 +229,16 @@ def add_evidence(evidence, amount, layer_weight):
 
 
 def accumulate_reactance(
-    reactance, propensity, pressure, forced, control_need, decay, forced_weight
+    reactance, reactance_trait, pressure, forced, control_need, decay, forced_weight
 ):
     """Reactance builds with pressure (convex) and forced steps, and fades.
 
     R <- delta * R + k * phi^2 + f * c * forced
     """
     return (
-        decay * reactance + propensity * pressure * pressure + forced_weight * control_need * forced
+        decay * reactance
+        + reactance_trait * pressure * pressure
+        + forced_weight * control_need * forced
     )
 
 
@@ -246,7 +249,7 @@ def stage_experience(
     effort,
     control_need,
     pressure,
-    propensity,
+    reactance_trait,
     forced,
     incident_stake,
     baseline,
@@ -275,7 +278,7 @@ def stage_experience(
         + gain
         - anxiety_penalty * risk
         - effort_weight * effort * (1.0 - control_need)
-        - pressure_penalty * propensity * pressure * pressure
+        - pressure_penalty * reactance_trait * pressure * pressure
         - forced_penalty * control_need * forced
         - incident_loss * incident_stake
     )
@@ -298,13 +301,22 @@ def collapse_chance(stake, collapse_at_full_stake):
     return collapse_at_full_stake * stake
 
 
-def lead_hazard(outside, word_of_mouth, promoters, detractors, bad_news_weight, market_size):
-    """Per-step chance that a potential buyer becomes a lead (Bass with bad news).
+def lead_hazard(outside, word_of_mouth, promoters, market_size):
+    """Per-step chance that a potential buyer becomes a lead: the discrete Bass hazard.
 
-    h = clip(p + q * (P - nu * D) / M, 0, 1)
+    h = min(p + q * P / M, 1), with p and q per step and P the promoters still talking.
     """
-    raw = outside + word_of_mouth * (promoters - bad_news_weight * detractors) / market_size
-    return float(min(max(raw, 0.0), 1.0))
+    return min(outside + word_of_mouth * promoters / market_size, 1.0)
+
+
+def deterrence_hazard(word_of_mouth, bad_news_weight, detractors, market_size, hazard):
+    """Per-step chance that a potential buyer hears a detractor and is deterred for good.
+
+    d = min(q * nu * D / M, 1 - h): negative word of mouth removes potential buyers
+    from the market (Mahajan, Muller & Kerin 1984; Goldenberg et al. 2007) instead of
+    cancelling advertising; D counts the detractors still talking.
+    """
+    return min(word_of_mouth * bad_news_weight * detractors / market_size, 1.0 - hazard)
 
 
 def reputation(promoters, detractors, prior):

@@ -148,17 +148,35 @@ class Stage(_Strict):
         return self
 
 
+# Length of one step in years, by `time.step_unit` (a year of 365.25 days).
+YEARS_PER_STEP = {
+    "day": 1 / 365.25,
+    "week": 7 / 365.25,
+    "month": 1 / 12,
+    "quarter": 1 / 4,
+    "year": 1.0,
+}
+
+
 class TimeSettings(_Strict):
     steps: int = Field(default=104, ge=1, le=100_000)
     short_horizon: int = Field(default=13, ge=1)
-    step_unit: str = Field(default="week")
+    step_unit: Literal["day", "week", "month", "quarter", "year"] = "week"
+
+    @property
+    def years_per_step(self) -> float:
+        """Length of one step in years: a rate per year times it is a rate per step."""
+        return YEARS_PER_STEP[self.step_unit]
 
 
 class Market(_Strict):
     size: int = Field(default=2000, ge=1, le=50_000_000)
-    outside_influence: float = Field(default=0.002, ge=0.0, le=1.0)
-    word_of_mouth: float = Field(default=0.3, ge=0.0, le=5.0)
+    # Per year: converted to per step by `time.step_unit` (the hazard clips at 1).
+    outside_influence: float = Field(default=0.03, ge=0.0, le=100.0)
+    word_of_mouth: float = Field(default=0.38, ge=0.0, le=100.0)
     bad_news_weight: float = Field(default=2.0, ge=0.0, le=10.0)
+    # Years; inf: promoters and detractors never stop talking (the Bass model).
+    talk_half_life: float = Field(default=0.5, gt=0.0, allow_inf_nan=True)
     promoter_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
     detractor_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     reputation_prior: float = Field(default=20.0, gt=0.0)
@@ -280,6 +298,16 @@ class Scenario(_Strict):
         if len(self.stages) > 100:
             raise ValueError("at most 100 stages")
         return self
+
+    def word_of_mouth_per_step(self) -> tuple[float, float, float]:
+        """(p, q, kept): the market's rates per year as rates per step, and the share of
+        talk kept from one step to the next, 0.5 ** (step length / half-life)."""
+        mk, step = self.market, self.time.years_per_step
+        return (
+            mk.outside_influence * step,
+            mk.word_of_mouth * step,
+            0.5 ** (step / mk.talk_half_life),
+        )
 
     @property
     def display_name(self) -> str:
