@@ -560,13 +560,15 @@ CHART_KINDS = tuple(KINDS)
 def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     """Draw one deck-ready chart (16:9, action title from the data) from RESULTS.
 
-    RESULTS is a directory written by `trustsim run/compare/features --out DIR`. The
-    numbers behind the chart are written beside it as CSV.
+    RESULTS is a directory written by `trustsim run/compare/features/sweep --out DIR`,
+    or a buyer trace from `trustsim trace --out DIR` (the story chart). The numbers
+    behind the chart are written beside it as CSV.
 
     \b
     Example:
       trustsim compare real-estate real-estate-verifiable --out results/
       trustsim chart results/ --kind difference --format svg --out verifiable.svg
+      trustsim trace real-estate --buyer 12 --out tr/ && trustsim chart tr/ -k story
     """
     from pathlib import Path
 
@@ -581,7 +583,9 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     # Charts of different measures get different default files, so drawing one never
     # silently replaces another.
     stem = f"{kind}-{metric}" if metric else kind
-    out = Path(out_file) if out_file else Path(results_dir) / "charts" / f"{stem}.{fmt}"
+    # A trace file given alone gets its charts beside it.
+    folder = Path(results_dir).parent if Path(results_dir).is_file() else Path(results_dir)
+    out = Path(out_file) if out_file else folder / "charts" / f"{stem}.{fmt}"
     replacing = out.exists()
     metric = metric or "closed_deals"
     results = load_results(results_dir)
@@ -605,7 +609,7 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
 @_out_option(
     "out_file",
     "file",
-    "The deck (.pptx); CSVs go to <name>-data/ beside it.",
+    "The deck (.pptx); its numbers go to <name>-data/*.csv and <name>-data.xlsx.",
     default="deck.pptx",
     show_default=True,
 )
@@ -613,7 +617,7 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     "--template",
     type=click.Path(dir_okay=False),
     default=None,
-    help="A .pptx whose slide masters and layouts to use.",
+    help="A .pptx whose size, slide masters and layouts to use.",
 )
 @click.option(
     "--pdf", is_flag=True, help="Also write <name>.pdf: the deck rendered by LibreOffice."
@@ -623,7 +627,8 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     "metrics",
     multiple=True,
     help="A KPI for the scorecard and evidence, primary first (repeatable; default: "
-    "closed_deals, short_closed_deals, satisfaction, nps, revenue).",
+    "closed_deals, short_closed_deals, satisfaction, nps, revenue where it is money, "
+    "contribution and cost_per_deal where the scenarios give their costs).",
 )
 @click.option("--title", default=None, help="Title of the deck.")
 @click.option("--client", default="", help="Client named on the title slide.")
@@ -641,11 +646,12 @@ def report(
     results_dir, out_file, template, pdf, metrics, title, client, project, author, date,
     calibration,
 ):  # fmt: skip
-    """Write a 16:9 client deck from RESULTS: summary, scorecard, evidence, recommendation.
+    """Write a client deck from RESULTS: summary, scorecard, evidence, recommendation.
 
     Every claim about a difference comes from a paired test; where none is established the
     deck says so. Each chart slide has its action title, a takeaway and the provenance in
-    the notes; a CSV per chart goes beside the deck.
+    the notes; bar charts are native PowerPoint charts; every chart's numbers go beside
+    the deck (CSVs and one workbook). 16:9, or the size of --template.
 
     \b
     Example:

@@ -17,6 +17,7 @@ import numpy as np
 
 from trustsim.charts.base import Chart, finish, new_figure, note, number, percent
 from trustsim.charts.style import ALERT, LIGHT_GREY, TEXT
+from trustsim.model import metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,7 +68,9 @@ def _share_out(total: float, weights: np.ndarray) -> np.ndarray:
 
 
 def funnel_data(run: RunResult, scenario: str | None = None) -> pd.DataFrame:
-    """Per stage: buyers reaching it (mean, 95% CI), share who moved on, left, or are still there.
+    """Per stage: buyers reaching it (mean, 95% CI), share who moved on, were lost there
+    (`left_share`: walked away or deal collapsed, per buyer; see trustsim.model.metrics),
+    or are still there.
 
     Example:
         >>> import trustsim
@@ -99,6 +102,7 @@ def funnel_data(run: RunResult, scenario: str | None = None) -> pd.DataFrame:
             {
                 "scenario": name,
                 "stage": stage,
+                "stage_label": spec.stage_label(stage),
                 "closing": stage == spec.closing_stage,
                 "reached": m,
                 "ci_low": low,
@@ -146,7 +150,7 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     for i, row in rows.iterrows():
         text = f"{number(row.reached)}"
         if not np.isnan(row.left_share):
-            text += f"   {percent(row.left_share)} leave · {percent(row.moved_on_share)} move on"
+            text += f"   {percent(row.left_share)} lost · {percent(row.moved_on_share)} move on"
         ax.annotate(
             text,
             (row.ci_high, i),
@@ -157,7 +161,8 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             color=ALERT if i == worst else TEXT,
             fontweight="bold" if i == worst else "normal",
         )
-    labels = [f"{s}  ✓" if c else s for s, c in zip(rows["stage"], rows["closing"], strict=True)]
+    names = rows["stage_label"] if "stage_label" in rows.columns else rows["stage"]
+    labels = [f"{s}  ✓" if c else s for s, c in zip(names, rows["closing"], strict=True)]
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
@@ -165,10 +170,15 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     ax.set_xlim(0, rows["ci_high"].max() * 1.9)
     ax.set_xlabel(f"Buyers reaching the stage ({rows['label'].iloc[0]})")
     derived = " (rebuilt from stage counts)" if bool(rows["derived"].iloc[0]) else ""
-    note(ax, f"Bar: mean of {int(rows['n'].max())} runs{derived}; whisker: 95% CI; ✓ closes")
+    note(
+        ax,
+        f"Bar: mean of {int(rows['n'].max())} runs{derived}; whisker: 95% CI; ✓ closes. "
+        f"Lost: {metrics.METRICS['left_share'].description}",
+    )
     w = rows.loc[worst]
+    worst_name = str(names.iloc[worst])
     others = rows["left_share"].drop(index=worst).dropna()
-    title = f"{w.stage.capitalize()} loses {percent(w.left_share)} of the buyers who reach it"
+    title = f"{_capital(worst_name)} loses {percent(w.left_share)} of the buyers who reach it"
     if len(others):
         title += f"; no other stage loses more than {percent(others.max())}"
     takeaway = (
@@ -179,9 +189,14 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     finish(fig, title, with_title)
     alt = (
         f"Bar chart of buyers reaching each stage for {rows['label'].iloc[0]}, with the share "
-        f"who leave; {w.stage} is marked."
+        f"who leave; {worst_name} is marked."
     )
     return Chart("funnel", title, takeaway, fig, rows, "95% CI of the mean", alt_text=alt)
+
+
+def _capital(text: str) -> str:
+    """The first letter capitalised, the rest as written ("after sales", "ЖК онлайн")."""
+    return text[:1].upper() + text[1:]
 
 
 def _pick(run: RunResult, scenario: str | None) -> str:
