@@ -29,7 +29,7 @@ from trustsim.report.market_fit import (
     with_calibration,
 )
 
-SMALL = dict(replications=3, seed=0, steps=10, overrides=["market.size=200"])
+SMALL = dict(replications=3, seed=0, steps=30, overrides=["market.size=300"])
 
 
 def write_calibration(folder, inside: list[bool], held_out: list[bool] | None = None):
