@@ -179,12 +179,13 @@ def test_calibrate_refuses_bad_input_with_one_line_and_writes_nothing(files, tmp
 
 
 def test_runs_with_a_posterior_draw_each_replication_from_it_paired_across_scenarios(calibrated):
-    from trustsim.calibration.carry import posterior_overrides, run_with_posterior
+    from trustsim.calibration.carry import draw_posterior, run_with_posterior
     from trustsim.experiments.runner import replication_seed, simulate
 
     result, _, _ = calibrated
-    draws = posterior_overrides(result.out_dir, 3, seed=4)
-    assert draws == posterior_overrides(result.out_dir, 3, seed=4)
+    posterior_draws = draw_posterior(result.out_dir, 3, seed=4)
+    draws = [posterior_draws.overrides(r) for r in range(3)]
+    assert posterior_draws == draw_posterior(result.out_dir, 3, seed=4)
     posterior = pd.read_parquet(result.out_dir / "posterior.parquet")
     for drawn in draws:
         value = float(drawn[0].split("=")[1])
@@ -198,6 +199,7 @@ def test_runs_with_a_posterior_draw_each_replication_from_it_paired_across_scena
         summary, _ = simulate(spec, replication_seed(4, 2))
         row = run.summaries.query("scenario == @name and replication == 2").iloc[0]
         assert row["leads"] == summary["leads"] and row["closed_deals"] == summary["closed_deals"]
+    assert run.provenance()["posterior"] == posterior_draws.provenance()
 
 
 def test_compare_command_with_posterior_says_so(calibrated, tmp_path):
@@ -210,3 +212,135 @@ def test_compare_command_with_posterior_says_so(calibrated, tmp_path):
     assert "intervals include parameter uncertainty" in out.stderr
     missing = invoke("run", "real-estate", "-n", "2", "-t", "3", "--posterior", tmp_path)
     assert missing.exit_code == 2 and "no calibration here" in missing.output
+
+
+def test_features_with_a_posterior_share_each_replications_draw_and_remove_the_feature_after_it(
+    calibrated, tmp_path
+):
+    from trustsim.calibration.carry import draw_posterior
+    from trustsim.experiments.features import feature_value
+
+    result, _, _ = calibrated
+    fixed = [*MARKET, "time.steps=8", "time.short_horizon=8"]
+    draws = draw_posterior(result.out_dir, 2, seed=5)
+    value = feature_value("real-estate-verifiable", 2, 5, None, fixed, draws=draws)
+    runs = value.result.summaries.set_index(["scenario", "replication"])
+    base = load_scenario("real-estate-verifiable", fixed)
+    for feature in value.table.itertuples():
+        name = f"real-estate-verifiable.without-{feature.kind}-{feature.stage}"
+        removal = "false" if feature.kind == "delegation" else "0"
+        for r in range(2):
+            spec = load_scenario(
+                base, [*draws.overrides(r), f"stages.{feature.stage}.{feature.kind}={removal}"]
+            )
+            summary, _ = simulate_one(spec, seed=5, replication=r)
+            assert runs.loc[(name, r), "closed_deals"] == summary["closed_deals"]
+    value.write(tmp_path / "features")
+    meta = json.loads((tmp_path / "features" / "run.json").read_text())
+    recorded = meta["posterior"]["draws"]
+    assert [d["choice.exit_bias"] for d in recorded] == [v[0] for v in draws.values]
+    assert meta["posterior"]["directory"] == str(result.out_dir.resolve())
+
+
+def test_features_command_with_posterior_says_so_and_refuses_a_missing_calibration(
+    calibrated, tmp_path
+):
+    result, _, _ = calibrated
+    out = invoke(
+        "features", "real-estate-verifiable", "-n", "2", "-t", "5", "--set", MARKET[0],
+        "--posterior", result.out_dir, "--format", "csv", "--out", tmp_path / "f",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "intervals include parameter uncertainty" in out.stderr
+    assert json.loads((tmp_path / "f" / "run.json").read_text())["posterior"]["seed"] == 0
+    missing = invoke("features", "real-estate-verifiable", "-n", "2", "--posterior", tmp_path)
+    assert missing.exit_code == 2 and "no calibration here" in missing.output
+
+
+def simulate_one(spec, seed: int, replication: int):
+    from trustsim.experiments.runner import replication_seed, simulate
+
+    return simulate(spec, replication_seed(seed, replication), series=False)
+
+
+def test_a_final_check_short_of_its_ess_adds_adapted_rounds_until_it_is_reached(
+    calibrated, tmp_path
+):
+    import shutil
+    from dataclasses import replace
+
+    result, _, _ = calibrated
+    out = tmp_path / "cal"
+    shutil.copytree(result.out_dir, out)
+    # The waves on disk are kept; a budget leaving 30 draws cannot give an ESS of 50.
+    spent = sum(len(wave.unit) for wave in result.waves) * SETTINGS.replications
+    settings = replace(SETTINGS, final_draws=30, budget=spent + 30 * SETTINGS.replications)
+    again = calibrate(result.problem, out, settings, in_process_runner)
+    rounds = again.rounds
+    assert rounds[0]["draws"] == 30 and rounds[0]["ess"] < 50
+    assert 1 < len(rounds) <= 1 + settings.ess_rounds
+    assert again.ess == rounds[-1]["ess"] >= 50 > rounds[-2]["ess"]
+    assert len(again.draws) == sum(r["draws"] for r in rounds)
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert sorted(set(posterior["round"])) == [r["round"] for r in rounds]
+    assert json.loads((out / "calibration.json").read_text())["final_rounds"] == rounds
+    summary = pd.read_csv(out / "posterior-summary.csv")
+    for row in summary.itertuples():
+        assert row.q05 <= TRUTH[row.parameter] <= row.q95, row
+    resumed = Recorder()
+    assert calibrate(result.problem, out, settings, resumed).ess == pytest.approx(again.ess)
+    assert sum(report.ran for report in resumed.reports) == 0
+
+
+EXPERIMENT = """
+name = "posterior-grid"
+scenarios = ["real-estate"]
+replications = 2
+seed = 3
+steps = 8
+set = ["market.size=500", "time.short_horizon=8", "market.outside_influence=0.01"]
+metrics = ["leads", "closed_deals"]
+
+[design]
+method = "grid"
+
+[factors]
+"stages.contract.affordance" = { values = [0.0, 0.6] }
+"""
+
+
+def test_a_sweep_with_a_posterior_runs_replication_r_of_every_point_with_draw_r(
+    calibrated, tmp_path
+):
+    from trustsim.calibration.carry import draw_posterior
+    from trustsim.experiments.experiment import load_experiment
+    from trustsim.experiments.results import load_runs
+    from trustsim.experiments.runner import replication_seed, simulate
+    from trustsim.experiments.sweep import sweep
+
+    result, _, _ = calibrated
+    (tmp_path / "exp.toml").write_text(EXPERIMENT, encoding="utf-8")
+    out = tmp_path / "sweep"
+    done = invoke("sweep", tmp_path / "exp.toml", "--out", out, "--workers", "0", "-q",
+                  "--posterior", result.out_dir)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "intervals include parameter uncertainty" in done.stderr
+    draws = draw_posterior(result.out_dir, 2, seed=3)
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["posterior"]["draws"] == draws.provenance()["draws"]
+    runs = load_runs(out)
+    assert len(runs) == 4 and set(runs["status"]) == {"ok"}
+    base = load_scenario("real-estate", [*load_experiment(tmp_path / "exp.toml").spec.set,
+                                         "time.steps=8"])  # fmt: skip
+    for _, row in runs.iterrows():
+        # The draw, except what `set` fixes (outside influence), then the point's value.
+        drawn = [t for t in draws.overrides(row["replication"]) if "outside_influence" not in t]
+        point = f"stages.contract.affordance={row['stages.contract.affordance']}"
+        spec = load_scenario(base, [*drawn, point])
+        assert spec.market.outside_influence == 0.01
+        summary, _ = simulate(spec, replication_seed(3, row["replication"]), series=False)
+        assert row["closed_deals"] == summary["closed_deals"] and row["leads"] == summary["leads"]
+    again = sweep(tmp_path / "exp.toml", out, workers=0, draws=draws)
+    assert again.ran == 0 and again.skipped == 4
+    plain = invoke("sweep", tmp_path / "exp.toml", "--out", out, "--workers", "0", "-q")
+    assert plain.exit_code == 2 and "drawn from a posterior there only" in plain.output

@@ -175,6 +175,14 @@ def _quiet_option(help_text: str = "No progress bar."):
     return click.option("--quiet", "-q", is_flag=True, help=help_text)
 
 
+def _posterior_option(shared_by: str, explicit: str = "--set values"):
+    return click.option(
+        "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
+        help="Draw each replication's parameters from the posterior of `trustsim "
+        f"calibrate --out DIR` (the same draw in every {shared_by}; {explicit} win over it).",
+    )  # fmt: skip
+
+
 _common_run_options = _apply(
     [
         _replications_option(
@@ -196,11 +204,7 @@ _common_run_options = _apply(
         ),
         _force_option(),
         _format_option(),
-        click.option(
-            "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
-            help="Draw each replication's parameters from the posterior of `trustsim "
-            "calibrate --out DIR` (the same draw in every scenario).",
-        ),
+        _posterior_option("scenario"),
     ]
 )  # fmt: skip
 
@@ -633,7 +637,15 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
 @click.option(
     "--date", default="", help="Date on the title slide (YYYY-MM-DD also dates the file)."
 )
-def report(results_dir, out_file, template, pdf, metrics, title, client, project, author, date):
+@click.option(
+    "--calibration", default=None, metavar="DIR", type=click.Path(file_okay=False),
+    help="Add the slide 'Is it your market?' for this `trustsim calibrate --out DIR` "
+    "(default: the calibration RESULTS were run with by --posterior, if any).",
+)  # fmt: skip
+def report(
+    results_dir, out_file, template, pdf, metrics, title, client, project, author, date,
+    calibration,
+):  # fmt: skip
     """Write a client deck from RESULTS: summary, scorecard, evidence, recommendation.
 
     Every claim about a difference comes from a paired test; where none is established the
@@ -652,9 +664,14 @@ def report(results_dir, out_file, template, pdf, metrics, title, client, project
     info = DeckInfo(client=client, project=project, author=author, date=date)
     if title:
         info.title = title
+    results = load_results(results_dir)
+    if calibration is not None:
+        from trustsim.report.market_fit import with_calibration
+
+        results = with_calibration(results, calibration)
     try:
         deck = build_report(
-            load_results(results_dir),
+            results,
             out_file,
             template=template,
             pdf=pdf,
@@ -683,7 +700,10 @@ def report(results_dir, out_file, template, pdf, metrics, title, client, project
 @_force_option()
 @_format_option(("table", "csv", "json"))
 @_decompose_option()
-def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt, decompose):
+@_posterior_option("variant")
+def features(
+    scenario, replications, seed, steps, overrides, out_dir, force, fmt, decompose, posterior
+):  # fmt: skip
     """Usage is not value: remove each delegation feature and verification affordance
     in turn and measure what it costs in closed deals and satisfaction (95% CIs), the
     cost in closed deals split into via conversion and via word of mouth (one more run
@@ -700,11 +720,14 @@ def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt
 
     base = load_scenario(scenario, overrides)
     removable = removable_features(base)[0]
+    draws = _posterior_draws(posterior, replications, seed)
 
     def simulate():
         runs = (len(removable) * (2 if decompose else 1) + 1) * replications
         with _progress(runs, fmt != "table") as advance:
-            return feature_value(scenario, replications, seed, steps, overrides, advance, decompose)
+            return feature_value(
+                scenario, replications, seed, steps, overrides, advance, decompose, draws
+            )
 
     _simulate_and_save(
         out_dir, "features", lambda: [base.name, *(f.variant_name(base.name) for f in removable)],
@@ -739,6 +762,7 @@ _sweep_options = _apply(
         ),
         click.option("--dashboard", is_flag=True, help="Serve the local Dask dashboard on :8787."),
         _quiet_option(),
+        _posterior_option("design point", "the design's own values"),
     ]
 )  # fmt: skip
 
@@ -777,6 +801,11 @@ def _run_sweep(experiment, out_dir, options: dict, quiet: bool):
 
     if options["workers"] is not None and options["scheduler"] is not None:
         raise TrustsimInputError("give either --workers or --scheduler, not both.")
+    options = dict(options)
+    spec = experiment.spec
+    options["draws"] = _posterior_draws(
+        options.pop("posterior"), spec.replications, experiment.seed
+    )
 
     def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
         raise KeyboardInterrupt
@@ -919,6 +948,11 @@ def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
     from trustsim.terminal.sweeps import print_indices
 
     if (Path(experiment) / "sweep.json").is_file():
+        if options["posterior"] is not None:
+            raise TrustsimInputError(
+                f"--posterior: {experiment} is a sweep already run; give the experiment "
+                "to run it with parameters drawn from the posterior."
+            )
         out_dir = experiment
     else:
         loaded = load_experiment(experiment)
@@ -1225,6 +1259,14 @@ def observe(scenario, seed, steps, overrides, out_file):
     help="The least posterior draws run for real in the final check; budget the waves "
     "leave buys more.",
 )
+@click.option(
+    "--ess-rounds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="If the final check's effective sample size is below 50, up to this many more "
+    "rounds of --draws draws from a proposal adapted to the weights (runs beyond --budget).",
+)
 @_seed_option()
 @_set_option("A value known for this firm, e.g. --set market.size=5000 (repeatable).")
 @click.option(
@@ -1238,8 +1280,8 @@ def observe(scenario, seed, steps, overrides, out_file):
 @_scheduler_option()
 @_quiet_option("No line per wave.")
 def calibrate(
-    scenario, data_file, priors_file, out_dir, budget, replications, draws, seed, overrides,
-    holdout, workers, scheduler, quiet,
+    scenario, data_file, priors_file, out_dir, budget, replications, draws, ess_rounds, seed,
+    overrides, holdout, workers, scheduler, quiet,
 ):  # fmt: skip
     """Calibrate SCENARIO's uncertain parameters to a firm's funnel data.
 
@@ -1247,8 +1289,9 @@ def calibrate(
     out the parameter values that cannot reproduce the data; draws from what is left are
     run for real and weighted by their likelihood. Writes posterior.parquet,
     posterior-summary.csv, calibrated.toml (extends SCENARIO), waves.csv and
-    posterior-predictive.csv to DIR; fails (exit 1) if the effective sample size is
-    below 50.
+    posterior-predictive.csv to DIR. If the effective sample size of the final draws
+    is below 50, more rounds of draws are run (--ess-rounds); it fails (exit 1) if it is
+    still below 50.
 
     \b
     Example:
@@ -1271,7 +1314,10 @@ def calibrate(
         raise TrustsimInputError("give either --workers or --scheduler, not both.")
     held = [item for item in (holdout or "").split(",") if item.strip()]
     problem = load_problem(scenario, data_file, priors_file, held, overrides)
-    settings = Settings(budget=budget, replications=replications, final_draws=draws, seed=seed)
+    settings = Settings(
+        budget=budget, replications=replications, final_draws=draws, seed=seed,
+        ess_rounds=ess_rounds,
+    )  # fmt: skip
     check_budget(problem, settings)
 
     def stop(signum, frame):  # a batch system's SIGTERM stops like Ctrl-C
@@ -1310,6 +1356,17 @@ def _write_failed(path, exc: OSError) -> None:
     fix = "give a path you can write" if user_path else "free space or fix the file system"
     click.echo(f"Error: {path}: cannot write ({exc.strerror or exc}); {fix}.", err=True)
     sys.exit(2 if user_path else 1)
+
+
+def _posterior_draws(posterior_dir, replications: int, seed: int):
+    """A calibration's posterior drawn once per replication (said on stderr), or None."""
+    if posterior_dir is None:
+        return None
+    from trustsim.calibration.carry import draw_posterior, posterior_note
+
+    draws = draw_posterior(posterior_dir, replications, seed)
+    click.echo(posterior_note(posterior_dir, replications), err=True)
+    return draws
 
 
 def _posterior_run(posterior_dir):

@@ -16,8 +16,12 @@
        L = N(z; mean of the draw's replications r, S (1 + 1/r) + diag(V_obs)),
 
    S the replications' covariance pooled over the draws. The effective sample size
-   ESS = (sum w)^2 / sum w^2 says how many independent draws the posterior is worth;
-   below `min_ess` the calibration fails loudly.
+   ESS = (sum w)^2 / sum w^2 says how many independent draws the posterior is worth.
+5. While the ESS is below `min_ess` and `ess_rounds` are left, another round of
+   `final_draws` draws comes from a proposal adapted to the real weights so far, and
+   every round's draws are pooled with deterministic-mixture weights
+   (`trustsim.calibration.proposal`); below `min_ess` after the last round the
+   calibration fails loudly.
 
 Points run in blocks, each block with its own seeds and common random numbers within
 (`run_design`).
@@ -51,7 +55,7 @@ from trustsim.scenarios import Scenario, load_scenario
 
 POINTS_FILE = "calibration-points.parquet"
 # Settings a rerun into the same directory may change (see `fingerprint`).
-RERUN_SETTINGS = ("budget", "final_draws", "min_ess")
+RERUN_SETTINGS = ("budget", "final_draws", "min_ess", "ess_rounds")
 # The proposal of the final draws: emulated likelihood to this power, and this share
 # spread uniformly over the non-implausible space (so no region is left out).
 TEMPER = 0.5
@@ -82,6 +86,8 @@ class Settings:
         seed: root seed of the runs (replication r of every point shares its seed) and
             of the designs.
         min_ess: the least effective sample size accepted.
+        ess_rounds: at most this many more rounds of `final_draws` draws when the final
+            check's ESS is below `min_ess` (runs beyond `budget`, spent only then).
     """
 
     budget: int = 3000
@@ -94,6 +100,7 @@ class Settings:
     candidates: int = 20_000
     seed: int = 0
     min_ess: float = 50.0
+    ess_rounds: int = 3
 
     def points_per_wave(self, dims: int) -> int:
         return self.wave_points or max(60, 30 * dims)
@@ -160,6 +167,7 @@ class Calibration:
     seconds: float
     out_dir: Path
     written: list[Path] = field(default_factory=list)
+    rounds: list[dict] = field(default_factory=list)  # per round: draws, ESS after it
 
     @property
     def runs(self) -> int:
@@ -273,30 +281,21 @@ def calibrate(
     # threads that spin waiting for each other on a busy machine.
     with threadpool_limits(limits=1):
         waves = history_match(problem, settings, out, runner, log)
-        count = final_draw_count(settings, waves)
-        draws, proposal = propose_draws(problem, settings, waves, count)
-        columns = [f"unit:{p.path}" for p in problem.priors]
-        # A rerun with a larger budget (more waves) or more draws is a new final check.
-        where = out / f"final-{len(waves)}-waves-{count}-draws"
-        stored = fix_points(where, [*columns, "proposal"], np.column_stack([draws, proposal]))
-        draws, proposal = stored[:, :-1], stored[:, -1]
-        final = run_design(problem, settings, draws, where, runner, 0)
-        log_like = real_log_likelihood(problem, final)
-        weights, ess = importance_weights(log_like, proposal)
+        check = final_check(problem, settings, waves, out, runner, log)
     result = Calibration(
-        problem, settings, waves, draws, final, log_like, weights, ess,
-        time.monotonic() - start, out,
+        problem, settings, waves, check.draws, check.runs, check.log_likelihood,
+        check.weights, check.ess, time.monotonic() - start, out, rounds=check.rounds,
     )  # fmt: skip
-    log(f"final check: {len(draws)} draws x {settings.replications} runs; ESS = {ess:.0f}")
     from trustsim.calibration.outputs import write_outputs
 
     result.written = write_outputs(result)
-    if ess < settings.min_ess:
+    if check.ess < settings.min_ess:
         raise CalibrationError(
-            f"effective sample size {ess:.1f} is below {settings.min_ess:.0f}: the posterior "
-            f"rests on too few draws (diagnostics in {out}). Rerun with more --draws (now "
-            f"{len(draws)}) and the same --out to keep the waves, or check that the data and "
-            "the scenario fit each other."
+            f"effective sample size {check.ess:.1f} is below {settings.min_ess:.0f} after "
+            f"{len(check.rounds)} round(s) of final draws: the posterior rests on too few "
+            f"draws (diagnostics in {out}). Rerun with more --draws (now "
+            f"{settings.final_draws}) or --ess-rounds and the same --out to keep the waves, "
+            "or check that the data and the scenario fit each other."
         )
     return result
 
@@ -449,16 +448,26 @@ def fix_points(where: Path, columns: list[str], table: np.ndarray) -> np.ndarray
     return table
 
 
-def block_seed(settings: Settings, stage: int, block: int) -> int:
-    """The root seed of one block of points: stage 0 is the final check, n > 0 wave n."""
-    return int(np.random.SeedSequence([settings.seed, stage, block]).generate_state(1)[0])
+def block_seed(settings: Settings, stage: int, block: int, *more: int) -> int:
+    """The root seed of one block of points: stage 0 is the final check, n > 0 wave n;
+    `more` tells apart the final check's later rounds."""
+    entropy = [settings.seed, stage, block, *more]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 def run_design(
-    problem: Problem, settings: Settings, unit: np.ndarray, where: Path, runner: Runner, stage: int
+    problem: Problem,
+    settings: Settings,
+    unit: np.ndarray,
+    where: Path,
+    runner: Runner,
+    stage: int,
+    final_round: int = 1,
 ) -> PointRuns:
     """Run the points `unit` in blocks of `BLOCK`, each block a resumable sweep in
     `where/block-NN` with its own root seed, and read their statistics.
+
+    `stage` 0 is the final check (its `final_round`-th round), n > 0 wave n.
 
     Within a block the points share their random numbers (common random numbers keep
     the differences between nearby points smooth); across blocks the numbers differ, so
@@ -472,9 +481,13 @@ def run_design(
     for block, start in enumerate(range(0, len(unit), BLOCK)):
         members = slice(start, start + BLOCK)
         name = f"{'final' if stage == 0 else f'wave-{stage}'}-block-{block + 1:02d}"
+        seed = block_seed(settings, stage, block)
+        if final_round > 1:
+            name = f"final-round-{final_round}-block-{block + 1:02d}"
+            seed = block_seed(settings, stage, block, final_round)
         experiment = point_experiment(
             name, problem.base, problem.priors, unit[members], settings.replications,
-            block_seed(settings, stage, block), metrics,
+            seed, metrics,
         )  # fmt: skip
         folder = where / f"block-{block + 1:02d}"
         runner(experiment, folder)
@@ -570,10 +583,39 @@ def final_draw_count(settings: Settings, waves: list[Wave]) -> int:
     return max(settings.final_draws, (settings.budget - spent) // settings.replications)
 
 
+@dataclass
+class EmulatedProposal:
+    """The first round's proposal: a pool of non-implausible points and their density.
+
+    Attributes:
+        pool: points drawn uniformly in the non-implausible space.
+        pool_density: the density (up to the factor 1 / volume) at each pool point.
+        volume: the non-implausible share of the unit cube (estimated with the pool).
+        score: the density up to 1 / volume at any points, 0 where implausible.
+    """
+
+    pool: np.ndarray
+    pool_density: np.ndarray
+    volume: float
+    score: Callable[[np.ndarray], np.ndarray]
+
+    def density(self, unit: np.ndarray) -> np.ndarray:
+        """The proposal's density per unit volume of the cube.
+
+        The pool's density averages 1 by construction, so it is normalised by the
+        volume of the space the pool is spread over."""
+        return self.score(unit) / self.volume
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        chosen = rng.choice(len(self.pool), size=n, p=self.pool_density / self.pool_density.sum())
+        return self.pool[chosen]
+
+
 def propose_draws(
     problem: Problem, settings: Settings, waves: list[Wave], count: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draws for the final check and their proposal density (up to a constant).
+) -> tuple[np.ndarray, np.ndarray, EmulatedProposal]:
+    """Draws for the final check, their proposal density (up to a constant), and the
+    proposal.
 
     The proposal mixes the emulated posterior, tempered (log-likelihood times
     `TEMPER`, so it is wider than the real one), with the uniform non-implausible space:
@@ -582,21 +624,111 @@ def propose_draws(
     """
     rng = np.random.default_rng([settings.seed, 2])
     wanted = 20 * count
-    pool, _, _ = sample_nroy(problem, settings, waves, waves[-1].box, wanted, rng)
+    pool, _, volume = sample_nroy(problem, settings, waves, waves[-1].box, wanted, rng)
     fitted = problem.fitted
     last = waves[-1]
     emulators = [e for e, f in zip(last.emulators, fitted, strict=True) if f]
     if any(e is None for e in emulators):
         # A fitted statistic the last wave could not emulate: propose the space uniformly.
-        density = np.ones(len(pool))
+        def raw(unit: np.ndarray) -> np.ndarray:
+            return np.ones(len(unit))
     else:
         inside = non_implausible(problem, settings, waves, last.unit)
         covariance = likelihood_covariance(problem, last.runs.fit[inside])
-        log_like = emulated_log_likelihood(problem.observed()[fitted], covariance, emulators, pool)
-        tempered = np.exp(TEMPER * (log_like - log_like.max()))
-        density = (1.0 - DEFENSIVE) * tempered / tempered.mean() + DEFENSIVE
+        observed = problem.observed()[fitted]
+        log_like = emulated_log_likelihood(observed, covariance, emulators, pool)
+        top, mean = log_like.max(), np.exp(TEMPER * (log_like - log_like.max())).mean()
+
+        def raw(unit: np.ndarray) -> np.ndarray:
+            at = emulated_log_likelihood(observed, covariance, emulators, unit)
+            return (1.0 - DEFENSIVE) * np.exp(TEMPER * (at - top)) / mean + DEFENSIVE
+
+    def score(unit: np.ndarray) -> np.ndarray:
+        density = np.zeros(len(unit))
+        keep = non_implausible(problem, settings, waves, unit)
+        if keep.any():
+            density[keep] = raw(unit[keep])
+        return density
+
+    density = raw(pool)
+    proposal = EmulatedProposal(pool, density, max(volume, 1e-12), score)
     chosen = rng.choice(len(pool), size=count, p=density / density.sum())
-    return pool[chosen], density[chosen]
+    return pool[chosen], density[chosen], proposal
+
+
+@dataclass
+class FinalCheck:
+    """The final draws of every round, their runs, real likelihoods and pooled weights."""
+
+    draws: np.ndarray
+    runs: PointRuns
+    log_likelihood: np.ndarray
+    weights: np.ndarray
+    ess: float
+    rounds: list[dict]
+
+
+def final_check(
+    problem: Problem, settings: Settings, waves: list[Wave], out: Path, runner: Runner, log
+) -> FinalCheck:
+    """Run draws from the emulated posterior for real and weight them; while the ESS is
+    below `min_ess`, add rounds from a proposal adapted to the weights so far.
+
+    Round 1 has `final_draw_count` draws; each later round `final_draws`, at most
+    `ess_rounds` of them. Every round is stored (its points and its sweeps) under the
+    round-1 directory, so a rerun resumes it.
+    """
+    from trustsim.calibration.proposal import fit_cube_gaussian, mixture_weights
+
+    count = final_draw_count(settings, waves)
+    draws, density, proposal = propose_draws(problem, settings, waves, count)
+    columns = [f"unit:{p.path}" for p in problem.priors]
+    # A rerun with a larger budget (more waves) or more draws is a new final check.
+    where = out / f"final-{len(waves)}-waves-{count}-draws"
+    stored = fix_points(where, [*columns, "proposal"], np.column_stack([draws, density]))
+    draws, density = stored[:, :-1], stored[:, -1]
+    runs = run_design(problem, settings, draws, where, runner, 0)
+    log_like = real_log_likelihood(problem, runs)
+    weights, ess = importance_weights(log_like, density)
+    rounds = [{"round": 1, "draws": len(draws), "ess": ess}]
+    log(f"final check: {len(draws)} draws x {settings.replications} runs; ESS = {ess:.0f}")
+    first_density = density / proposal.volume  # q_1 at round 1's draws
+    components: list = []  # each later round's Gaussian
+    counts = [len(draws)]
+    while ess < settings.min_ess and len(rounds) <= settings.ess_rounds and ess > 0:
+        number = len(rounds) + 1
+        rng = np.random.default_rng([settings.seed, 3, number])
+        gaussian = fit_cube_gaussian(draws, weights, rng)
+        n = settings.final_draws
+        first = rng.random(n) < DEFENSIVE
+        new = np.empty((n, problem.dims))
+        new[first] = proposal.sample(int(first.sum()), rng)
+        new[~first] = gaussian.sample(int((~first).sum()), rng)
+        folder = where / f"round-{number}"
+        new = fix_points(folder, columns, new)
+        new_runs = run_design(problem, settings, new, folder, runner, 0, number)
+        components.append(gaussian)
+        counts.append(len(new))
+        draws = np.vstack([draws, new])
+        runs = PointRuns(
+            unit=draws,
+            natural=np.concatenate([runs.natural, new_runs.natural]),
+            fit=np.concatenate([runs.fit, new_runs.fit]),
+        )
+        # The covariance S is pooled over every round's draws, so every likelihood is
+        # recomputed with it.
+        log_like = real_log_likelihood(problem, runs)
+        first_density = np.concatenate([first_density, proposal.density(new)])
+        densities = [first_density] + [
+            (1.0 - DEFENSIVE) * g.density(draws) + DEFENSIVE * first_density for g in components
+        ]
+        weights, ess = mixture_weights(log_like, np.vstack(densities), np.array(counts))
+        rounds.append({"round": number, "draws": len(new), "ess": ess})
+        log(
+            f"final check round {number}: {len(new)} more draws from a proposal adapted to "
+            f"the weights; ESS = {ess:.0f}"
+        )
+    return FinalCheck(draws, runs, log_like, weights, ess, rounds)
 
 
 def real_log_likelihood(problem: Problem, final: PointRuns) -> np.ndarray:

@@ -1,11 +1,13 @@
 """What a calibration leaves in its directory.
 
-    DIR/posterior.parquet          the final draws: parameter values, weight, log-likelihood
+    DIR/posterior.parquet          the final draws: parameter values, weight, log-likelihood,
+                                   the round of the final check that drew them
     DIR/posterior-summary.csv      parameter, prior_low, prior_high, median, q05, q95, ess
     DIR/calibrated.toml            a scenario that `extends` the original, posterior medians
     DIR/waves.csv                  per wave: points, runs, share of the prior not ruled out
     DIR/posterior-predictive.csv   each statistic: observed against its predicted 90% band
-    DIR/calibration.json           provenance, ESS, runs, time, the hold-out verdict
+    DIR/calibration.json           provenance, ESS (after each round), runs, time, the
+                                   hold-out verdict
     DIR/charts/*.png, *.csv        posterior predictive, prior against posterior
     DIR/waves/wave-N/block-NN/     the sweeps of the waves' runs (resumable)
     DIR/final-*/block-NN/          the sweeps of the final check
@@ -42,6 +44,8 @@ def posterior_frame(result: Calibration) -> pd.DataFrame:
         frame[f"unit:{prior.path}"] = result.draws[:, j]
     frame["weight"] = result.weights
     frame["log_likelihood"] = result.log_likelihood
+    rounds = result.rounds or [{"round": 1, "draws": len(result.draws)}]
+    frame["round"] = np.repeat([r["round"] for r in rounds], [r["draws"] for r in rounds])
     return frame
 
 
@@ -158,6 +162,7 @@ def provenance(result: Calibration, predictive: pd.DataFrame) -> dict:
         "waves": len(result.waves),
         "runs": result.runs,
         "ess": result.ess,
+        "final_rounds": result.rounds,
         "seconds": round(result.seconds, 1),
     }
 

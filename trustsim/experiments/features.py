@@ -20,7 +20,7 @@ from trustsim.errors import TrustsimInputError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from trustsim.experiments.runner import ProgressCallback, RunResult
+    from trustsim.experiments.runner import ProgressCallback, ReplicationDraws, RunResult
     from trustsim.scenarios import Scenario
 
 # Outcomes a removed feature is judged by, in table order.
@@ -103,6 +103,7 @@ def feature_value(
     overrides: Sequence[str] = (),
     progress: ProgressCallback | None = None,
     decompose: bool = True,
+    draws: ReplicationDraws | None = None,
 ) -> FeatureValue:
     """Remove each feature in turn and measure usage against the cost of removing it.
 
@@ -116,6 +117,9 @@ def feature_value(
         decompose: split the change in closed deals into via conversion and via word of
             mouth (each variant also runs on the full offer's lead arrivals: one more run
             per replication and feature).
+        draws: parameters drawn per replication (e.g. from a calibration's posterior),
+            applied to the full offer and every variant alike; `overrides` and the removed
+            feature win over the draw. Recorded in the result's provenance.
 
     Returns:
         A `FeatureValue` with the table, the runs and the features that were skipped.
@@ -141,10 +145,19 @@ def feature_value(
             "that can be removed."
         )
     variants = [load_scenario(base, [f.override], name=f.variant_name(base.name)) for f in features]
+    variant = None
+    if draws is not None:
+        removed = {f.variant_name(base.name): (f.override,) for f in features}
+
+        def variant(name: str, scenario: Scenario, replication: int) -> Scenario:
+            return draws.apply(scenario, replication, [*overrides, *removed.get(name, ())])
+
     pairs = [(base.name, variant.name) for variant in variants] if decompose else []
     result = run(
-        [base, *variants], replications, seed, steps, (), "vectorized", progress, None, pairs
+        [base, *variants], replications, seed, steps, (), "vectorized", progress, variant, pairs
     )
+    if draws is not None:
+        result.posterior = draws.provenance()
     return FeatureValue(feature_table(result, base.name, features), result, skipped)
 
 

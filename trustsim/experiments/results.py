@@ -34,8 +34,10 @@ def load_runs(sweep_dir: str | Path):
     reps = meta["replications"]
     planned = points.loc[points.index.repeat(reps)].reset_index(drop=True)
     planned.insert(2, "replication", list(range(reps)) * len(points))
+    # Replication r's posterior draw (if any) is part of its runs' keys.
+    draws = (meta.get("posterior") or {}).get("keys") or [""] * reps
     planned["key"] = [
-        run_key(h, int(r), meta["seed"], meta["model_version"])
+        run_key(h, int(r), meta["seed"], meta["model_version"], draws[int(r)])
         for h, r in zip(planned["params_hash"], planned["replication"], strict=True)
     ]
     runs = store.read_runs(["key", "status", "error", "seconds", *meta["metrics"]])

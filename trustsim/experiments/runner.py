@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,6 +26,27 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[int, int], None]
 # The scenario replication r of a named scenario runs, e.g. with parameters drawn for r.
 ReplicationVariant = Callable[[str, Scenario, int], Scenario]
+
+
+class ReplicationDraws(Protocol):
+    """Parameters drawn once per replication and shared by every scenario, e.g. from a
+    calibration's posterior (`trustsim.calibration.carry.PosteriorDraws`)."""
+
+    def overrides(self, replication: int) -> tuple[str, ...]:
+        """Replication r's draw as `PATH=VALUE` strings."""
+        ...
+
+    def key(self, replication: int) -> str:
+        """A hash of replication r's draw (part of a sweep run's key)."""
+        ...
+
+    def apply(self, scenario: Scenario, replication: int, fixed: Sequence[str] = ()) -> Scenario:
+        """The scenario with replication r's draw applied, then the explicit `fixed` values."""
+        ...
+
+    def provenance(self) -> dict:
+        """What a result's metadata records about the draws."""
+        ...
 
 
 def replication_seed(root_seed: int, replication: int) -> np.random.SeedSequence:
@@ -115,6 +136,8 @@ class RunResult:
         summaries: one row per (scenario, replication) with every run measure.
         timeseries: one row per (scenario, replication, step) with every step measure.
         scenarios: the fully resolved scenarios by name.
+        posterior: where replication r's parameters were drawn from, when they were
+            (`trustsim.calibration.carry.PosteriorDraws.provenance`); None otherwise.
     """
 
     summaries: pd.DataFrame
@@ -128,6 +151,7 @@ class RunResult:
     replays: pd.DataFrame | None = None
     """One row per (base, scenario, replication): the scenario run on the base's lead
     arrivals (`trustsim.experiments.decompose`); None or empty without decomposition."""
+    posterior: dict | None = None
 
     @property
     def names(self) -> list[str]:
@@ -186,7 +210,7 @@ class RunResult:
             "steps": self.steps,
             "engine": self.engine,
             "command": self.command,
-        }
+        } | ({"posterior": self.posterior} if self.posterior is not None else {})
 
     def write(
         self,

@@ -541,7 +541,7 @@ class _Builder:
     def draw(self, kinds: list[str], metrics: list[str], staged) -> list[str]:
         import matplotlib.pyplot as plt
 
-        from trustsim.report import story
+        from trustsim.report import market_fit, story
 
         pptx_tmp, csv_tmp, xlsx_tmp = staged
         results = self.results
@@ -558,6 +558,7 @@ class _Builder:
                 self.effects += tale.effects
                 self.summary_slide(story.findings(tale))
                 self.scorecard_slide(metrics)
+            market_fit.add_slide(self)  # "Is it your market?", when results carry a calibration
             for i, chart in enumerate(charts, start=1):
                 self.chart_slide(chart, i)
             if compare:

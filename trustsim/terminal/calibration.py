@@ -20,6 +20,12 @@ def print_calibration(result: Calibration) -> None:
         f"Posterior of {len(summary)} parameters: ESS {result.ess:.0f}, {result.runs} runs, "
         f"{len(result.waves)} waves, {result.seconds:.0f} s"
     )
+    if len(result.rounds) > 1:
+        steps = ", ".join(f"{r['ess']:.0f}" for r in result.rounds)
+        click.echo(
+            f"The final check took {len(result.rounds)} rounds of draws to reach its ESS "
+            f"(ESS after each: {steps})."
+        )
     width = max(len(p) for p in summary["parameter"])
     click.echo(f"  {'parameter':<{width}}  {'prior':>17}  {'median':>9}  90% interval")
     for row in summary.itertuples():

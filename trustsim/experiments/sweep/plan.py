@@ -2,7 +2,8 @@
 
 A run's key hashes its fully resolved parameters, its replication, the root seed and
 the model version (the package version plus a hash of the model's source), so a key on
-disk means exactly this run with this code.
+disk means exactly this run with this code. With parameters drawn per replication (a
+calibration's posterior, `--posterior`), replication r's draw is part of its key too.
 """
 
 from __future__ import annotations
@@ -70,14 +71,15 @@ def params_hash(scenario) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def run_key(params: str, replication: int, seed: int, version: str) -> str:
-    """The key of one run: parameters hash, replication, root seed, model version.
+def run_key(params: str, replication: int, seed: int, version: str, draw: str = "") -> str:
+    """The key of one run: parameters hash, replication, root seed, model version, and
+    the hash of the replication's drawn parameters if any.
 
     Example:
         >>> run_key("abc", 0, 1, "0.1.0") == run_key("abc", 0, 1, "0.1.0")
         True
     """
-    text = f"{params}|{replication}|{seed}|{version}"
+    text = f"{params}|{replication}|{seed}|{version}" + (f"|{draw}" if draw else "")
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -113,6 +115,8 @@ class Plan:
     model_version: str
     sobol_base: int | None
     note: str
+    # Parameters drawn per replication and shared by every point (`ReplicationDraws`).
+    draws: Any = None
 
     @property
     def replications(self) -> int:
@@ -129,8 +133,21 @@ class Plan:
     def total_runs(self) -> int:
         return len(self.unique_points) * self.replications
 
+    def draw_key(self, replication: int) -> str:
+        return self.draws.key(replication) if self.draws is not None else ""
+
+    def draw_overrides(self, replication: int) -> tuple[str, ...]:
+        """Replication r's draw without the paths the experiment fixes in `set`: a value
+        set explicitly wins over the draw (the design's factors win in the worker)."""
+        fixed = {text.split("=", 1)[0].strip() for text in self.experiment.spec.set}
+        drawn = self.draws.overrides(replication)
+        return tuple(text for text in drawn if text.split("=", 1)[0].strip() not in fixed)
+
     def key(self, point: Point, replication: int) -> str:
-        return run_key(point.params_hash, replication, self.experiment.seed, self.model_version)
+        return run_key(
+            point.params_hash, replication, self.experiment.seed, self.model_version,
+            self.draw_key(replication),
+        )  # fmt: skip
 
     def runs(self) -> Iterator[Run]:
         """Every distinct run, point by point (replications of a point are adjacent)."""
@@ -191,10 +208,16 @@ def check_plan_size(experiment: Experiment) -> None:
         )
 
 
-def plan_sweep(experiment: Experiment) -> Plan:
+def plan_sweep(experiment: Experiment, draws=None) -> Plan:
     """Draw the design and resolve every point of every base scenario.
 
     Runs are not listed: `Plan.runs` yields their keys one by one.
+
+    Args:
+        experiment: the experiment.
+        draws: parameters drawn per replication, the same for every point
+            (`trustsim.experiments.runner.ReplicationDraws`, e.g. a calibration's
+            posterior); a design point's own values win over the draw.
 
     Raises:
         TrustsimInputError: the plan is above the caps (`check_plan_size`).
@@ -221,4 +244,6 @@ def plan_sweep(experiment: Experiment) -> Plan:
                 digest = "invalid-" + run_key(base_hash, 0, 0, "|".join(overrides))[:12]
                 error = f"TrustsimInputError: {exc}"
             points.append(Point(len(points), name, values, overrides, digest, error))
-    return Plan(experiment, points, table.unit, model_version(), table.sobol_base, table.note)
+    return Plan(
+        experiment, points, table.unit, model_version(), table.sobol_base, table.note, draws
+    )

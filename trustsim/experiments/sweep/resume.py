@@ -146,11 +146,27 @@ def _differences(old: dict, old_points: set[str] | None, plan: Plan) -> list[str
     found = [f"{what} {a!r} there, {b!r} here" for what, (a, b) in pairs.items() if a != b]
     if exp.spec.replications < old["replications"]:
         found.append(f"{old['replications']} replications there, {exp.spec.replications} here")
+    found += _posterior_differences(old.get("posterior"), plan)
     if old_points is not None and not found:
         dropped = len(old_points - {point.params_hash for point in plan.points})
         if dropped:
             found.append(f"{dropped} of its {len(old_points)} design points are not in this plan")
     return found
+
+
+def _posterior_differences(old: dict | None, plan: Plan) -> list[str]:
+    """Parameters drawn per replication must be the same draws as on disk (more
+    replications may add draws)."""
+    if old is None and plan.draws is None:
+        return []
+    if old is None or plan.draws is None:
+        where = "there" if old is not None else "here"
+        return [f"parameters drawn from a posterior {where} only"]
+    keys = [plan.draw_key(r) for r in range(plan.replications)]
+    shared = min(len(keys), len(old["keys"]))
+    if keys[:shared] != old["keys"][:shared]:
+        return [f"other posterior draws (from {old['directory']} there)"]
+    return []
 
 
 def _check_writable(path: Path) -> None:
@@ -193,6 +209,9 @@ def write_metadata(store: SweepDir, plan: Plan) -> None:
         "runs": plan.total_runs,
         "command": " ".join(sys.argv),
     }
+    if plan.draws is not None:
+        keys = [plan.draw_key(r) for r in range(plan.replications)]
+        meta["posterior"] = plan.draws.provenance() | {"keys": keys}
     if store.meta_path.is_file():
         old = store.read_meta()
         meta["previous_model_versions"] = sorted(

@@ -64,6 +64,7 @@ def sweep(
     progress: ProgressCallback | None = None,
     retry_failed: bool = False,
     connect_timeout: float | None = None,
+    draws=None,
 ) -> SweepReport:
     """Run every run of an experiment not yet on disk in `out_dir`.
 
@@ -85,6 +86,10 @@ def sweep(
         connect_timeout: seconds to reach `scheduler` (default `CONNECT_SECONDS`) and,
             if given, to wait for its first worker (default: wait for as long as it
             takes, saying so after a few seconds).
+        draws: parameters drawn per replication and shared by every point
+            (`trustsim.experiments.runner.ReplicationDraws`, e.g. a calibration's
+            posterior drawn for the experiment's replications); part of each run's key
+            and recorded in sweep.json.
 
     Returns:
         A `SweepReport`.
@@ -107,7 +112,7 @@ def sweep(
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     _check_options(workers, batch_size, connect_timeout)
-    plan = plan_sweep(experiment)
+    plan = plan_sweep(experiment, draws)
     store = SweepDir(out_dir)
     check_target(store, plan)
     in_process = workers == 0 and scheduler is None and client is None

@@ -2,7 +2,8 @@
 
 Replication r always uses the seed `SeedSequence(root, spawn_key=(r,))`: the numbers
 depend on nothing else, not on the worker count, the batch size or how often the sweep
-was interrupted.
+was interrupted. With parameters drawn per replication, replication r of every point
+runs with the same draw (applied first, the point's own values after it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trustsim.experiments.sweep.plan import Plan, Run, model_version, params_hash
@@ -27,6 +28,7 @@ class BatchTask:
     seed: int
     metrics: list[str]
     model_version: str
+    draws: dict[int, tuple[str, ...]] = field(default_factory=dict)  # r -> PATH=VALUE drawn
 
 
 @functools.lru_cache(maxsize=32)
@@ -64,6 +66,9 @@ def run_batch(task: BatchTask) -> dict:
         row = {"key": key, "params_hash": digest, "replication": replication}
         try:
             spec = _resolve(resolved, task.bases[scenario], overrides, digest)
+            if task.draws:
+                point = (task.bases[scenario], overrides)
+                spec = _with_draw(resolved, point, spec, task.draws[replication])
             row.update(_simulate_metrics(spec, task.seed, replication, task.metrics))
             row.update(status="ok", error=None)
         except Exception as exc:  # any failure of a run is recorded, not raised
@@ -94,6 +99,18 @@ def _resolve(cache: dict, base_json: str, overrides: tuple[str, ...], digest: st
     return cache[key]
 
 
+def _with_draw(cache: dict, point: tuple[str, tuple[str, ...]], spec, draw: tuple[str, ...]):
+    """The point's scenario `spec` with a replication's draw applied, and the point's own
+    values (`point[1]`) after it, so a factor that is also a drawn parameter keeps the
+    design's value."""
+    from trustsim.scenarios import load_scenario
+
+    key = (*point, draw)
+    if key not in cache:
+        cache[key] = load_scenario(spec, (*draw, *point[1]))
+    return cache[key]
+
+
 def _simulate_metrics(spec, seed: int, replication: int, metrics: list[str]) -> dict:
     """One run's summary measures, with the fastest engine and no per-step series."""
     from trustsim.engines import fastest_engine
@@ -114,10 +131,14 @@ def make_task(plan: Plan, runs: list[Run]) -> BatchTask:
         entries.append(
             (run.key, point.scenario, point.overrides, point.params_hash, run.replication)
         )
+    draws = {}
+    if plan.draws is not None:
+        draws = {run.replication: plan.draw_overrides(run.replication) for run in runs}
     return BatchTask(
         bases=used,
         runs=entries,
         seed=plan.experiment.seed,
         metrics=list(plan.experiment.spec.metrics),
         model_version=plan.model_version,
+        draws=draws,
     )
