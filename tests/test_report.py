@@ -468,3 +468,25 @@ def test_no_money_lines_where_the_scenario_gives_no_costs(deck):
     text = "\n".join(slide_texts(prs))
     assert "Contribution" not in text and "Cost per deal" not in text
     assert "No money is shown" in text  # revenue would only count deals again
+
+
+def test_a_native_bar_chart_with_an_undefined_value_draws_a_blank_bar_instead_of_failing(
+    tmp_path,
+):
+    from pptx import Presentation as New
+
+    from trustsim.report.native import Bars, add_bar_chart
+
+    nan = float("nan")
+    bars = Bars(
+        categories=["a", "b"], values=[1.0, nan], low=[0.5, nan], high=[1.5, nan],
+        fills=["#0072B2", None], lines=["#0072B2", "#0072B2"], labels=["1", "n/a"],
+        axis_title="x", note="note",
+    )  # fmt: skip
+    deck = New()
+    slide = deck.slides.add_slide(deck.slide_layouts[6])
+    frame = add_bar_chart(slide, bars, (0.5, 0.5, 6.0, 4.0), "chart")
+    deck.save(tmp_path / "d.pptx")
+    points = list(frame.chart.plots[0].series[0].values)
+    assert points[0] == 1.0 and points[1] is None
+    assert frame.chart.value_axis.maximum_scale >= 1.5

@@ -146,7 +146,9 @@ def add_bar_chart(slide, bars: Bars, box: tuple[float, float, float, float], nam
     _note(slide, bars.note, left, top, width)
     data = CategoryChartData(number_format="General")
     data.categories = [f"{c}\n{t}" for c, t in zip(bars.categories, bars.labels, strict=True)]
-    data.add_series(bars.axis_title, bars.values)
+    # A measure undefined in some scenario (NaN) is a blank point, not a crash in the
+    # chart's embedded workbook.
+    data.add_series(bars.axis_title, [v if math.isfinite(v) else None for v in bars.values])
     frame = slide.shapes.add_chart(
         XL_CHART_TYPE.BAR_CLUSTERED,
         Inches(left),
@@ -200,8 +202,8 @@ def _axes(chart, bars: Bars) -> None:
     title_run = values.axis_title.text_frame.paragraphs[0].runs[0]
     title_run.font.size, title_run.font.bold = Pt(FONT_PT), False
     title_run.font.name = DECK_FONT
-    low = min(0.0, *bars.low)
-    high = max(0.0, *bars.high)
+    low = min(0.0, *(v for v in bars.low if math.isfinite(v)))
+    high = max(0.0, *(v for v in bars.high if math.isfinite(v)))
     step = nice_step(high - low)
     values.major_unit = step
     values.minimum_scale = math.floor(low / step) * step
@@ -246,6 +248,8 @@ def _error_bars(series, bars: Bars) -> None:
         etree.SubElement(literal, qn("c:formatCode")).text = "General"
         etree.SubElement(literal, qn("c:ptCount")).set("val", str(len(values)))
         for i, value in enumerate(values):
+            if not math.isfinite(value):
+                continue  # no whisker where the bar or its interval is undefined
             point = etree.SubElement(literal, qn("c:pt"))
             point.set("idx", str(i))
             etree.SubElement(point, qn("c:v")).text = repr(max(float(value), 0.0))
