@@ -17,7 +17,8 @@ plausible space from n of its points).
 
 A study directory is a normal sweep directory (`trustsim results DIR` works) plus
 `robustness.json` (the study), `effects.parquet` (the effect per world and conclusion),
-`robustness.csv` (one row per conclusion) and `charts/robustness.png` with its CSV.
+`robustness.csv` (one row per conclusion), `indices.csv` (which constants decide each
+conclusion, `trustsim.robustness.indices`) and `charts/robustness.png` with its CSV.
 """
 
 from __future__ import annotations
@@ -220,11 +221,15 @@ def analyse(experiment, out_dir: str | Path):
     Returns:
         The robustness table (`COLUMNS`), also written to out_dir.
     """
+    from trustsim.robustness.indices import conclusion_indices
+
     spec_ = experiment.spec
     names = list(experiment.bases)
     defaults = default_effects(experiment, spec_.replications, spec_.seed)
     effects = world_effects(out_dir, names[0], names[1:], defaults)
     table = conclusions(effects, defaults, names[0])
+    indices = conclusion_indices(effects, [f.path for f in experiment.factors], defaults,
+                                 spec_.seed)  # fmt: skip
     spec = {
         "base": names[0],
         "alternatives": names[1:],
@@ -236,7 +241,7 @@ def analyse(experiment, out_dir: str | Path):
         "set": list(spec_.set),
         "defaults": defaults,
     }
-    write_study(Path(out_dir), spec, effects, table)
+    write_study(Path(out_dir), spec, effects, table, indices)
     return table
 
 
@@ -356,19 +361,22 @@ def conclusions(effects, defaults: dict, base: str):
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def write_study(out_dir: Path, spec: dict, effects, table) -> None:
-    """robustness.json, effects.parquet, robustness.csv and the chart, each atomically."""
+def write_study(out_dir: Path, spec: dict, effects, table, indices) -> None:
+    """robustness.json, effects.parquet, robustness.csv, indices.csv and the chart, each
+    atomically."""
     import matplotlib.pyplot as plt
 
     from trustsim.experiments.store import storage_errors
     from trustsim.output import write_parquet_atomic, write_text_atomic
     from trustsim.robustness.charts import robustness_chart, robustness_data
+    from trustsim.robustness.indices import INDEX_FILE
 
     hint = "Free space (or fix the disk) and rerun the same command: the runs are on disk."
     with storage_errors("write the robustness tables", hint, out_dir):
         write_text_atomic(out_dir / SPEC_FILE, json.dumps(spec, indent=2) + "\n")
         write_parquet_atomic(effects, out_dir / EFFECTS_FILE)
         write_text_atomic(out_dir / TABLE_FILE, table.to_csv(index=False))
+        write_text_atomic(out_dir / INDEX_FILE, indices.to_csv(index=False))
         chart = robustness_chart(robustness_data(table))
         try:
             from trustsim.charts import save_chart
