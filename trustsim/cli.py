@@ -552,7 +552,17 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
 @click.option(
     "--date", default="", help="Date on the title slide (YYYY-MM-DD also dates the file)."
 )
-def report(results_dir, out_file, template, pdf, metrics, title, client, project, author, date):
+@click.option(
+    "--robustness",
+    "robustness_dir",
+    default=None,
+    metavar="DIR",
+    help="A `trustsim robustness` study: adds a slide on how robust the headline is.",
+)
+def report(
+    results_dir, out_file, template, pdf, metrics, title, client, project, author, date,
+    robustness_dir,
+):  # fmt: skip
     """Write a 16:9 client deck from RESULTS: summary, scorecard, evidence, recommendation.
 
     Every claim about a difference comes from a paired test; where none is established the
@@ -579,6 +589,7 @@ def report(results_dir, out_file, template, pdf, metrics, title, client, project
             kinds=chosen_charts(results_dir),
             metrics=list(metrics),
             info=info,
+            robustness=robustness_dir,
         )
     except MissingToolError as exc:
         click.echo(f"Error: {exc}", err=True)
@@ -999,15 +1010,16 @@ def explore(target, port):
 @_sweep_options
 @click.option(
     "--samples",
-    default=64,
+    default=256,
     show_default=True,
     type=click.IntRange(min=2),
-    help="Latin-hypercube worlds (draws of the assumed constants).",
+    help="Latin-hypercube worlds (draws of the assumed constants); 256 give PRIM the "
+    "power to find a sharp region among 43 constants (benchmarks/bench_prim_power.py).",
 )
 @click.option(
     "--replications",
     "-r",
-    default=10,
+    default=5,
     show_default=True,
     type=click.IntRange(min=2),
     help="Paired replications per world and scenario.",
@@ -1056,7 +1068,7 @@ def robustness(
 
     \b
     Example:
-      trustsim robustness real-estate real-estate-verifiable --out rob/ --samples 64
+      trustsim robustness real-estate real-estate-verifiable --out rob/
       trustsim discover rob/ --scenario real-estate-verifiable --metric closed_deals
     """
     from trustsim.robustness import study

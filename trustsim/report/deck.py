@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trustsim.errors import TrustsimInputError
+from trustsim.report import robustness_slide
 
 if TYPE_CHECKING:
     from trustsim.charts import Results
@@ -76,6 +77,7 @@ def build_report(
     kinds: list[str] | None = None,
     metrics: list[str] | None = None,
     info: DeckInfo | None = None,
+    robustness: str | Path | None = None,
 ) -> Deck:
     """Write the deck, the CSVs behind its charts, and (with `pdf`) the deck as a PDF.
 
@@ -88,6 +90,8 @@ def build_report(
         metrics: KPIs of the scorecard and evidence, primary first (default
             `story.DEFAULT_METRICS`).
         info: title, client, project, author and date for the title slide.
+        robustness: a `trustsim robustness` study directory: adds its slide
+            (`trustsim.report.robustness_slide`).
 
     Raises:
         TrustsimInputError: bad output path, template or metric.
@@ -117,6 +121,7 @@ def build_report(
         if not pdf and pdf_path.exists():
             staging.remove(pdf_path)
         builder = _Builder(prs, results, template is not None, info or DeckInfo(), csv_dir)
+        builder.robustness = robustness_slide.load(robustness, metrics[0])
         titles = builder.draw(kinds, metrics, staged)
         if soffice is not None:
             _render_pdf(soffice, staged[0], staging.file(pdf_path))
@@ -361,6 +366,7 @@ class _Builder:
         self.info, self.csv_dir = info, csv_dir
         self.titles: list[str] = []
         self.effects: list = []
+        self.robustness = None  # a robustness_slide.RobustnessStudy, when given
 
     # -- the story
     def draw(self, kinds: list[str], metrics: list[str], staged) -> list[str]:
@@ -391,8 +397,9 @@ class _Builder:
                 self.scorecard_slide(metrics)
             for i, chart in enumerate(charts, start=1):
                 self.chart_slide(chart, _png(chart), i)
+            robust = robustness_slide.add(self, self.robustness, csv_tmp, len(charts) + 1)
             if compare:
-                rec = story.recommendation(tale, _robustness_note(results))
+                rec = story.recommendation(tale, robust or _robustness_note(results))
                 self.text_slide(rec.headline, ["What would have to be true:", *rec.conditions])
             self.text_slide("Caveats: what is assumed", story.caveats(results.run))
             if compare:

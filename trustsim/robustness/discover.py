@@ -240,6 +240,18 @@ def reading_for(directory: str | Path, scenario: str, metric: str) -> str | None
     return file.read_text(encoding="utf-8").strip() if file.is_file() else None
 
 
+def region_found(directory: str | Path, scenario: str, metric: str) -> bool | None:
+    """Whether `trustsim discover` found a box with significant limits for a conclusion
+    (None if it was not run)."""
+    import pandas as pd
+
+    file = output_dir(directory, scenario, metric) / "boxes.csv"
+    if not file.is_file():
+        return None
+    boxes = pd.read_csv(file)
+    return bool(((boxes["method"] == "prim") & boxes["restricted"].astype(bool)).any())
+
+
 def robustness_summary(directory: str | Path) -> list[str]:
     """One sentence per conclusion, for a deck: how often it holds, which constants
     decide it (`indices.csv`), and (where `trustsim discover` was run for it) where it
