@@ -26,9 +26,8 @@ STUDIES = {
 
 
 def main() -> None:
-    from trustsim.robustness.study import REPLICATIONS, SAMPLES
     from trustsim.robustness.discover import discover, robustness_summary, write_finding
-    from trustsim.robustness.study import run_study
+    from trustsim.robustness.study import REPLICATIONS, SAMPLES, run_study
 
     parser = argparse.ArgumentParser()
     parser.add_argument("out", nargs="?", default="benchmarks/results/robustness")

@@ -57,9 +57,7 @@ def test_the_title_names_the_share_and_the_side_where_it_weakens_only_when_estab
 
 
 @pytest.mark.parametrize("restricted", [True, False])
-def test_prims_region_is_claimed_only_when_discover_found_significant_limits(
-    tmp_path, restricted
-):
+def test_prims_region_is_claimed_only_when_discover_found_significant_limits(tmp_path, restricted):
     write_boxes(tmp_path, restricted)
     _, takeaway = headline(RobustnessStudy(tmp_path, "alt", "closed_deals", TABLE, None))
     assert ("fails mainly when q > 2" in takeaway) is restricted
