@@ -33,10 +33,14 @@ def indices(direction: str, decides: bool) -> pd.DataFrame:
     return pd.DataFrame([row], columns=list(INDEX_COLUMNS))
 
 
-def write_boxes(directory, restricted: bool) -> None:
+def write_boxes(directory, restricted: bool, reproduced: float = 0.9) -> None:
     out = directory / "discover" / "alt.closed_deals"
     out.mkdir(parents=True)
-    pd.DataFrame([{"method": "prim", "restricted": restricted}]).to_csv(out / "boxes.csv")
+    pd.DataFrame([{
+        "method": "prim", "restricted": restricted, "low": 2.0 if restricted else 1.5,
+        "high": 4.5, "range_low": 1.5, "range_high": 4.5, "reproducibility_low": reproduced,
+        "reproducibility_high": 0.0,
+    }]).to_csv(out / "boxes.csv")  # fmt: skip
     (out / "reading.txt").write_text("'alt raises closed deals' fails mainly when q > 2.\n")
 
 
@@ -56,12 +60,17 @@ def test_the_title_names_the_share_and_the_side_where_it_weakens_only_when_estab
     assert "weakest" not in title and "No constant is shown to decide it." in takeaway
 
 
-@pytest.mark.parametrize("restricted", [True, False])
-def test_prims_region_is_claimed_only_when_discover_found_significant_limits(tmp_path, restricted):
-    write_boxes(tmp_path, restricted)
+@pytest.mark.parametrize(
+    ("restricted", "reproduced", "claimed"),
+    [(True, 0.9, True), (True, 0.3, False), (False, 0.9, False)],
+)
+def test_prims_region_is_claimed_only_when_its_limits_are_significant_and_reproduced(
+    tmp_path, restricted, reproduced, claimed
+):
+    write_boxes(tmp_path, restricted, reproduced)
     _, takeaway = headline(RobustnessStudy(tmp_path, "alt", "closed_deals", TABLE, None))
-    assert ("fails mainly when q > 2" in takeaway) is restricted
-    assert ("PRIM establishes no region" in takeaway) is not restricted
+    assert ("fails mainly when q > 2" in takeaway) is claimed
+    assert ("PRIM establishes no reproducible region" in takeaway) is not claimed
 
 
 SMALL = ["market.size=150", "time.steps=20", "time.short_horizon=8"]

@@ -11,8 +11,9 @@ the claims the study establishes:
   interval, and where it is established (paired CI excludes 0);
 - the constants that decide it, named only when a Bonferroni-corrected test says so
   (`trustsim.robustness.indices`), with the side on which it weakens;
-- PRIM's region where it fails, only when `discover` found one with significant limits;
-  otherwise the slide says no region was established.
+- PRIM's region where it fails, only when `discover` found one whose limits are
+  significant (quasi-p <= 0.05) and reproduced in at least half of the half-samples;
+  otherwise the slide says no reproducible region was established.
 """
 
 from __future__ import annotations
@@ -79,6 +80,22 @@ def _rename(conclusion: str, name: str, label: str) -> str:
     return conclusion
 
 
+def share(value: float) -> str:
+    """A share of worlds as a percentage that never rounds a failure away.
+
+    Example:
+        >>> share(0.996), share(1.0), share(0.003), share(0.87)
+        ('over 99%', '100%', 'under 1%', '87%')
+    """
+    from trustsim.charts.base import percent
+
+    if 0.99 < value < 1:
+        return "over 99%"
+    if 0 < value < 0.01:
+        return "under 1%"
+    return percent(value)
+
+
 def headline(study: RobustnessStudy) -> tuple[str, str]:
     """(title, takeaway) of the slide, from the study's established findings only.
 
@@ -87,14 +104,13 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
         'real-estate-verifiable raises closed deals in 100% of plausible worlds; weakest
          when choice.exit_bias is high'
     """
-    from trustsim.charts.base import percent
     from trustsim.robustness.discover import reading_for, region_found
     from trustsim.robustness.indices import deciding, deciding_text
 
     table = study.table
     row = table[(table["scenario"] == study.scenario) & (table["metric"] == study.metric)].iloc[0]
     clause = row.conclusion.rsplit(" vs ", 1)[0]
-    title = f"{clause} in {percent(row.share_holding)} of plausible worlds"
+    title = f"{clause} in {share(row.share_holding)} of plausible worlds"
     rows = None
     if study.indices is not None:
         rows = deciding(study.indices, study.scenario, study.metric)
@@ -104,9 +120,9 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
             side = "high" if top.direction == "weakens" else "low"
             title += f"; weakest when {top.factor} is {side}"
     parts = [
-        f"Holds in {percent(row.share_holding)} of the plausible worlds sampled (95% CI "
-        f"{percent(row.ci_low)}-{percent(row.ci_high)}); established in "
-        f"{percent(row.share_established)}."
+        f"Holds in {share(row.share_holding)} of the plausible worlds sampled (95% CI "
+        f"{share(row.ci_low)}-{share(row.ci_high)}); established in "
+        f"{share(row.share_established)}."
     ]
     if rows is not None:
         parts.append(deciding_text(rows) or "No constant is shown to decide it.")
@@ -116,7 +132,7 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
     elif found:
         parts.append(reading_for(study.directory, study.scenario, study.metric) or "")
     else:
-        parts.append("PRIM establishes no region of the constants where it fails.")
+        parts.append("PRIM establishes no reproducible region of the constants where it fails.")
     return title, " ".join(part for part in parts if part)
 
 

@@ -240,16 +240,27 @@ def reading_for(directory: str | Path, scenario: str, metric: str) -> str | None
     return file.read_text(encoding="utf-8").strip() if file.is_file() else None
 
 
+REPRODUCIBLE = 0.5  # share of half-samples restricting a limit for a region to be claimed
+
+
 def region_found(directory: str | Path, scenario: str, metric: str) -> bool | None:
-    """Whether `trustsim discover` found a box with significant limits for a conclusion
-    (None if it was not run)."""
+    """Whether `trustsim discover` found a region to claim for a conclusion: PRIM kept
+    limits (each with quasi-p <= 0.05) and every one of them is reproduced in at least
+    half of the random half-samples. None if discover was not run.
+    """
     import pandas as pd
 
     file = output_dir(directory, scenario, metric) / "boxes.csv"
     if not file.is_file():
         return None
     boxes = pd.read_csv(file)
-    return bool(((boxes["method"] == "prim") & boxes["restricted"].astype(bool)).any())
+    limits = []
+    for row in boxes[(boxes["method"] == "prim") & boxes["restricted"].astype(bool)].itertuples():
+        if row.low > row.range_low:
+            limits.append(row.reproducibility_low)
+        if row.high < row.range_high:
+            limits.append(row.reproducibility_high)
+    return bool(limits) and min(limits) >= REPRODUCIBLE
 
 
 def robustness_summary(directory: str | Path) -> list[str]:
