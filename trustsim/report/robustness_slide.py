@@ -104,6 +104,7 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
         'real-estate-verifiable raises closed deals in 100% of plausible worlds; weakest
          when choice.exit_bias is high'
     """
+    from trustsim.charts.base import percent
     from trustsim.robustness.discover import reading_for, region_found
     from trustsim.robustness.indices import deciding, deciding_text
 
@@ -121,7 +122,7 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
             title += f"; weakest when {top.factor} is {side}"
     parts = [
         f"Holds in {share(row.share_holding)} of the plausible worlds sampled (95% CI "
-        f"{share(row.ci_low)}-{share(row.ci_high)}); established in "
+        f"{percent(row.ci_low)}-{percent(row.ci_high)}); established in "
         f"{share(row.share_established)}."
     ]
     if rows is not None:
