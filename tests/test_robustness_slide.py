@@ -127,3 +127,11 @@ def test_report_with_a_dir_that_is_not_a_study_is_exit_2_and_writes_no_deck(made
     assert result.exit_code == 2 and "--robustness" in result.output
     assert "not a robustness study" in result.output and "Traceback" not in result.output
     assert not out.exists() and not (tmp_path / "deck-data").exists()
+
+
+def test_a_share_that_rounds_to_all_or_nothing_says_over_99_or_under_1_percent():
+    from trustsim.robustness.charts import share
+
+    assert [share(v) for v in (255 / 256, 1.0, 1 / 256, 0.0, 0.87)] == [
+        "over 99%", "100%", "under 1%", "0%", "87%"
+    ]  # fmt: skip

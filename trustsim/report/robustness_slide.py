@@ -80,22 +80,6 @@ def _rename(conclusion: str, name: str, label: str) -> str:
     return conclusion
 
 
-def share(value: float) -> str:
-    """A share of worlds as a percentage that never rounds a failure away.
-
-    Example:
-        >>> share(0.996), share(1.0), share(0.003), share(0.87)
-        ('over 99%', '100%', 'under 1%', '87%')
-    """
-    from trustsim.charts.base import percent
-
-    if 0.99 < value < 1:
-        return "over 99%"
-    if 0 < value < 0.01:
-        return "under 1%"
-    return percent(value)
-
-
 def headline(study: RobustnessStudy) -> tuple[str, str]:
     """(title, takeaway) of the slide, from the study's established findings only.
 
@@ -105,6 +89,7 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
          when choice.exit_bias is high'
     """
     from trustsim.charts.base import percent
+    from trustsim.robustness.charts import share
     from trustsim.robustness.discover import reading_for, region_found
     from trustsim.robustness.indices import deciding, deciding_text
 
