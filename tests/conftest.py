@@ -7,7 +7,7 @@ from trustsim.sim import TrustModel
 
 # Small and busy: many leads early, so every stage and outcome occurs within 40 steps.
 SMALL = ["market.size=300", "time.steps=40", "time.short_horizon=10"]
-BUSY = [*SMALL, "market.outside_influence=0.05"]
+BUSY = [*SMALL, "market.outside_influence=2.6"]  # per year: 0.05 a week
 
 
 @pytest.fixture(scope="session")

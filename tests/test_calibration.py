@@ -26,11 +26,11 @@ from trustsim.scenarios import load_scenario
 from trustsim.terminal.calibration import print_calibration
 
 MARKET = ["market.size=500"]
-TRUTH = {"choice.exit_bias": -1.0, "market.outside_influence": 0.02}
+TRUTH = {"choice.exit_bias": -1.0, "market.outside_influence": 1.04}  # 0.02 a week
 PRIORS = """
 [priors]
 "choice.exit_bias" = { low = -3.0, high = 0.0 }
-"market.outside_influence" = { low = 0.005, high = 0.05, dist = "loguniform" }
+"market.outside_influence" = { low = 0.26, high = 2.6, dist = "loguniform" }
 """
 SETTINGS = Settings(budget=500, replications=2, wave_points=30, final_draws=180, seed=1)
 

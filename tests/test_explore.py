@@ -39,7 +39,7 @@ steps = 30
 
 [market]
 size = 500
-outside_influence = 0.02
+outside_influence = 1.04  # per year: 0.02 a week
 """
 
 

@@ -112,7 +112,7 @@ def test_a_full_disk_keeps_the_previous_run_prints_the_table_and_exits_1(small_d
 
 
 def test_a_read_only_target_is_refused_before_any_simulation(read_only_disk, monkeypatch):
-    monkeypatch.setattr(runner, "simulate", _must_not_run)
+    monkeypatch.setattr(runner, "run_model", _must_not_run)
     res = invoke("run", PAIR[0], *SMALL, "--out", read_only_disk / "r")
     assert_exit(res, 2, "read-only", "Choose another path")
     assert list(read_only_disk.iterdir()) == []
@@ -165,15 +165,15 @@ def test_an_interrupted_run_leaves_the_previous_result_intact(tmp_path, monkeypa
     assert_exit(invoke("run", PAIR[0], *SMALL, "--out", out), 0)
     before = snapshot(out)
     calls = []
-    simulate = runner.simulate
+    run_model = runner.run_model
 
     def interrupted(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return simulate(*args, **kwargs)
+        return run_model(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "simulate", interrupted)
+    monkeypatch.setattr(runner, "run_model", interrupted)
     res = invoke("run", PAIR[0], *SMALL, "--seed", "9", "--out", out)
     assert res.exit_code == 1 and "Traceback" not in res.output  # click's "Aborted!"
     assert snapshot(out) == before
@@ -243,7 +243,7 @@ def test_a_directory_is_never_swapped_for_a_file(tmp_path):
         ["compare", *PAIR, *SMALL, "--out", "{blocked}"],
         ["demo", "-n", "2", "--out", "{blocked}"],
         ["features", "real-estate-verifiable", *SMALL, "--out", "{blocked}"],
-        ["trace", PAIR[1], "--buyer", "3", "--out", "{blocked}/t.parquet"],
+        ["trace", PAIR[1], "--buyer", "{buyer}", *SMALL[:4], "--out", "{blocked}/t.parquet"],
         ["chart", "{results}", "--kind", "funnel", "--out", "{blocked}/c.png"],
         ["report", "{results}", "--out", "{blocked}/deck.pptx"],
     ],
@@ -253,6 +253,8 @@ def test_a_path_through_a_file_exits_2_naming_the_file(command, results_dir, tmp
     blocking = tmp_path / "afile"
     blocking.write_text("mine")
     fill = {"blocked": str(blocking / "sub"), "results": str(results_dir)}
+    if "{buyer}" in command:
+        fill["buyer"] = a_traced_buyer()
     res = invoke(*(a.format(**fill) for a in command))
     assert_exit(res, 2, f"{blocking} is a file, not a directory")
     assert blocking.read_text() == "mine"
@@ -450,7 +452,10 @@ def test_outputs_honour_a_umask_of_027(results_dir, tmp_path):
     previous = os.umask(0o027)
     try:
         assert_exit(invoke("run", PAIR[0], *SMALL, "--out", tmp_path / "r"), 0)
-        assert_exit(invoke("trace", PAIR[1], "--buyer", "3", "--out", tmp_path / "t.csv"), 0)
+        buyer = a_traced_buyer()
+        assert_exit(
+            invoke("trace", PAIR[1], "--buyer", buyer, *SMALL[:4], "--out", tmp_path / "t.csv"), 0
+        )
         assert_exit(invoke("chart", results_dir, "-k", "leads", "--out", tmp_path / "c.png"), 0)
         assert_exit(invoke("report", results_dir, "--out", tmp_path / "d.pptx", "--pdf"), 0)
     finally:

@@ -55,7 +55,7 @@ method = "grid"
 
 [factors]
 "stages.contract.affordance" = {{ values = [0.0, 0.5, 1.0] }}
-"market.outside_influence" = {{ low = 0.01, high = 0.04, levels = {levels} }}
+"market.outside_influence" = {{ low = 0.52, high = 2.08, levels = {levels} }}
 """
 
 
@@ -288,7 +288,7 @@ def test_a_grid_above_the_cap_is_refused_even_in_a_dry_run_without_drawing_it(tm
         [factors]
         "stages.contract.affordance" = { low = 0.0, high = 1.0, levels = 1000 }
         "stages.contract.pressure" = { low = 0.0, high = 1.0, levels = 1000 }
-        "market.outside_influence" = { low = 0.01, high = 0.04, levels = 1000 }
+        "market.outside_influence" = { low = 0.52, high = 2.08, levels = 1000 }
         """),
         encoding="utf-8",
     )
@@ -367,7 +367,7 @@ def write_sobol(folder: Path) -> Path:
         method = "sobol"
         samples = 4
         [factors]
-        "market.outside_influence" = { low = 0.005, high = 0.05 }
+        "market.outside_influence" = { low = 0.26, high = 2.6 }
         "stages.contract.affordance" = { low = 0.0, high = 1.0 }
         """),
         encoding="utf-8",

@@ -6,10 +6,19 @@ import math
 import mesa
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trustsim.model.codes import ABANDONED, ACTIVE, FINISHED, POST_PURCHASE, POTENTIAL
+from trustsim.model.codes import (
+    ABANDONED,
+    ACTIVE,
+    DETERRED,
+    FINISHED,
+    POST_PURCHASE,
+    POTENTIAL,
+    STATUSES,
+)
 from trustsim.scenarios import load_scenario
 from trustsim.scenarios.schema import Scenario
 from trustsim.sim import TrustModel
@@ -60,8 +69,10 @@ def scenarios(draw) -> Scenario:
         "time": {"steps": steps, "short_horizon": draw(st.integers(1, steps))},
         "market": {
             "size": draw(st.integers(1, 300)),
-            "outside_influence": draw(unit),
-            "word_of_mouth": draw(st.floats(0.0, 3.0)),
+            # per year: up to a weekly hazard of about 1 (clipped above it)
+            "outside_influence": draw(st.floats(0.0, 60.0)),
+            "word_of_mouth": draw(st.floats(0.0, 100.0)),
+            "talk_half_life": draw(st.one_of(st.floats(0.01, 5.0), st.just(math.inf))),
         },
         "trust": {
             "forgetting": draw(st.floats(0.5, 1.0)),
@@ -83,10 +94,11 @@ def check_invariants(model: TrustModel) -> None:
     size = model.spec.market.size
     status = eng.status
     # Every lead is in exactly one status, and the statuses cover the market.
-    counts = np.bincount(status, minlength=5)
+    counts = np.bincount(status, minlength=len(STATUSES))
     assert counts.sum() == size
     last = series.iloc[-1]
-    assert last["leads"] == size - counts[POTENTIAL]
+    assert last["leads"] == size - counts[POTENTIAL] - counts[DETERRED]
+    assert last["deterred"] == counts[DETERRED]
     assert last["leads"] == last["active"] + last["finished"] + last["abandoned"]
     customers = eng.closed >= 0
     assert np.all(customers[(status == POST_PURCHASE) | (status == FINISHED)])
@@ -219,3 +231,64 @@ def test_no_leads_without_outside_influence_or_word_of_mouth():
     model = run(small("real-estate", **{"market.outside_influence": 0.0}), 1)
     assert model.summary()["leads"] == 0
     assert model.summary()["closed_deals"] == 0
+
+
+# ------------------------------------------------------- a delayed Bass model
+def bass_market(stages: int, half_life: float) -> Scenario:
+    """A market of 100,000 buyers, one step a year, where everyone who arrives completes
+    every stage without fail, one a step, and becomes a promoter: `stages` steps after
+    arriving. Literature p = 0.03 and q = 0.38 a year."""
+    stage = {"stake": 0.0, "reliability": 1.0, "competition": 0.0}
+    return Scenario.model_validate({
+        "name": "bass",
+        "closing_stage": "s0",
+        "time": {"steps": 30, "short_horizon": 1, "step_unit": "year"},
+        "market": {"size": 100_000, "outside_influence": 0.03, "word_of_mouth": 0.38,
+                   "talk_half_life": half_life, "promoter_threshold": 0.0,
+                   "detractor_threshold": 0.0},
+        "choice": {"exit_bias": -20.0, "impatience": 0.0},
+        "outcomes": {"verification_delay": 0.0},
+        "segments": {"all": {"share": 1.0}},
+        "stages": {f"s{k}": stage for k in range(stages)},
+    })  # fmt: skip
+
+
+def bass_recursion(steps: int, lag: int, p: float, q: float, kept: float) -> np.ndarray:
+    """Share F_t of the market arrived by step t, t = 0..steps, when the arrivals of a
+    step start talking `lag` steps later and each keeps talking with probability `kept`
+    per step:
+
+        P_t = kept * P_{t-1} + (F_{t-lag} - F_{t-lag-1})      (F_t = 0 for t <= 0)
+        F_t = F_{t-1} + (1 - F_{t-1}) * (p + q * P_t)
+
+    With kept = 1, P_t = F_{t-lag}: the lag-n Bass recursion, and with lag 1 Bass's own
+    F_t = F_{t-1} + (1 - F_{t-1}) (p + q F_{t-1}).
+    """
+    share = np.zeros(steps + 1)
+
+    def before(t: int) -> float:
+        return share[t] if t > 0 else 0.0
+
+    talking = 0.0
+    for t in range(1, steps + 1):
+        talking = kept * talking + before(t - lag) - before(t - lag - 1)
+        share[t] = share[t - 1] + (1.0 - share[t - 1]) * (p + q * talking)
+    return share
+
+
+@pytest.mark.parametrize(
+    ("stages", "half_life"), [(1, math.inf), (4, math.inf), (4, 2.0)],
+    ids=["bass", "lag-4 bass", "lag-4 with fading talk"],
+)  # fmt: skip
+def test_a_market_where_every_lead_buys_and_promotes_follows_the_delayed_bass_recursion(
+    stages, half_life
+):
+    scenario = bass_market(stages, half_life)
+    model = TrustModel(scenario, rng=3, engine="vectorized")
+    model.run_model()
+    simulated = model.datacollector.get_model_vars_dataframe()["leads"].to_numpy() / 100_000
+    kept = 0.5 ** (1.0 / half_life)
+    expected = bass_recursion(30, stages, 0.03, 0.38, kept)
+    assert simulated[-1] > 0.5  # the curve went through its S, not only its start
+    assert np.max(np.abs(simulated - expected)) < 0.01
+    assert model.summary()["promoters"] == model.summary()["finished"]

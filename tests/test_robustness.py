@@ -17,7 +17,7 @@ from trustsim.robustness.study import (
 )
 
 SMALL = ["market.size=150", "time.steps=20", "time.short_horizon=8"]
-FACTORS = {"market.word_of_mouth": (0.01, 0.3), "choice.exit_bias": (-2.5, -0.5)}
+FACTORS = {"market.talk_half_life": (0.1, 2.0), "choice.exit_bias": (-2.5, -0.5)}
 
 
 def planted(seed: int, n: int = 1000, noise_factors: int = 4):
@@ -156,8 +156,8 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(study_dir, tmp_path, a
 def test_a_factors_file_picks_ledger_constants_and_gives_other_fields_a_range(tmp_path):
     file = tmp_path / "f.toml"
     file.write_text(
-        'factors = ["market.word_of_mouth"]\n[ranges]\n"stages.contract.affordance" = [0.0, 1.0]\n'
+        'factors = ["market.talk_half_life"]\n[ranges]\n"stages.contract.affordance" = [0.0, 1.0]\n'
     )
     assert load_factors(file) == {
-        "market.word_of_mouth": (0.01, 0.3), "stages.contract.affordance": (0.0, 1.0)
+        "market.talk_half_life": (0.1, 2.0), "stages.contract.affordance": (0.0, 1.0)
     }  # fmt: skip

@@ -160,11 +160,18 @@ def test_satisfaction_is_an_exponential_average():
     assert rules.update_satisfaction(0.6, 1.0, 0.3) == pytest.approx(0.72)
 
 
-def test_lead_hazard_is_bass_with_bad_news_and_clipped():
-    # p + q (P - nu D) / M = 0.01 + 0.4 * (50 - 2 * 10) / 1000 = 0.01 + 0.012 = 0.022
-    assert rules.lead_hazard(0.01, 0.4, 50, 10, 2.0, 1000) == pytest.approx(0.022)
-    assert rules.lead_hazard(0.01, 0.4, 0, 100, 2.0, 1000) == 0.0
-    assert rules.lead_hazard(0.9, 5.0, 1000, 0, 2.0, 1000) == 1.0
+def test_lead_hazard_is_bass_in_talking_promoters_and_clipped():
+    # p + q P / M = 0.01 + 0.4 * 50 / 1000 = 0.03
+    assert rules.lead_hazard(0.01, 0.4, 50, 1000) == pytest.approx(0.03)
+    assert rules.lead_hazard(0.9, 5.0, 1000, 1000) == 1.0
+
+
+def test_detractors_deter_at_q_times_nu_per_talking_detractor_share_never_past_one():
+    # q nu D / M = 0.4 * 2 * 10 / 1000 = 0.008, whatever the lead hazard
+    assert rules.deterrence_hazard(0.4, 2.0, 10, 1000, 0.03) == pytest.approx(0.008)
+    assert rules.deterrence_hazard(0.4, 2.0, 0, 1000, 0.03) == 0.0
+    # the two hazards share one draw: together they never exceed 1
+    assert rules.deterrence_hazard(5.0, 2.0, 900, 1000, 0.25) == pytest.approx(0.75)
 
 
 def test_reputation_and_base_rates():

@@ -144,7 +144,26 @@ def fact1(scenario: str, overrides=()) -> Claims:
     return claims
 
 
-@pytest.mark.parametrize("scenario", ["real-estate", "real-estate-verifiable"])
+# Findings at the literature's word of mouth (docs/ODD.md, sections 1.2 and 8 item 22):
+# it brings few leads within the horizon, so effects that ran through it are gone.
+WEAK_WORD_OF_MOUTH = "finding at the literature's word of mouth (q = 0.38 a year): "
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        pytest.param(
+            "real-estate",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=WEAK_WORD_OF_MOUTH + "real estate now has about 550 leads instead of "
+                "950, and with 8 runs the trust coefficient (-0.93, clustered p = 0.014) no "
+                "longer reaches p < 0.01; the stake and high-stake claims hold",
+            ),
+        ),
+        "real-estate-verifiable",
+    ],
+)
 def test_fact1_trust_but_verify(scenario):
     holds(fact1(scenario))
 
@@ -262,6 +281,12 @@ def fact3(overrides=()) -> Claims:
     return claims
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=WEAK_WORD_OF_MOUTH + "the campaign raises two-year closed deals more than the "
+    "affordances do (by 47 deals on average); the affordances' lead came through word of "
+    "mouth. The stake contrast in delegation still holds",
+)
 def test_fact3_a_trust_campaign_helps_low_stakes_not_high_stakes():
     holds(fact3())
 
@@ -306,7 +331,23 @@ def fact4(journey: str, funnel: str, overrides=()) -> Claims:
     return claims
 
 
-@pytest.mark.parametrize(("journey", "funnel"), FUNNEL_PAIRS)
+@pytest.mark.parametrize(
+    ("journey", "funnel"),
+    [
+        FUNNEL_PAIRS[0],
+        pytest.param(
+            *FUNNEL_PAIRS[1],
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=WEAK_WORD_OF_MOUTH + "in the 90-day delivery trial the funnel closes "
+                "more deals (+170) and earns as much revenue: the journey's happier "
+                "customers no longer bring enough leads to make up for its lower "
+                "conversion; satisfaction, NPS, word-of-mouth leads and repeat purchases "
+                "still favour the journey",
+            ),
+        ),
+    ],
+)
 def test_fact4_funnel_wins_today_and_loses_the_relationship(journey, funnel):
     holds(fact4(journey, funnel))
 
@@ -442,6 +483,13 @@ def fact6_s_curve(overrides=()) -> Claims:
     return claims
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=WEAK_WORD_OF_MOUTH + "new leads per week fall from the first third of 200 weeks "
+    "to the middle (by 1.1 on average): advertising depletes the market faster than "
+    "promoters, who talk for half a year after a journey of months, refill the flow. Even "
+    "Bass's own curve with p = 0.03 and q = 0.38 peaks only after 6.2 years",
+)
 def test_fact6_leads_follow_an_s_curve_when_word_of_mouth_is_positive():
     holds(fact6_s_curve())
 

@@ -44,7 +44,7 @@ method = "grid"
 
 [factors]
 "stages.contract.affordance" = {{ values = [0.0, 0.5, 1.0] }}
-"market.outside_influence" = {{ low = 0.01, high = 0.04, levels = {levels} }}
+"market.outside_influence" = {{ low = 0.52, high = 2.08, levels = {levels} }}
 """
 
 
@@ -351,7 +351,7 @@ def test_invalid_design_points_become_failed_runs(tmp_path, base_toml):
     experiment = write_experiment(
         tmp_path,
         base_toml,
-        **{'"market.outside_influence" = { low = 0.01, high = 0.04, levels = 2 }':
+        **{'"market.outside_influence" = { low = 0.52, high = 2.08, levels = 2 }':
            '"market.detractor_threshold" = { values = [0.5, 0.65] }\n'
            '"market.promoter_threshold" = { values = [0.6, 0.8] }'},
     )  # fmt: skip
@@ -426,7 +426,7 @@ method = "{method}"
 samples = {samples}
 
 [factors]
-"market.outside_influence" = {{ low = 0.005, high = 0.05 }}
+"market.outside_influence" = {{ low = 0.26, high = 2.6 }}
 "stages.contract.affordance" = {{ low = 0.0, high = 1.0 }}
 """
 

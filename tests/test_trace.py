@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from trustsim.cli import main
 from trustsim.experiments.trace import TRACE_COLUMNS, BuyerNotTraced, trace_buyer
 
-SMALL = ("market.size=200", "time.steps=30", "market.outside_influence=0.05")
+SMALL = ("market.size=200", "time.steps=30", "market.outside_influence=2.6")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_both_engines_give_the_same_trace():
 
 
 def test_a_buyer_who_never_became_a_lead_gets_a_suggestion():
-    quiet = ("market.size=200", "market.outside_influence=0.01")
+    quiet = ("market.size=200", "market.outside_influence=0.52")
     with pytest.raises(BuyerNotTraced, match="never became a lead") as caught:
         for buyer in range(200):
             trace_buyer("real-estate", buyer, seed=0, steps=5, overrides=quiet)

@@ -116,6 +116,15 @@ def _steps_option(help_text: str):
     )  # fmt: skip
 
 
+def _decompose_option():
+    return click.option(
+        "--no-decompose", "decompose", is_flag=True, flag_value=False, default=True,
+        help="Do not split effects on closed deals and revenue into via conversion and via "
+        "word of mouth. The split (the default) costs one more run per replication and "
+        "alternative: the alternative run on the base's lead arrivals.",
+    )  # fmt: skip
+
+
 def _set_option(help_text: str = "Override a scenario value (repeatable)."):
     return click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=help_text)
 
@@ -283,13 +292,17 @@ def run(scenarios, replications, seed, steps, overrides, engine, out_dir, force,
 @click.argument("base", metavar="BASE")
 @click.argument("others", nargs=-1, required=True, metavar="OTHER...")
 @_common_run_options
+@_decompose_option()
 def compare(
-    base, others, replications, seed, steps, overrides, engine, out_dir, force, fmt, posterior
-):
+    base, others, replications, seed, steps, overrides, engine, out_dir, force, fmt, posterior,
+    decompose,
+):  # fmt: skip
     """Compare scenarios with BASE: paired differences, 95% CI, Wilcoxon p-value.
 
     Replication r of every scenario uses the same random numbers (common random
-    numbers), so differences are paired run by run.
+    numbers), so differences are paired run by run. Effects on closed deals and revenue
+    are split into via conversion and via word of mouth (one more run per replication
+    and alternative; --no-decompose skips it).
 
     \b
     Example:
@@ -301,10 +314,11 @@ def compare(
     compare_scenarios = _posterior_compare(posterior) or trustsim.compare
 
     def simulate():
-        with _progress((1 + len(others)) * replications, fmt != "table") as advance:
+        runs = (1 + len(others) * (2 if decompose else 1)) * replications
+        with _progress(runs, fmt != "table") as advance:
             return compare_scenarios(
                 base, others, replications=replications, seed=seed, steps=steps,
-                overrides=overrides, engine=engine, progress=advance,
+                overrides=overrides, engine=engine, progress=advance, decompose=decompose,
             )  # fmt: skip
 
     _simulate_and_save(
@@ -320,10 +334,13 @@ def compare(
 @_format_option()
 @_out_option("out_dir", "dir", "Write run summaries and time series, as `run --out` does.")
 @_force_option()
-def demo(replications, seed, fmt, out_dir, force):
+@_decompose_option()
+def demo(replications, seed, fmt, out_dir, force, decompose):
     """The real-estate 2 x 2 (affordances x funnel pressure) and the delivery-trial pair.
 
-    One comparison table with 95% CIs and a one-line reading of each effect.
+    One comparison table with 95% CIs, a one-line reading of each effect and the split
+    of each effect on closed deals and revenue into via conversion and via word of mouth
+    (4 more runs per replication; --no-decompose skips them).
 
     \b
     Example:
@@ -332,12 +349,17 @@ def demo(replications, seed, fmt, out_dir, force):
     """
     import trustsim
     from trustsim import terminal
+    from trustsim.terminal.demo import DEMO_EFFECTS
+
+    pairs = [(base, other) for _, base, other in DEMO_EFFECTS] if decompose else []
 
     def simulate():
-        with _progress(len(DEMO_SCENARIOS) * replications, fmt != "table") as advance:
+        runs = (len(DEMO_SCENARIOS) + len(pairs)) * replications
+        with _progress(runs, fmt != "table") as advance:
             return trustsim.run(
-                DEMO_SCENARIOS, replications=replications, seed=seed, progress=advance
-            )
+                DEMO_SCENARIOS, replications=replications, seed=seed, progress=advance,
+                decompose=pairs,
+            )  # fmt: skip
 
     _simulate_and_save(
         out_dir, "demo", lambda: list(DEMO_SCENARIOS), force, simulate,
@@ -579,7 +601,7 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
 @_out_option(
     "out_file",
     "file",
-    "The deck (.pptx); CSVs go to <name>-data/ beside it.",
+    "The deck (.pptx); its numbers go to <name>-data/*.csv and <name>-data.xlsx.",
     default="deck.pptx",
     show_default=True,
 )
@@ -587,7 +609,7 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     "--template",
     type=click.Path(dir_okay=False),
     default=None,
-    help="A .pptx whose slide masters and layouts to use.",
+    help="A .pptx whose size, slide masters and layouts to use.",
 )
 @click.option(
     "--pdf", is_flag=True, help="Also write <name>.pdf: the deck rendered by LibreOffice."
@@ -597,7 +619,8 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     "metrics",
     multiple=True,
     help="A KPI for the scorecard and evidence, primary first (repeatable; default: "
-    "closed_deals, short_closed_deals, satisfaction, nps, revenue).",
+    "closed_deals, short_closed_deals, satisfaction, nps, revenue where it is money, "
+    "contribution and cost_per_deal where the scenarios give their costs).",
 )
 @click.option("--title", default=None, help="Title of the deck.")
 @click.option("--client", default="", help="Client named on the title slide.")
@@ -617,11 +640,12 @@ def report(
     results_dir, out_file, template, pdf, metrics, title, client, project, author, date,
     robustness_dir,
 ):  # fmt: skip
-    """Write a 16:9 client deck from RESULTS: summary, scorecard, evidence, recommendation.
+    """Write a client deck from RESULTS: summary, scorecard, evidence, recommendation.
 
     Every claim about a difference comes from a paired test; where none is established the
     deck says so. Each chart slide has its action title, a takeaway and the provenance in
-    the notes; a CSV per chart goes beside the deck.
+    the notes; bar charts are native PowerPoint charts; every chart's numbers go beside
+    the deck (CSVs and one workbook). 16:9, or the size of --template.
 
     \b
     Example:
@@ -665,9 +689,12 @@ def report(
 )
 @_force_option()
 @_format_option(("table", "csv", "json"))
-def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt):
+@_decompose_option()
+def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt, decompose):
     """Usage is not value: remove each delegation feature and verification affordance
-    in turn and measure what it costs in closed deals and satisfaction (95% CIs).
+    in turn and measure what it costs in closed deals and satisfaction (95% CIs), the
+    cost in closed deals split into via conversion and via word of mouth (one more run
+    per replication and feature; --no-decompose skips it).
 
     \b
     Example:
@@ -682,8 +709,9 @@ def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt
     removable = removable_features(base)[0]
 
     def simulate():
-        with _progress((len(removable) + 1) * replications, fmt != "table") as advance:
-            return feature_value(scenario, replications, seed, steps, overrides, advance)
+        runs = (len(removable) * (2 if decompose else 1) + 1) * replications
+        with _progress(runs, fmt != "table") as advance:
+            return feature_value(scenario, replications, seed, steps, overrides, advance, decompose)
 
     _simulate_and_save(
         out_dir, "features", lambda: [base.name, *(f.variant_name(base.name) for f in removable)],

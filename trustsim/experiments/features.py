@@ -102,6 +102,7 @@ def feature_value(
     steps: int | None = None,
     overrides: Sequence[str] = (),
     progress: ProgressCallback | None = None,
+    decompose: bool = True,
 ) -> FeatureValue:
     """Remove each feature in turn and measure usage against the cost of removing it.
 
@@ -112,6 +113,9 @@ def feature_value(
         steps: horizon override.
         overrides: `PATH=VALUE` strings applied before any feature is removed.
         progress: called as progress(done, total) after each run.
+        decompose: split the change in closed deals into via conversion and via word of
+            mouth (each variant also runs on the full offer's lead arrivals: one more run
+            per replication and feature).
 
     Returns:
         A `FeatureValue` with the table, the runs and the features that were skipped.
@@ -137,7 +141,10 @@ def feature_value(
             "that can be removed."
         )
     variants = [load_scenario(base, [f.override], name=f.variant_name(base.name)) for f in features]
-    result = run([base, *variants], replications, seed, steps, (), "vectorized", progress)
+    pairs = [(base.name, variant.name) for variant in variants] if decompose else []
+    result = run(
+        [base, *variants], replications, seed, steps, (), "vectorized", progress, None, pairs
+    )
     return FeatureValue(feature_table(result, base.name, features), result, skipped)
 
 
@@ -149,10 +156,13 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
     M_relative, M_relative_ci_low, M_relative_ci_high (Fieller, never below -100%),
     M_p_value and M_p_holm (Holm-adjusted over the features), where change = (without the
     feature) - (full offer), paired by replication; a negative change is what the feature
-    is worth.
+    is worth. A split measure (closed deals) also has M_conversion, M_word_of_mouth (they
+    sum to M_change), their _ci_low and _ci_high, and M_driver (`decompose.split_effect`;
+    NaN when the runs were not split).
     """
     import pandas as pd
 
+    from trustsim.experiments.decompose import DECOMPOSED, SPLIT_COLUMNS
     from trustsim.experiments.runner import paired_differences
     from trustsim.experiments.stats import mean_ci
 
@@ -187,5 +197,7 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
                 f"{metric}_p_value": d["p_value"],
                 f"{metric}_p_holm": d["p_holm"],
             }
+            if metric in DECOMPOSED:
+                row |= {f"{metric}_{column}": d[column] for column in SPLIT_COLUMNS}
         rows.append(row)
     return pd.DataFrame(rows)

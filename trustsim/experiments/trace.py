@@ -147,7 +147,7 @@ def _not_traced(model, buyer: int, log: pd.DataFrame, seed: int) -> BuyerNotTrac
     if log.empty:
         return BuyerNotTraced(
             f"{why}, and nobody else acted either; try more --steps or "
-            "--set market.outside_influence=0.05.",
+            "--set market.outside_influence=2.6 (a year).",
             None,
         )
     suggestion = _suggest(model, log)

@@ -61,6 +61,8 @@ _ALL = (
             "leads arriving this step"),
     _metric("wom_leads", "Leads from word of mouth", "WoM leads", "word-of-mouth leads",
             "count", True, "leads attributed to word of mouth, cumulative"),
+    _metric("deterred", "Deterred by detractors", "Deterred", "deterred buyers", "count",
+            False, "potential buyers kept away by detractors' word of mouth, cumulative"),
     _metric("active", "Active buyers", "Active", "active buyers", "count", True,
             "buyers active or after purchase"),
     _metric("post_purchase", "Customers after purchase", "Post", "customers after purchase",

@@ -301,13 +301,22 @@ def collapse_chance(stake, collapse_at_full_stake):
     return collapse_at_full_stake * stake
 
 
-def lead_hazard(outside, word_of_mouth, promoters, detractors, bad_news_weight, market_size):
-    """Per-step chance that a potential buyer becomes a lead (Bass with bad news).
+def lead_hazard(outside, word_of_mouth, promoters, market_size):
+    """Per-step chance that a potential buyer becomes a lead: the discrete Bass hazard.
 
-    h = clip(p + q * (P - nu * D) / M, 0, 1)
+    h = min(p + q * P / M, 1), with p and q per step and P the promoters still talking.
     """
-    raw = outside + word_of_mouth * (promoters - bad_news_weight * detractors) / market_size
-    return float(min(max(raw, 0.0), 1.0))
+    return min(outside + word_of_mouth * promoters / market_size, 1.0)
+
+
+def deterrence_hazard(word_of_mouth, bad_news_weight, detractors, market_size, hazard):
+    """Per-step chance that a potential buyer hears a detractor and is deterred for good.
+
+    d = min(q * nu * D / M, 1 - h): negative word of mouth removes potential buyers
+    from the market (Mahajan, Muller & Kerin 1984; Goldenberg et al. 2007) instead of
+    cancelling advertising; D counts the detractors still talking.
+    """
+    return min(word_of_mouth * bad_news_weight * detractors / market_size, 1.0 - hazard)
 
 
 def reputation(promoters, detractors, prior):

@@ -41,7 +41,7 @@ class Column:
 
 
 BUYER_STATE = (
-    Column("status", np.int8, POTENTIAL, "potential, active, post_purchase, finished, abandoned"),
+    Column("status", np.int8, POTENTIAL, "one of trustsim.model.codes.STATUSES"),
     Column("stage", np.int16, 0, "the stage the buyer faces (the last one once finished)"),
     Column("waited", np.int32, 0, "steps spent at the current stage without completing it"),
     Column("good", np.float64, 0.0, "r_l, positive evidence per trust layer", per_layer=True),

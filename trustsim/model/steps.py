@@ -35,6 +35,7 @@ from trustsim.model.codes import (
     DELAY,
     DELEGATE,
     DETECTION,
+    DETERRED,
     ENVIRONMENT,
     FINISHED,
     OUTCOME_CAUGHT,
@@ -59,6 +60,7 @@ from trustsim.model.tally import (
     REPEATS,
     WOM_LEADS,
 )
+from trustsim.model.tally import DETERRED as DETERRED_COUNT
 
 # The schedule of one step, in order; each name is a sub-step below and a method of
 # every engine.
@@ -337,6 +339,30 @@ def arrive(b, u, hazard, tally):
     arriving = u[ARRIVAL][b] < hazard
     tally.counts[LEADS] += total(arriving)
     return arriving
+
+
+def arrive_as_recorded(potential, recorded, u, tally):
+    """Whether potential buyers `potential` become leads as in another run; counts them.
+
+    The buyers `recorded` (that run's new leads this step) arrive where they are potential
+    buyers here. Where some are not (a market of another size), as many others arrive in
+    their stead, those with the lowest arrival draws: the same number of leads per step.
+    """
+    arriving = np.isin(potential, recorded)
+    missing = len(recorded) - np.count_nonzero(arriving)
+    if missing > 0:
+        rest = np.flatnonzero(negate(arriving))
+        arriving[rest[np.argsort(u[ARRIVAL][potential[rest]], kind="stable")[:missing]]] = True
+    tally.counts[LEADS] += np.count_nonzero(arriving)
+    return arriving
+
+
+def deter(b, buyers, u, hazard, deterrence, tally):
+    """Buyers `b` who hear a detractor leave the market, h <= u_arrival < h + d (not both)."""
+    u_arrival = u[ARRIVAL][b]
+    deterred = (u_arrival >= hazard) & (u_arrival < hazard + deterrence)
+    buyers.status[b] = where(deterred, DETERRED, buyers.status[b])
+    tally.counts[DETERRED_COUNT] += total(deterred)
 
 
 def outcome_code(success, caught, incident, collapsed):

@@ -29,8 +29,9 @@ COUNTERS = (
     "incidents",
     "caught",
     "churned",
+    "deterred",
 )
-LEADS, WOM_LEADS, CLOSED, CLOSE_TIME, REPEATS, INCIDENTS, CAUGHT, CHURNED = range(len(COUNTERS))
+LEADS, WOM_LEADS, CLOSED, CLOSE_TIME, REPEATS, INCIDENTS, CAUGHT, CHURNED, DETERRED = range(9)
 
 
 def _counter(slot: int) -> property:
@@ -42,7 +43,8 @@ class Tally:
 
     Attributes (counts): leads, wom_leads, closed, close_time (sum of closing step -
     arrival step over customers), repeats, incidents, caught (errors caught by a check),
-    churned (in `counts`); actions_at (per action and stage: buyers who took it there);
+    churned, deterred (potential buyers kept away by detractors) (in `counts`);
+    actions_at (per action and stage: buyers who took it there);
     finished, abandoned, promoters (finished, satisfaction >= promoter threshold),
     finished_detractors and detractors (finished or abandoned, satisfaction <= detractor
     threshold), left_at (per stage: buyers who left the pipeline there).
@@ -63,7 +65,7 @@ class Tally:
         self.finished_satisfaction = 0.0
         self.reactance = 0.0
 
-    leads, wom_leads, closed, close_time, repeats, incidents, caught, churned = (
+    leads, wom_leads, closed, close_time, repeats, incidents, caught, churned, deterred = (
         _counter(slot) for slot in range(len(COUNTERS))
     )
 

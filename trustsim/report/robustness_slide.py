@@ -139,7 +139,7 @@ def add(builder, study: RobustnessStudy | None, csv_dir: Path, index: int) -> st
         return None
     import matplotlib.pyplot as plt
 
-    from trustsim.report.deck import _csv_name, _png
+    from trustsim.report.deck import _csv_name
     from trustsim.robustness.charts import robustness_chart, robustness_data
 
     scenarios = getattr(builder.results.run, "scenarios", None) or {}
@@ -154,7 +154,7 @@ def add(builder, study: RobustnessStudy | None, csv_dir: Path, index: int) -> st
             f"about {study.scenario} holds. {takeaway}",
         )  # fmt: skip
         chart.data.to_csv(csv_dir / _csv_name(index, chart), index=False)
-        builder.chart_slide(chart, _png(chart), index)
+        builder.chart_slide(chart, index)
     finally:
         plt.close(chart.figure)
     return f"Robustness: {title} (robustness study {study.directory.name}/)."

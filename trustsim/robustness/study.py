@@ -67,7 +67,7 @@ def load_factors(path: str | Path) -> dict[str, tuple[float, float]]:
     ledger, sampled over their plausible ranges) and/or a table `[ranges]` of
     `"PATH" = [low, high]` for any other numeric scenario field::
 
-        factors = ["market.word_of_mouth", "choice.impatience"]
+        factors = ["market.talk_half_life", "choice.impatience"]
         [ranges]
         "choice.temperature" = [0.3, 0.6]
 

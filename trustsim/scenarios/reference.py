@@ -181,10 +181,16 @@ FIELDS: dict[str, FieldDoc] = {
         rule="<= `time.steps`",
     ),
     "time.step_unit": FieldDoc(
-        meaning="what one step is; a label only: every rate in the model is per step",
-        unit="text",
+        meaning=(
+            "what one step is; rates given per year (market.outside_influence, "
+            "market.word_of_mouth) and the talk half-life are converted by its length"
+        ),
+        unit="a length of time",
         typical='"week", "day"',
-        business="changing it does not rescale any rate; change the rates with it",
+        business=(
+            "the market's rates follow it; the buyers' per-step rates (forgetting, reactance "
+            "decay, impatience, repeat purchase) do not yet: change them with it"
+        ),
         source="scenario design",
     ),
     # ------------------------------------------------------------------ market
@@ -197,60 +203,92 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="M",
     ),
     "market.outside_influence": FieldDoc(
-        meaning="chance per step that a potential buyer becomes a lead by outside influence",
-        unit="probability per step",
-        typical="0.002 to 0.003 per week",
-        business="0.003 per week: about 15% of the market arrives in a year from advertising",
+        meaning="rate at which a potential buyer becomes a lead by outside influence",
+        unit="per year",
+        typical="0.03 (the meta-analytic mean); 0.156 in real estate, 0.73 in the trial",
+        business=(
+            "0.156 a year (0.003 a week): about 15% of the market arrives in a year from "
+            "advertising alone"
+        ),
         source=(
-            "form: Bass 1969; value calibrated (Sultan et al. 1990 report p ~ 0.03 per *year*)"
+            "Sultan, Farley & Lehmann 1990 (meta-analysis of Bass models: mean p = 0.03 "
+            "per year); form: Bass 1969; the built-in scenarios set their own advertising"
         ),
         symbol="p",
-        basis="calibrated",
-        plausible=(0.0005, 0.005),
-        calibrated_to=("fact 6",),
+        basis="literature",
+        plausible=(0.003, 0.15),
         range_note=(
-            "Sultan et al. 1990: mean p = 0.03 per year, about 0.0006 per week, at the "
-            "bottom; the top allows advertising ten times as strong"
+            "a judgement around the meta-analytic mean: single-product estimates (the "
+            "compilation by C. Van den Bulte reproduced in DecisionPro's Bass forecasting "
+            "tutorial) run from near 0 to about 0.14; a firm's lead pool, already looking "
+            "to buy, can lie above a product category's"
         ),
     ),
     "market.word_of_mouth": FieldDoc(
-        meaning="imitation: lead hazard added per net promoter share of the market",
-        unit="per step",
-        typical="0.1 to 0.3",
+        meaning=(
+            "imitation: lead rate added per share of the market that promoters still "
+            "talking make up"
+        ),
+        unit="per year",
+        typical="0.38 (the meta-analytic mean)",
         business=(
-            "0.2: with 10% of the market net promoters, 2% of the remaining buyers become "
-            "leads each step"
+            "0.38: with 10% of the market promoters still talking, 3.8% of the remaining "
+            "buyers become leads in a year through them"
         ),
         source=(
-            "form: Bass 1969; value calibrated so that an S-curve of leads forms within the "
-            "horizon (fact 6) (Sultan et al. 1990: q ~ 0.38 per year)"
+            "Sultan, Farley & Lehmann 1990 (meta-analysis of Bass models: mean q = 0.38 "
+            "per year); form: Bass 1969"
         ),
         symbol="q",
-        basis="calibrated",
-        plausible=(0.01, 0.3),
-        calibrated_to=("fact 6",),
+        basis="literature",
+        plausible=(0.1, 0.8),
         range_note=(
-            "Sultan et al. 1990: mean q = 0.38 per year (0.007 per week) per adopter share; "
-            "q here multiplies net promoters, a subset, so the range reaches well above"
+            "Sultan et al. 1990: mean 0.38 per year; most single-product estimates in the "
+            "same compilation lie between 0.1 and 0.8. In Bass's model every adopter "
+            "talks; here only promoters, a subset, and only for a while "
+            "(market.talk_half_life)"
         ),
     ),
     "market.bad_news_weight": FieldDoc(
-        meaning="weight of a detractor against a promoter in word of mouth",
-        unit="promoters per detractor",
+        meaning=(
+            "potential buyers a detractor still talking deters, per buyer a promoter still "
+            "talking brings (deterrence rate q * nu * D / M)"
+        ),
+        unit="deterred per promoter's lead",
         typical="2 (meant > 1)",
-        business="2: one unhappy buyer's warnings cancel two recommendations",
+        business="2: each unhappy buyer's warnings keep two buyers away for each one a fan brings",
         source=(
-            "direction: Anderson 1998 (dissatisfied customers talk more, by less than "
-            "folklore holds); value calibrated"
+            "form: negative word of mouth removes potential buyers (Mahajan, Muller & Kerin "
+            "1984; Goldenberg, Libai, Moldovan & Muller 2007); direction: Anderson 1998 "
+            "(dissatisfied customers talk more, by less than folklore holds); value carried "
+            "over from an earlier form (detractors subtracting from the lead rate) where it "
+            "was set for fact 6, not set again"
         ),
         symbol="nu",
-        basis="calibrated",
+        basis="assumption",
         plausible=(1.0, 3.0),
-        calibrated_to=("fact 6",),
         range_note=(
             "Anderson 1998: dissatisfied customers talk more than satisfied ones, by less "
             "than folklore's 2-10"
         ),
+    ),
+    "market.talk_half_life": FieldDoc(
+        meaning=(
+            "how long promoters and detractors keep talking: half of those who left the "
+            "pipeline at one time have stopped after this long"
+        ),
+        unit="years",
+        typical="0.5; inf for Bass's adopters who talk forever",
+        business="0.5: a buyer's recommendation carries weight mostly in the half year after",
+        source=(
+            "form: adopters who stop influencing others (the Bass-SIR model, Fibich 2017); "
+            "value assumed, not from a source"
+        ),
+        symbol="H",
+        rule="or inf (talk never fades)",
+        basis="assumption",
+        plausible=(0.1, 2.0),
+        range_note="a judgement: from weeks of buzz after a purchase to two years of advice",
     ),
     "market.promoter_threshold": FieldDoc(
         meaning="satisfaction at or above which a finished customer recommends the service",
@@ -303,6 +341,25 @@ FIELDS: dict[str, FieldDoc] = {
         typical="empty (revenue counted in deal units), €, USD",
         business="set it with deal_value to read revenue as money (€1.2M)",
         source="scenario design (unit of account)",
+    ),
+    "market.margin": FieldDoc(
+        meaning="share of revenue kept after the cost of delivering a deal",
+        unit="share 0-1",
+        typical="0.2 (a developer's gross margin)",
+        business=(
+            "with cost_per_lead, decks show the contribution: revenue x margin minus "
+            "what the leads cost"
+        ),
+        default="none (no profit line is shown)",
+        source="the client's accounts",
+    ),
+    "market.cost_per_lead": FieldDoc(
+        meaning="what acquiring one lead costs, in deal_value's currency",
+        unit="currency per lead",
+        typical="150",
+        business="decks show the cost per closed deal (CAC): leads x cost_per_lead / deals",
+        default="none (no acquisition cost is shown)",
+        source="the client's marketing spend / leads",
     ),
     # ------------------------------------------------------------------ trust
     "trust.prior_weight": FieldDoc(
@@ -819,6 +876,13 @@ FIELDS: dict[str, FieldDoc] = {
         source="scenario design (delivery trial: 0.5)",
     ),
     # ------------------------------------------------------------------ segments
+    f"segments.{NAME}.label": FieldDoc(
+        meaning="display name of the segment in charts and decks",
+        unit="text, any alphabet, up to 200 characters",
+        typical='"First-time buyers", "Покупатели первой квартиры"',
+        business="the persona's name as the client says it",
+        default="none (the table name, underscores as spaces)",
+    ),
     f"segments.{NAME}.share": FieldDoc(
         meaning="share of potential buyers in this segment",
         unit="share of the market",
@@ -911,6 +975,13 @@ FIELDS: dict[str, FieldDoc] = {
         business="a persona whose members are all alike in this trait",
     ),
     # ------------------------------------------------------------------ stages
+    f"stages.{NAME}.label": FieldDoc(
+        meaning="display name of the stage in charts and decks",
+        unit="text, any alphabet, up to 200 characters",
+        typical='"Contract signing", "Подписание договора"',
+        business="the step as the client's customers know it",
+        default="none (the table name, underscores as spaces)",
+    ),
     f"stages.{NAME}.stake": FieldDoc(
         meaning="what is at risk for the buyer at this step",
         unit="share of what the buyer can lose",

@@ -115,6 +115,7 @@ def _beta(mean: float, concentration: float = 10.0) -> Distribution:
 class Segment(_Strict):
     """A named persona: its share of leads and the distribution of each trait."""
 
+    label: str | None = Field(default=None, min_length=1, max_length=200)
     share: float = Field(gt=0.0, le=1.0)
     risk_aversion: Distribution = Field(default_factory=lambda: _beta(0.6))
     control_need: Distribution = Field(default_factory=lambda: _beta(0.5))
@@ -126,6 +127,7 @@ class Segment(_Strict):
 class Stage(_Strict):
     """One step of the journey as the service offers it."""
 
+    label: str | None = Field(default=None, min_length=1, max_length=200)
     stake: float = Field(default=0.5, ge=0.0, le=1.0)
     reliability: float = Field(default=0.95, ge=0.0, le=1.0)
     weights: list[float] = Field(
@@ -148,22 +150,42 @@ class Stage(_Strict):
         return self
 
 
+# Length of one step in years, by `time.step_unit` (a year of 365.25 days).
+YEARS_PER_STEP = {
+    "day": 1 / 365.25,
+    "week": 7 / 365.25,
+    "month": 1 / 12,
+    "quarter": 1 / 4,
+    "year": 1.0,
+}
+
+
 class TimeSettings(_Strict):
     steps: int = Field(default=104, ge=1, le=100_000)
     short_horizon: int = Field(default=13, ge=1)
-    step_unit: str = Field(default="week")
+    step_unit: Literal["day", "week", "month", "quarter", "year"] = "week"
+
+    @property
+    def years_per_step(self) -> float:
+        """Length of one step in years: a rate per year times it is a rate per step."""
+        return YEARS_PER_STEP[self.step_unit]
 
 
 class Market(_Strict):
     size: int = Field(default=2000, ge=1, le=50_000_000)
-    outside_influence: float = Field(default=0.002, ge=0.0, le=1.0)
-    word_of_mouth: float = Field(default=0.3, ge=0.0, le=5.0)
+    # Per year: converted to per step by `time.step_unit` (the hazard clips at 1).
+    outside_influence: float = Field(default=0.03, ge=0.0, le=100.0)
+    word_of_mouth: float = Field(default=0.38, ge=0.0, le=100.0)
     bad_news_weight: float = Field(default=2.0, ge=0.0, le=10.0)
+    # Years; inf: promoters and detractors never stop talking (the Bass model).
+    talk_half_life: float = Field(default=0.5, gt=0.0, allow_inf_nan=True)
     promoter_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
     detractor_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     reputation_prior: float = Field(default=20.0, gt=0.0)
     deal_value: float = Field(default=1.0, ge=0.0)
     currency: str = Field(default="", max_length=12)
+    margin: float | None = Field(default=None, ge=0.0, le=1.0)
+    cost_per_lead: float | None = Field(default=None, ge=0.0)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Market:
@@ -281,10 +303,28 @@ class Scenario(_Strict):
             raise ValueError("at most 100 stages")
         return self
 
+    def word_of_mouth_per_step(self) -> tuple[float, float, float]:
+        """(p, q, kept): the market's rates per year as rates per step, and the share of
+        talk kept from one step to the next, 0.5 ** (step length / half-life)."""
+        mk, step = self.market, self.time.years_per_step
+        return (
+            mk.outside_influence * step,
+            mk.word_of_mouth * step,
+            0.5 ** (step / mk.talk_half_life),
+        )
+
     @property
     def display_name(self) -> str:
         """The label if the scenario has one, else its name."""
         return self.label or self.name
+
+    def stage_label(self, stage: str) -> str:
+        """A stage's display name: its label, else its name in words ("after sales")."""
+        return self.stages[stage].label or stage.replace("_", " ")
+
+    def segment_label(self, segment: str) -> str:
+        """A segment's display name: its label, else its name in words."""
+        return self.segments[segment].label or segment.replace("_", " ")
 
     @property
     def stage_names(self) -> list[str]:

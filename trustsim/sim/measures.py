@@ -53,6 +53,7 @@ def measure(model) -> dict[str, float]:
         "finished": tally.finished,
         "abandoned": tally.abandoned,
         "churned": tally.churned,
+        "deterred": tally.deterred,
         "closed_deals": closed,
         "conversion": _ratio(closed, leads),
         # Customers are the finished buyers and those after purchase.

@@ -36,6 +36,8 @@ class TrustModel(mesa.Model):
             series). False computes the measures only when asked (`summary()`), which
             is what a sweep needs: the datacollector then holds only the set-up row.
             The summary is the same either way.
+        arrivals: another run's `lead_arrivals`: its new leads arrive at the same steps
+            instead of this run's own (`steps.arrive_as_recorded`; docs/ODD.md 7.13).
 
     Example:
         >>> model = TrustModel(scenario="real-estate", rng=1)
@@ -56,6 +58,7 @@ class TrustModel(mesa.Model):
         steps: int | None = None,
         record_choices: bool = False,
         series: bool = True,
+        arrivals: list[np.ndarray] | None = None,
     ):
         super().__init__(rng=rng)
         engine = fastest_engine() if engine is None else engine
@@ -80,12 +83,15 @@ class TrustModel(mesa.Model):
             self.engine = CompiledEngine(self.spec, self.stages, setup_rng)
         else:
             self.engine = ArrayEngine(self.spec, self.stages, setup_rng)
-        self.promoters = 0
-        self.detractors = 0
+        self.promoters = self.detractors = 0  # stocks: every buyer who has left so far
+        self.talking = (0.0, 0.0)  # promoters and detractors still talking
+        self.outside, self.imitation, self.talk_kept = self.spec.word_of_mouth_per_step()
         self.new_leads = 0
         self.short_horizon_snapshot: dict[str, float] | None = None
         self.record_choices = record_choices
         self.series = series
+        self.arrivals = arrivals
+        self.lead_arrivals: list[np.ndarray] = []  # the buyers who became leads, per step
         self._choice_records: list[dict] = []
         self.datacollector = measures.MeasureCollector(
             model_reporters=measures.model_reporters(self)
@@ -110,30 +116,35 @@ class TrustModel(mesa.Model):
             self.running = False
 
     def spread_word_of_mouth(self) -> None:
-        """Count promoters and detractors among buyers who have left the pipeline."""
-        self.promoters, self.detractors = self.engine.word_of_mouth()
+        """Promoters and detractors among buyers who have left the pipeline. Those who left
+        this step start talking; each keeps talking with a half-life (a Bass-SIR recovery,
+        Fibich 2017): talking <- kept * talking + newly left."""
+        promoters, detractors = self.engine.word_of_mouth()
+        kept, (talking_promoters, talking_detractors) = self.talk_kept, self.talking
+        self.talking = (
+            kept * talking_promoters + (promoters - self.promoters),
+            kept * talking_detractors + (detractors - self.detractors),
+        )
+        self.promoters, self.detractors = promoters, detractors
 
     def arrive_leads(self, u: np.ndarray) -> None:
-        """New leads arrive with the Bass hazard; reputation and affordances set base rates."""
-        mk, tr = self.spec.market, self.spec.trust
-        hazard = rules.lead_hazard(
-            mk.outside_influence,
-            mk.word_of_mouth,
-            self.promoters,
-            self.detractors,
-            mk.bad_news_weight,
-            mk.size,
+        """New leads arrive with the Bass hazard, detractors deter others; reputation and
+        affordances set the new leads' base rates."""
+        (mk, tr), (promoters, detractors) = (self.spec.market, self.spec.trust), self.talking
+        hazard = rules.lead_hazard(self.outside, self.imitation, promoters, mk.size)
+        deterrence = rules.deterrence_hazard(
+            self.imitation, mk.bad_news_weight, detractors, mk.size, hazard
         )
-        rep = rules.reputation(self.promoters, self.detractors, mk.reputation_prior)
+        rep = rules.reputation(promoters, detractors, mk.reputation_prior)
         base_rates = rules.lead_base_rates(
-            tr.base_rate,
-            rep,
-            float(self.stages.affordance.mean()),
-            tr.reputation_shift,
-            tr.affordance_shift,
-        )
-        new = self.engine.arrive_leads(u, self.steps, hazard, mk.outside_influence, base_rates)
+            tr.base_rate, rep, float(self.stages.affordance.mean()),
+            tr.reputation_shift, tr.affordance_shift,
+        )  # fmt: skip
+        t, given = self.steps, self.arrivals
+        recorded = given[t - 1] if given is not None and t <= len(given) else None
+        new = self.engine.arrive_leads(u, t, hazard, deterrence, self.outside, base_rates, recorded)
         self.new_leads = len(new)
+        self.lead_arrivals.append(new)
 
     def choice_log(self):
         """Every recorded choice as a DataFrame (needs `record_choices=True`).

@@ -52,8 +52,11 @@ def effect_sentence(label: str, diffs) -> str:
 
     A change counts as established where its Holm-adjusted p < 0.05 and its 95% CI
     excludes zero; otherwise it is marked "(n.s.)". Counts and money are read as relative
-    changes with their own interval, shares and scores as absolute differences.
+    changes with their own interval, shares and scores as absolute differences. An
+    established effect that is split says which part drives it (`decompose.driver_phrase`).
     """
+    from trustsim.experiments.decompose import driver_phrase
+
     by_metric = diffs.set_index("metric")
     parts = []
     for metric in EFFECT_METRICS:
@@ -67,7 +70,9 @@ def effect_sentence(label: str, diffs) -> str:
             change = fmt_relative(row["relative"], row["relative_ci_low"], row["relative_ci_high"])
         else:
             change = fmt_signed(metric, row["diff"])
-        parts.append(f"{METRICS[metric].words} {change}{'' if significant else ' (n.s.)'}")
+        split = driver_phrase(metric, row) if significant else ""
+        split = f" ({split})" if split else ""
+        parts.append(f"{METRICS[metric].words} {change}{'' if significant else ' (n.s.)'}{split}")
     return f"{label}: " + ", ".join(parts) + "."
 
 
@@ -93,6 +98,8 @@ def print_demo(result, fmt: str) -> None:
         result.metric_table().to_csv(sys.stdout, index=False)
         return
     from rich.table import Table
+
+    from trustsim.experiments.decompose import split_table
 
     console = _console()
     table = Table(
@@ -123,6 +130,9 @@ def print_demo(result, fmt: str) -> None:
     )
     for label, _base, _other, diffs in effects:
         console.print(" - " + effect_sentence(label, diffs))
+    split = split_table([(label, diffs) for label, _base, _other, diffs in effects])
+    if split is not None:
+        console.print(split)
 
 
 DEMO_COLUMNS = ("closed_deals", "conversion", "short_conversion", "satisfaction", "nps", "revenue")

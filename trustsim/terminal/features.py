@@ -45,6 +45,11 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
         )
     console = Console(highlight=False)
     console.print(out)
+    if "closed_deals_conversion" in table and table["closed_deals_conversion"].notna().any():
+        console.print(
+            "Closed deals: the change, relative change, then its parts via conversion (conv.: "
+            "the variant on the full offer's lead arrivals) and via word of mouth (WoM: the rest)."
+        )
     for note in value.skipped:
         console.print(f"Skipped: {note}")
 
@@ -62,5 +67,16 @@ def _effect(row, metric: str, fmt_signed) -> str:
     )
     return (
         f"{fmt_signed(metric, change)} [{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
-        f"\n{relative}"
+        f"\n{relative}{_split_lines(row, metric)}"
     )
+
+
+def _split_lines(row, metric: str) -> str:
+    """The change's parts via conversion and via word of mouth, one line each ("" unsplit)."""
+    from trustsim.experiments.decompose import SPLIT_COLUMNS, split_cell
+
+    if not hasattr(row, f"{metric}_conversion"):
+        return ""
+    split = {column: getattr(row, f"{metric}_{column}") for column in SPLIT_COLUMNS}
+    cell = split_cell(metric, split, named=True)
+    return "\n" + cell if cell else ""

@@ -81,6 +81,8 @@ def print_comparison(result, diffs, fmt: str) -> None:
         return
     from rich.table import Table
 
+    from trustsim.experiments.decompose import split_lines
+
     console = _console()
     alternatives = len(result.names) - 1
     test = "Wilcoxon signed-rank p" + (
@@ -106,6 +108,8 @@ def print_comparison(result, diffs, fmt: str) -> None:
                 _fmt_p(row.p_holm),
             )
         console.print(table)
+        for line in split_lines(diffs[diffs["scenario"] == name]):
+            console.print(line)
     if no_test:
         console.print(f"No p-values: {NO_TEST_NOTE}.")
 
@@ -124,8 +128,12 @@ DIFFERENCE_FIELDS = (
 
 
 def difference_record(row) -> dict:
-    """A row of `paired_differences` as JSON-ready numbers (NaN as null)."""
-    return {field: json_number(getattr(row, field)) for field in DIFFERENCE_FIELDS}
+    """A row of `paired_differences` as JSON-ready numbers (NaN as null), with the split
+    of the difference where it has one (`decompose.split_record`)."""
+    from trustsim.experiments.decompose import split_record
+
+    numbers = {field: json_number(getattr(row, field)) for field in DIFFERENCE_FIELDS}
+    return numbers | split_record(row._asdict())
 
 
 def json_number(value):
