@@ -19,9 +19,16 @@ from trustsim.charts import load_results, make_chart, save_chart
 from trustsim.charts.base import number, percent
 from trustsim.charts.claims import Effect, change_text, claim_words_in, in_sentence, money
 from trustsim.charts.funnel import funnel_data, reached_per_run
+from trustsim.charts.sensitivity import (
+    factor_directions,
+    sensitivity_chart,
+    sensitivity_sentences,
+    sweep_sentences,
+)
 from trustsim.charts.story import TRACE_COLUMNS, story_chart
 from trustsim.charts.style import FIGSIZE, MIN_FONT_PT, chart_style, wrap_title
-from trustsim.charts.sweep import heatmap_chart, heatmap_data, sensitivity_chart
+from trustsim.charts.sweep import BINS, heatmap_chart, heatmap_data
+from trustsim.charts.usage import usage_chart, usage_data
 from trustsim.cli import main
 from trustsim.experiments.features import feature_value
 
@@ -118,6 +125,14 @@ def test_funnel_starts_at_leads_and_reaches_closing_with_the_closed_deals(result
         f"{worst.stage.capitalize()} loses {percent(worst.left_share)} of the buyers"
     )
     assert "lever" not in chart.takeaway
+    # The funnel's measure is buyers lost at a stage, named and defined as in the registry.
+    from trustsim.model.metrics import METRICS
+
+    labels = [t.get_text() for t in chart.figure.axes[0].texts]
+    assert any(f"{percent(worst.left_share)} lost" in t for t in labels)
+    assert not any("leave" in t for t in labels)
+    definition = METRICS["left_share"].description
+    assert definition in chart.figure.axes[0].get_title(loc="left").replace("\n", " ")
     assert f"{number(runs['closed_deals'].mean())} close a deal" in chart.takeaway
     plt.close(chart.figure)
 
@@ -176,8 +191,30 @@ def test_usage_value_chart_from_features_output(features_dir):
     results = load_results(features_dir)
     chart = make_chart(results, "usage-value")
     assert_deck_ready(chart)
-    picked = chart.data.loc[chart.data["feature"] == chart.title.split(" is used")[0]].iloc[0]
+    named = chart.data["feature"].str.replace("_", " ").str.capitalize()
+    picked = chart.data.loc[named == chart.title.split(" is used")[0]].iloc[0]
     assert f"used in {percent(picked.usage)} of choices" in chart.title
+
+
+def test_a_chart_that_leaves_features_out_says_so_in_its_footnote(features_dir):
+    from trustsim.charts.usage import MAX_ROWS
+
+    results = load_results(features_dir)
+    chart = make_chart(results, "usage-value")
+    footnote = chart.figure._supxlabel.get_text().replace("\n", " ")
+    total = len(results.features)
+    assert len(chart.data) == min(total, MAX_ROWS)
+    if total > MAX_ROWS:
+        hidden = f"{total - MAX_ROWS} more features with smaller effects not shown"
+        assert f"{hidden}; all in features.csv" in footnote
+    else:
+        assert "not shown" not in footnote
+    few = results.features.head(2)
+    with chart_style():
+        small = usage_chart(usage_data(few))
+    assert "not shown" not in small.figure._supxlabel.get_text()
+    plt.close(chart.figure)
+    plt.close(small.figure)
 
 
 def grid_runs():
@@ -194,6 +231,97 @@ def grid_runs():
     return pd.concat(frames, ignore_index=True)
 
 
+def ishigami_indices():
+    """Sobol' indices of the Ishigami function, as `trustsim sensitivity` would chart them."""
+    from SALib.analyze import sobol
+    from SALib.sample import sobol as sobol_sample
+    from SALib.test_functions import Ishigami
+
+    problem = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
+    x = sobol_sample.sample(problem, 256, seed=1)
+    indices = sobol.analyze(problem, Ishigami.evaluate(x), seed=1)
+    return indices.to_df()[0].join(indices.to_df()[1]).rename_axis("parameter").reset_index()
+
+
+def test_sensitivity_chart_sobol_and_tornado():
+    sobol_df = ishigami_indices()
+    with chart_style():
+        chart = sensitivity_chart(sobol_df, metric="y")
+    assert_deck_ready(chart)
+    assert chart.title.startswith(sobol_df.loc[sobol_df["ST"].idxmax(), "parameter"].upper())
+
+    runs = grid_runs()
+    means = runs.groupby(["affordance", "pressure"])["closed_deals"].mean()
+    tornado = pd.DataFrame(
+        {
+            "parameter": ["stages.contract.affordance", "stages.contract.pressure"],
+            "low": [means[(0.0, 0.0)], means[(0.0, 0.0)]],
+            "high": [means[(0.8, 0.0)], means[(0.0, 0.5)]],
+            "base": means[(0.0, 0.0)],
+        }
+    )
+    with chart_style():
+        chart = sensitivity_chart(tornado)
+    assert_deck_ready(chart)
+    swing = (tornado["high"] - tornado["low"]).abs()
+    top = {0: "Verification support at contract", 1: "Sales pressure at contract"}
+    assert chart.title.startswith(top[int(swing.idxmax())])
+
+
+def sampled_sweep(points=240, replications=2, seed=5):
+    """Runs of a sampled design (one value per point, as Latin hypercube or Sobol' give):
+    deals rise with contract affordance, fall with contract pressure, and do not depend
+    on the cost of checking."""
+    rng = np.random.default_rng(seed)
+    design = pd.DataFrame(
+        {
+            "point": np.arange(points),
+            "stages.contract.affordance": rng.uniform(0, 1, points),
+            "stages.contract.pressure": rng.uniform(0, 0.8, points),
+            "choice.verification_cost": rng.uniform(0.2, 1.2, points),
+        }
+    )
+    runs = design.loc[design.index.repeat(replications)].reset_index(drop=True)
+    runs["closed_deals"] = (
+        200
+        + 80 * runs["stages.contract.affordance"]
+        - 40 * runs["stages.contract.pressure"]
+        + rng.normal(0, 10, len(runs))
+    )
+    return runs
+
+
+FACTORS = ["stages.contract.affordance", "stages.contract.pressure", "choice.verification_cost"]
+
+
+def test_a_sampled_design_is_binned_into_a_readable_grid_and_the_chart_says_so():
+    runs = sampled_sweep()
+    data = heatmap_data(runs, FACTORS[0], FACTORS[1], "closed_deals", FACTORS)
+    assert len(data) <= BINS * BINS and data["x_binned"].all() and data["y_binned"].all()
+    assert data["n"].sum() == len(runs)  # every run is in exactly one cell
+    # Each cell is the mean of the runs whose factor values fall in its bins.
+    low, high = (float(v) for v in str(data["x"].iloc[0]).split("–"))
+    top = data[data["x_pos"] == 0]
+    inside = runs[(runs[FACTORS[0]] >= low) & (runs[FACTORS[0]] < high)]
+    assert top["n"].sum() == len(inside)
+    with chart_style():
+        chart = heatmap_chart(data)
+    assert_deck_ready(chart)
+    ax = chart.figure.axes[0]
+    assert len(ax.texts) == len(data)  # one printed cell each, no overprinting
+    assert "bins of about equal numbers of runs" in ax.get_title(loc="left").replace("\n", " ")
+    assert "the other 1 factor varies within each cell" in ax.get_title(loc="left").replace(
+        "\n", " "
+    )
+    assert ax.get_xlabel() == "Verification support at contract"
+
+
+def test_a_grid_keeps_its_levels_and_names_factors_by_their_display_names():
+    runs = grid_runs()
+    data = heatmap_data(runs, "affordance", "pressure", "closed_deals")
+    assert not data["x_binned"].any() and sorted(data["x"].unique()) == [0.0, 0.8]
+
+
 def test_heatmap_prints_every_cell_and_titles_the_peak():
     runs = grid_runs()
     data = heatmap_data(runs, "affordance", "pressure", "closed_deals")
@@ -206,36 +334,77 @@ def test_heatmap_prints_every_cell_and_titles_the_peak():
     assert number(means.max()) in chart.title and number(means.min()) in chart.title
 
 
-def test_sensitivity_chart_sobol_and_tornado():
-    from SALib.analyze import sobol
-    from SALib.sample import sobol as sobol_sample
-    from SALib.test_functions import Ishigami
+def test_directions_recover_which_way_each_factor_pushes_the_result():
+    ways = factor_directions(sampled_sweep(), FACTORS, "closed_deals").set_index("parameter")
+    assert ways.loc[FACTORS[0], "rho_low"] > 0  # affordance raises deals
+    assert ways.loc[FACTORS[1], "rho_high"] < 0  # pressure lowers them
+    assert ways.loc[FACTORS[2], "rho_low"] < 0 < ways.loc[FACTORS[2], "rho_high"]
+    assert (ways["points"] == 240).all()  # replications are averaged per design point
 
-    problem = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
-    x = sobol_sample.sample(problem, 256, seed=1)
-    indices = sobol.analyze(problem, Ishigami.evaluate(x), seed=1)
-    sobol_df = indices.to_df()[0].join(indices.to_df()[1]).rename_axis("parameter")
-    sobol_df = sobol_df.reset_index()
-    with chart_style():
-        chart = sensitivity_chart(sobol_df, metric="y")
-    assert_deck_ready(chart)
-    assert chart.title.startswith(sobol_df.loc[sobol_df["ST"].idxmax(), "parameter"])
 
-    runs = grid_runs()
-    means = runs.groupby(["affordance", "pressure"])["closed_deals"].mean()
-    tornado = pd.DataFrame(
-        {
-            "parameter": ["contract affordance", "contract pressure"],
-            "low": [means[(0.0, 0.0)], means[(0.0, 0.0)]],
-            "high": [means[(0.8, 0.0)], means[(0.0, 0.5)]],
-            "base": means[(0.0, 0.0)],
-        }
-    )
-    with chart_style():
-        chart = sensitivity_chart(tornado)
+def test_sentences_state_a_direction_only_where_its_interval_excludes_zero():
+    ways = factor_directions(sampled_sweep(), FACTORS, "closed_deals")
+    sentences = sensitivity_sentences("closed_deals", directions=ways)
+    assert sentences[0].startswith("Higher verification support at contract raises closed deals")
+    assert sentences[1].startswith("Higher sales pressure at contract lowers closed deals")
+    assert sentences[2].startswith("Effort of checking has no established direction")
+    assert not claim_words_in(sentences[2])
+    assert all("." not in s.split(" (")[0] for s in sentences)  # display names, no paths
+
+
+def sweep_results(path, scenarios=("real-estate",)):
+    """A loaded sweep directory of `sampled_sweep` runs with Sobol' indices per scenario."""
+    from trustsim.charts.results import Results
+    from trustsim.experiments.runner import RunResult
+
+    runs = pd.concat([sampled_sweep().assign(scenario=s, status="ok") for s in scenarios])
+    long = pd.DataFrame(
+        [
+            {"method": "sobol", "scenario": s, "metric": "closed_deals",
+             "factor": f, "index": i, "value": v, "ci_low": v - 0.05, "ci_high": v + 0.05}
+            for s in scenarios
+            for f, s1, st in zip(FACTORS, (0.7, 0.2, -0.02), (0.75, 0.25, 0.01), strict=True)
+            for i, v in (("S1", s1), ("ST", st))
+        ]
+    )  # fmt: skip
+    empty = RunResult(pd.DataFrame(), pd.DataFrame(), {}, 0, 2, None, "vectorized", "")
+    extra = {"sweep_runs": runs.reset_index(drop=True), "factors": FACTORS,
+             "metrics": ["closed_deals"], "sensitivity": long, "heatmap": True}  # fmt: skip
+    return Results(path, empty, {"scenarios": []}, extra=extra)
+
+
+def test_sweep_charts_of_one_scenario_of_several_say_so(tmp_path):
+    results = sweep_results(tmp_path, ("real-estate", "real-estate-funnel"))
+    for kind in ("heatmap", "sensitivity"):
+        chart = make_chart(results, kind, scenario="real-estate-funnel")
+        title = chart.figure.axes[0].get_title(loc="left")
+        assert "only, 1 of 2 scenarios" in title.replace("\n", " ")
+        assert "real-estate-funnel" in title.replace("\n", "")  # may wrap at a hyphen
+        plt.close(chart.figure)
+    single = make_chart(sweep_results(tmp_path), "heatmap")
+    assert "scenarios" not in single.figure.axes[0].get_title(loc="left")
+
+
+def test_sweep_sentences_read_a_sweep_directory_with_its_sobol_indices(tmp_path):
+    results = sweep_results(tmp_path)
+    sentences = sweep_sentences(results, "closed_deals")
+    assert "it accounts for 75% of the variance (95% CI 70%–80%)" in sentences[0]
+    assert "(95% CI 0%–6%)" in sentences[2]  # a CI reaching below zero is clipped
+    chart = make_chart(results, "sensitivity")
     assert_deck_ready(chart)
-    swing = (tornado["high"] - tornado["low"]).abs()
-    assert chart.title.startswith(tornado.loc[swing.idxmax(), "parameter"])
+    ax = chart.figure.axes[0]
+    assert ax.spines["bottom"].get_bounds() == (0, 1)
+    assert max(ax.get_xticks()) == 1.0  # a share of variance ends at 100%
+    assert "below 0 (sampling noise) drawn at 0" in ax.get_title(loc="left").replace("\n", " ")
+    assert [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()] == [
+        "Verification support at contract", "Sales pressure at contract", "Effort of checking"
+    ]  # fmt: skip
+    assert chart.title.startswith("Verification support at contract drives closed deals most")
+    assert "higher values raise closed deals" in chart.title
+    labels = [t.get_text() for t in ax.texts]
+    assert labels[0].endswith("raises") and labels[1].endswith("lowers")
+    heat = make_chart(results, "heatmap")  # the two factors that matter most
+    assert heat.data["x_name"].iloc[0] == FACTORS[0] and heat.data["y_name"].iloc[0] == FACTORS[1]
 
 
 def first_traced_buyer(trace_buyer):
@@ -293,6 +462,60 @@ def test_story_strip_from_a_trace():
         chart = story_chart(trace, unit="week")
     assert_deck_ready(chart)
     assert chart.title.startswith("This buyer verified 4 of 7 steps and walked away at contract")
+
+
+def overlapping(texts, renderer):
+    """Pairs of texts whose drawn boxes overlap."""
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [
+        (a, b) for i, (a, box) in enumerate(boxes) for b, other in boxes[i + 1 :]
+        if box.overlaps(other)
+    ]  # fmt: skip
+
+
+def test_story_labels_do_not_collide_with_one_step_stages_and_lines_ending_together():
+    trace = journey().assign(
+        stage=["explore", "viewing", "reservation", "mortgage", "contract", "payment",
+               "after_sales"],
+        satisfaction=np.linspace(0.6, 0.8, 7),
+        trust_environment=np.full(7, 0.8),
+        trust_rules=np.full(7, 0.8),
+        trust_counterparty=np.full(7, 0.81),
+    )  # fmt: skip
+    with chart_style():
+        chart = story_chart(trace, unit="week")
+    fig = chart.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax, strip = fig.axes
+    names = [t for t in strip.texts if len(t.get_text()) > 1]
+    assert len(names) == 7 and not overlapping(names, renderer)
+    assert not overlapping(ax.texts, renderer)  # line-end labels: 0.80 and 0.80
+    assert all(t.get_text().rstrip("…") for t in names)
+    plt.close(fig)
+
+
+def test_cli_story_from_a_trace_alone_as_the_help_shows(tmp_path, monkeypatch):
+    """`trustsim trace ... --out tr/ && trustsim chart tr/ -k story` works."""
+    from trustsim.experiments.trace import BuyerNotTraced, trace_buyer
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        trace_buyer("real-estate", buyer=12, seed=0, steps=30, overrides=["market.size=300"])
+        buyer = 12
+    except BuyerNotTraced as exc:
+        buyer = exc.suggestion
+    args = ["real-estate", "--buyer", str(buyer), "--seed", "0", "--steps", "30",
+            "--set", "market.size=300", "--out", "tr/"]  # fmt: skip
+    res = CliRunner().invoke(main, ["trace", *args])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["chart", "tr/", "-k", "story"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("This buyer ")
+    assert (tmp_path / "tr" / "charts" / "story.png").is_file()
+    assert load_results(tmp_path / "tr").trace.shape[0] > 0
+    res = CliRunner().invoke(main, ["chart", "tr/", "-k", "funnel"])
+    assert res.exit_code == 2 and "holds only a buyer trace: use --kind story" in res.output
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])

@@ -55,9 +55,21 @@ def test_run_json_has_mean_and_ci_per_metric():
 def test_run_table_and_csv():
     table = invoke("run", "delivery-trial-journey", *SMALL)
     assert table.exit_code == 0
-    assert "Closed deals" in table.stdout and "Delegation" in table.stdout
+    assert "Closed deals" in table.stdout and "Delegated" in table.stdout
     csv = invoke("run", "delivery-trial-journey", *SMALL, "--format", "csv")
     assert csv.stdout.splitlines()[0] == "scenario,metric,mean,ci_low,ci_high,n"
+
+
+def test_the_run_table_names_walk_aways_per_choice_apart_from_the_funnels_buyers_lost():
+    from trustsim.model.metrics import METRICS
+
+    walk, lost = METRICS["abandonment_rate"], METRICS["left_share"]
+    assert walk.label != lost.label and walk.short != lost.short and walk.words != lost.words
+    table = invoke("run", "delivery-trial-journey", *SMALL)
+    text = " ".join(table.stdout.split())
+    assert walk.short in text and "per choice" not in walk.short
+    assert " ".join(f"{walk.short} = {walk.description}.".split()) in text
+    assert "lost" not in walk.short.lower() and "Abandonment" not in text
 
 
 def test_run_writes_reproducible_outputs(tmp_path):

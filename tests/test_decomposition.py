@@ -37,17 +37,29 @@ def run_on(scenario, engine: str, seed: int, arrivals=None) -> TrustModel:
     return model
 
 
+# Word of mouth strong enough (10 a year, talking for good) to bring leads and, with bad
+# news weighing five times, to deter potential buyers within the horizon.
+TALK = ("market.word_of_mouth=10", "market.talk_half_life=inf", "market.bad_news_weight=5")
+
+
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("name", ["real-estate-verifiable-funnel", "delivery-trial-journey"])
+@pytest.mark.parametrize(
+    ("name", "busy", "extra", "measure"),
+    [
+        ("real-estate-funnel", False, (*TALK, "time.steps=60"), "deterred"),
+        ("delivery-trial-journey", True, (), "leads"),
+    ],
+    ids=["real-estate-funnel-deterring", "delivery-trial-journey-busy"],
+)
 def test_a_run_on_its_own_recorded_arrivals_reproduces_it_bit_for_bit(
-    name, engine, small_scenario, run_model
+    name, busy, extra, measure, engine, small_scenario, run_model
 ):
-    scenario = small_scenario(name, busy=True)
+    scenario = small_scenario(name, busy, extra)
     base = run_model(scenario, engine, 4, record_choices=True)
     again = TrustModel(scenario, rng=4, engine=engine, record_choices=True,
                        arrivals=base.lead_arrivals)  # fmt: skip
     again.run_model()
-    assert base.summary()["leads"] > 0
+    assert base.summary()[measure] > 0
     pd.testing.assert_frame_equal(series(base), series(again), check_exact=True)
     pd.testing.assert_frame_equal(base.choice_log(), again.choice_log(), check_exact=True)
 
@@ -55,11 +67,10 @@ def test_a_run_on_its_own_recorded_arrivals_reproduces_it_bit_for_bit(
 def test_an_alternative_on_the_base_arrivals_gets_the_base_leads_at_the_same_steps(
     small_scenario, run_model
 ):
-    # Word of mouth strong enough (10 a year, talking for good) that the alternative's
-    # own lead flow differs from the base's within 40 weeks.
-    talk = ("market.word_of_mouth=10", "market.talk_half_life=inf")
-    base = run_model(small_scenario("real-estate", busy=True, extra=talk), "vectorized", 2)
-    alternative = small_scenario("real-estate-verifiable", busy=True, extra=talk)
+    # Word of mouth strong enough that the alternative's own lead flow differs from the
+    # base's, and its detractors deter buyers: never one of the base's leads.
+    base = run_model(small_scenario("real-estate-funnel", True, TALK), "vectorized", 2)
+    alternative = small_scenario("real-estate-verifiable-funnel", True, TALK)
     own = run_model(alternative, "vectorized", 2)
     replayed = run_on(alternative, "vectorized", 2, base.lead_arrivals)
     pairs = zip(own.lead_arrivals, base.lead_arrivals, strict=True)
@@ -67,6 +78,7 @@ def test_an_alternative_on_the_base_arrivals_gets_the_base_leads_at_the_same_ste
     pairs = zip(replayed.lead_arrivals, base.lead_arrivals, strict=True)
     assert all(np.array_equal(a, b) for a, b in pairs)
     assert replayed.summary()["leads"] == base.summary()["leads"]
+    assert replayed.summary()["deterred"] > 0
     # The alternative still converts its own way: closing differs from the base's.
     assert replayed.summary()["closed_deals"] != base.summary()["closed_deals"]
 

@@ -38,6 +38,39 @@ def test_every_schema_field_has_a_reference_entry_and_no_entry_is_stale():
     assert set(SCHEMA_PATHS) == set(reference.FIELDS)
 
 
+def test_every_field_but_a_table_has_a_display_name_for_charts():
+    unnamed = [
+        field.path
+        for field in reference.schema_fields()
+        if not field.doc.label and (field.table is None or field.path.count(".") == 2)
+    ]
+    assert not unnamed, f"fields without a label in trustsim/scenarios/reference.py: {unnamed}"
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("stages.contract.affordance", "verification support at contract"),
+        ("stages.after_sales.pressure", "sales pressure at after sales"),
+        ("choice.verification_cost", "effort of checking"),
+        ("segments.first_time.risk_aversion.mean", "risk aversion (first time, mean)"),
+        ("segments.families.share", "share of the market (families)"),
+        ("not.a_field", "not a field"),
+    ],
+)
+def test_a_sweep_factor_reads_as_its_display_name_with_its_stage_or_segment(path, expected):
+    assert reference.field_label(path) == expected
+
+
+def test_a_factor_takes_the_stage_name_its_scenario_gives():
+    spec = load_scenario("real-estate", ['stages.contract.label="Signing the contract"'])
+    assert (
+        reference.field_label("stages.contract.pressure", spec)
+        == "sales pressure at Signing the contract"
+    )
+    assert reference.field_label("stages.payment.pressure", spec) == "sales pressure at payment"
+
+
 def test_the_walk_reaches_every_sub_model_and_every_trait():
     for path in ("stages.<name>.affordance", "segments.<name>.<trait>.sd", "reactance.decay"):
         assert path in SCHEMA_PATHS

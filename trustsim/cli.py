@@ -556,13 +556,15 @@ CHART_KINDS = tuple(KINDS)
 def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     """Draw one deck-ready chart (16:9, action title from the data) from RESULTS.
 
-    RESULTS is a directory written by `trustsim run/compare/features --out DIR`. The
-    numbers behind the chart are written beside it as CSV.
+    RESULTS is a directory written by `trustsim run/compare/features/sweep --out DIR`,
+    or a buyer trace from `trustsim trace --out DIR` (the story chart). The numbers
+    behind the chart are written beside it as CSV.
 
     \b
     Example:
       trustsim compare real-estate real-estate-verifiable --out results/
       trustsim chart results/ --kind difference --format svg --out verifiable.svg
+      trustsim trace real-estate --buyer 12 --out tr/ && trustsim chart tr/ -k story
     """
     from pathlib import Path
 
@@ -577,7 +579,9 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     # Charts of different measures get different default files, so drawing one never
     # silently replaces another.
     stem = f"{kind}-{metric}" if metric else kind
-    out = Path(out_file) if out_file else Path(results_dir) / "charts" / f"{stem}.{fmt}"
+    # A trace file given alone gets its charts beside it.
+    folder = Path(results_dir).parent if Path(results_dir).is_file() else Path(results_dir)
+    out = Path(out_file) if out_file else folder / "charts" / f"{stem}.{fmt}"
     replacing = out.exists()
     metric = metric or "closed_deals"
     results = load_results(results_dir)

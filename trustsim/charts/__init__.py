@@ -43,6 +43,8 @@ def available_kinds(results: Results) -> list[str]:
     For `trustsim features` output the variants with one feature removed are inputs to
     the usage-value chart, not scenarios to present, so only the full offer is charted.
     """
+    if results.is_trace_only:
+        return ["story"]
     if results.is_sweep:
         return [k for k in ("heatmap", "sensitivity") if k in results.extra]
     if results.features is not None:
@@ -91,12 +93,14 @@ def make_chart(
         >>> chart.title                                             # doctest: +SKIP
         'Explore loses 38% of the buyers who reach it; no other stage loses more than 4%'
     """
-    from trustsim.charts import comparison, funnel, sweep, timeseries, usage
+    from trustsim.charts import comparison, funnel, timeseries, usage
     from trustsim.charts.story import story_chart
 
     if kind not in KINDS:
         raise TrustsimInputError(f"--kind {kind!r} is unknown; choose one of {', '.join(KINDS)}.")
     run = _charted_run(results)
+    if results.is_trace_only:
+        _need(kind == "story", f"{results.path} holds only a buyer trace: use --kind story.")
     if results.is_sweep:
         _need(
             kind in ("heatmap", "sensitivity"),
@@ -122,20 +126,50 @@ def make_chart(
             return usage.usage_chart(usage.usage_data(results.features), with_title)
         if kind == "story":
             _need(results.trace is not None, _missing(results, "trace.parquet", kind))
-            unit = run.scenarios[run.names[0]].time.step_unit
-            return story_chart(results.trace, with_title, unit=unit)
+            return story_chart(results.trace, with_title, unit=_step_unit(results))
         _need(kind in results.extra, _missing(results, "sweep results", kind))
-        if kind == "heatmap":
-            x, y = results.extra["factors"][:2]
-            metrics = results.extra.get("metrics") or [metric]
-            chosen = metric if metric in results.extra["sweep_runs"].columns else metrics[0]
-            data = sweep.heatmap_data(results.extra["sweep_runs"], x, y, chosen)
-            return sweep.heatmap_chart(data, with_title)
-        data = results.extra["sensitivity"]
-        if "method" in data.columns:  # the long table `trustsim sensitivity` writes
-            data = sweep.sobol_from_long(data, metric, scenario)
-            metric = str(data["metric"].iloc[0])
-        return sweep.sensitivity_chart(data, metric, with_title)
+        return _sweep_chart(results, kind, metric, scenario, with_title)
+
+
+def _sweep_chart(results: Results, kind: str, metric: str, scenario: str | None, with_title):
+    """The heatmap or the sensitivity chart of a sweep, for one metric and scenario."""
+    from trustsim.charts import sensitivity, sweep
+    from trustsim.scenarios.reference import field_label
+
+    runs, factors = results.extra["sweep_runs"], results.extra["factors"]
+    kept = results.extra.get("metrics") or [metric]
+    metric = metric if metric in runs.columns else kept[0]
+    scope = ""
+    if "scenario" in runs.columns:
+        names = list(dict.fromkeys(runs["scenario"]))
+        scenario = scenario if scenario in names else names[0]
+        runs = runs[runs["scenario"] == scenario]
+        if len(names) > 1:
+            scope = f"{scenario} only, 1 of {len(names)} scenarios (others: --scenario)"
+    # Factors named with the scenario's own stage and segment names, where it has them.
+    spec = results.run.scenarios.get(scenario) if scenario else None
+    labels = {f: field_label(f, spec) for f in factors}
+    indices = None
+    if "sensitivity" in results.extra:
+        table = results.extra["sensitivity"]
+        if "method" not in table.columns:  # a tornado or wide Sobol table made by hand
+            return sensitivity.sensitivity_chart(table, metric, with_title)
+        if kind == "sensitivity" or set(table["method"]) == {"sobol"}:
+            indices = sensitivity.sobol_from_long(table, metric, scenario)
+            metric = str(indices["metric"].iloc[0])
+    if kind == "heatmap":
+        # The two factors that matter most, where the indices say which; else the first two.
+        if indices is not None:
+            ranked = indices.sort_values("ST", ascending=False, kind="stable")["parameter"]
+            x, y = list(ranked)[:2]
+        else:
+            x, y = factors[:2]
+        data = sweep.heatmap_data(runs, x, y, metric, factors)
+        data = data.assign(scope=scope, x_label=labels[x], y_label=labels[y])
+        return sweep.heatmap_chart(data, with_title)
+    directions = sensitivity.factor_directions(runs, factors, metric)
+    indices = indices.assign(scope=scope, label=indices["parameter"].map(labels))
+    return sensitivity.sensitivity_chart(indices, metric, with_title, directions)
 
 
 def save_chart(chart: Chart, path: str | Path, fmt: str | None = None) -> Path:
@@ -152,6 +186,13 @@ def _charted_run(results: Results):
     base = results.names[0]
     subset = restrict(results.run, [base])
     return replace(subset, timeseries=results.run.timeseries.query("scenario == @base"))
+
+
+def _step_unit(results: Results) -> str:
+    """What one step is: from the runs' scenario, else the trace's provenance."""
+    if results.names:
+        return results.run.scenarios[results.names[0]].time.step_unit
+    return str(results.provenance.get("step_unit") or "step")
 
 
 def _need(condition: bool, message: str) -> None:

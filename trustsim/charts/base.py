@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from trustsim.charts.style import FIGSIZE, GREY, NOTE_WRAP, TEXT, wrap_title
 
+LABEL_PT = 14  # direct labels, the smallest type on a chart
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -68,6 +70,18 @@ def figure_note(fig, text: str) -> None:
     fig.supxlabel(wrap_title(text, NOTE_WRAP), x=0.01, ha="left", fontsize=14, color="#666666")
 
 
+def left_out(count: int, items: str, smaller: str, where: str) -> str:
+    """The footnote of a chart that shows only the largest items, or "" if none is left out.
+
+    Example:
+        >>> left_out(3, "features", "with smaller effects", "features.csv")
+        '3 more features with smaller effects not shown; all in features.csv'
+    """
+    if count <= 0:
+        return ""
+    return f"{count} more {items} {smaller} not shown; all in {where}"
+
+
 def room_for_labels(ax, share: float) -> None:
     """Widen the x range so direct labels at the line ends stay inside the figure."""
     left, right = ax.get_xlim()
@@ -103,11 +117,19 @@ def spread_positions(values: list[float], min_gap: float) -> list[float]:
 
 
 def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: list[str]) -> None:
-    """Direct labels at the right end of lines, pushed apart so they do not overlap (by
-    the height of the tallest label: a wrapped name takes several lines)."""
+    """Direct labels at the right end of lines, pushed apart so they do not overlap.
+
+    The gap between labels is the height of the tallest label (a wrapped name takes
+    several lines): per line, 14 pt text with leading in data units, read from the axes'
+    height once the figure is laid out, and never less than 7.5% of the y range.
+    """
+    fig = ax.figure
+    fig.canvas.draw()  # lay out first: the axes' final height sets the gap
     low, high = ax.get_ylim()
     lines = max((t.count("\n") + 1 for t in texts), default=1)
-    positions = spread_positions(ys, min_gap=0.075 * lines * (high - low))
+    line = 1.5 * LABEL_PT * fig.dpi / 72  # pixels: the text and a gap
+    per_line = max(0.075, line / max(ax.get_window_extent().height, 1.0))
+    positions = spread_positions(ys, min_gap=per_line * lines * (high - low))
     for y, text, color in zip(positions, texts, colors, strict=True):
         ax.annotate(
             text,
@@ -117,7 +139,7 @@ def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: lis
             va="center",
             ha="left",
             color=color,
-            fontsize=14,
+            fontsize=LABEL_PT,
             fontweight="bold",
             annotation_clip=False,
         )

@@ -17,6 +17,7 @@ import numpy as np
 
 from trustsim.charts.base import Chart, finish, new_figure, note, number, percent
 from trustsim.charts.style import ALERT, LIGHT_GREY, TEXT
+from trustsim.model import metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,7 +68,9 @@ def _share_out(total: float, weights: np.ndarray) -> np.ndarray:
 
 
 def funnel_data(run: RunResult, scenario: str | None = None) -> pd.DataFrame:
-    """Per stage: buyers reaching it (mean, 95% CI), share who moved on, left, or are still there.
+    """Per stage: buyers reaching it (mean, 95% CI), share who moved on, were lost there
+    (`left_share`: walked away or deal collapsed, per buyer; see trustsim.model.metrics),
+    or are still there.
 
     Example:
         >>> import trustsim
@@ -147,7 +150,7 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     for i, row in rows.iterrows():
         text = f"{number(row.reached)}"
         if not np.isnan(row.left_share):
-            text += f"   {percent(row.left_share)} leave · {percent(row.moved_on_share)} move on"
+            text += f"   {percent(row.left_share)} lost · {percent(row.moved_on_share)} move on"
         ax.annotate(
             text,
             (row.ci_high, i),
@@ -167,7 +170,11 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     ax.set_xlim(0, rows["ci_high"].max() * 1.9)
     ax.set_xlabel(f"Buyers reaching the stage ({rows['label'].iloc[0]})")
     derived = " (rebuilt from stage counts)" if bool(rows["derived"].iloc[0]) else ""
-    note(ax, f"Bar: mean of {int(rows['n'].max())} runs{derived}; whisker: 95% CI; ✓ closes")
+    note(
+        ax,
+        f"Bar: mean of {int(rows['n'].max())} runs{derived}; whisker: 95% CI; ✓ closes. "
+        f"Lost: {metrics.METRICS['left_share'].description}",
+    )
     w = rows.loc[worst]
     worst_name = str(names.iloc[worst])
     others = rows["left_share"].drop(index=worst).dropna()

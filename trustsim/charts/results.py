@@ -52,9 +52,15 @@ class Results:
     def is_sweep(self) -> bool:
         return "sweep_runs" in self.extra
 
+    @property
+    def is_trace_only(self) -> bool:
+        """A buyer trace without runs (`trustsim trace --out DIR`): only a story chart."""
+        return bool(self.provenance.get("trace_only"))
+
 
 def load_results(directory: str | Path) -> Results:
-    """Load a results directory written by `trustsim run/compare/features --out DIR`.
+    """Load a results directory written by `trustsim run/compare/features --out DIR`, a
+    sweep directory, or a buyer trace alone (`trustsim trace --out DIR` or its file).
 
     Raises:
         TrustsimInputError: if the directory is missing or is not a results directory.
@@ -71,6 +77,8 @@ def load_results(directory: str | Path) -> Results:
     from trustsim.scenarios import load_scenario
 
     path = Path(directory)
+    if _trace_only(path):
+        return load_trace_only(path)
     if not path.is_dir():
         raise TrustsimInputError(
             f"{path}: no such directory. Give a results directory written by "
@@ -109,6 +117,30 @@ def load_results(directory: str | Path) -> Results:
         features=_own_parquet(path, "features.parquet", provenance),
         trace=trace,
     )
+
+
+def _trace_only(path: Path) -> bool:
+    """A trace file, or a directory holding a trace and no runs (`trustsim trace --out DIR`)."""
+    if path.is_file():
+        return path.suffix.lower() in (".parquet", ".csv")
+    return path.is_dir() and _trace_file(path) is not None and not (path / "run.json").exists()
+
+
+def load_trace_only(path: Path) -> Results:
+    """A buyer trace without the runs it came from: enough for the story chart.
+
+    The step unit is read from the trace's provenance where `trustsim trace` stored it.
+    """
+    import pandas as pd
+
+    from trustsim.experiments.runner import RunResult
+
+    trace = load_trace(path)
+    origin = trace.attrs.get("trustsim_trace") or {}
+    empty = RunResult(pd.DataFrame(), pd.DataFrame(), {}, origin.get("seed", 0), 0, None,
+                      "vectorized", "")  # fmt: skip
+    provenance = {**origin, "scenarios": [], "trace_only": True}
+    return Results(path=path, run=empty, provenance=provenance, trace=trace)
 
 
 def load_sweep(path: Path) -> Results:

@@ -86,37 +86,77 @@ def story_chart(data: pd.DataFrame, with_title: bool = True, unit: str = "step")
     return Chart("story", title, takeaway, fig, rows, "none: one buyer")
 
 
+# Heights in the strip (0 at the bottom, 1 at the top): two rows of stage names, so
+# neighbours too wide for their spans alternate, and the row of choice letters.
+NAME_ROWS = (0.04, 0.33)
+CHOICE_ROW = 0.76
+
+
 def _choice_strip(ax, rows: pd.DataFrame) -> None:
     """Stages as shaded spans with their names; each step's choice as a letter."""
     stages = rows["stage"].to_numpy()
     starts = [0, *[i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]]
     bounds = [*starts, len(stages)]
     steps = rows["step"].to_numpy(dtype=float)
+    names = []
     for j, (a, b) in enumerate(itertools.pairwise(bounds)):
         left, right = steps[a] - 0.5, steps[b - 1] + 0.5
         ax.axvspan(left, right, color=LIGHT_GREY if j % 2 == 0 else "#EFEFEF", lw=0)
-        ax.text(
-            (left + right) / 2,
-            0.05,
-            str(stages[a]),
-            ha="center",
-            va="bottom",
-            fontsize=14,
-            color=TEXT,
-            clip_on=True,
+        names.append(
+            ax.text(
+                (left + right) / 2,
+                NAME_ROWS[0],
+                str(stages[a]).replace("_", " "),
+                ha="center",
+                va="bottom",
+                fontsize=14,
+                color=TEXT,
+                clip_on=True,
+            )
         )
     for step, choice, outcome in zip(steps, rows["action"], rows["outcome"], strict=True):
         mark, color = CHOICE_MARK.get(str(choice), ("?", TEXT))
         weight = "bold" if any(bad in str(outcome) for bad in BAD_OUTCOMES) else "normal"
         ax.text(
-            step, 0.72, mark, ha="center", va="center", fontsize=15, color=color, fontweight=weight
+            step,
+            CHOICE_ROW,
+            mark,
+            ha="center",
+            va="center",
+            fontsize=15,
+            color=color,
+            fontweight=weight,
         )
     ax.set_ylim(0, 1)
     ax.set_yticks([])
     ax.grid(False)
     ax.spines["left"].set_visible(False)
     ax.set_xlim(steps.min() - 0.5, steps.max() + 0.5)
-    ax.set_ylabel("D deleg.\nV verify", fontsize=14, rotation=0, ha="right", va="center")
+    ax.set_ylabel("D deleg.\nV verify\nX leave", fontsize=14, rotation=0, ha="right", va="center")
+    _keep_apart(ax, names)
+
+
+def _keep_apart(ax, names: list) -> None:
+    """Move a stage name that would touch its left neighbour to the other row; where
+    both rows are taken, shorten it (ending in "…") until it fits."""
+    fig = ax.figure
+    fig.canvas.draw()  # names are measured at their laid-out size
+    renderer = fig.canvas.get_renderer()
+    placed: dict[float, list] = {row: [] for row in NAME_ROWS}
+
+    def clear(text, row) -> bool:
+        text.set_y(row)
+        box = text.get_window_extent(renderer).padded(4)
+        return not any(box.overlaps(other) for other in placed[row])
+
+    for text in names:
+        row = next((r for r in NAME_ROWS if clear(text, r)), None)
+        if row is None:
+            row = NAME_ROWS[0]
+            while not clear(text, row) and len(text.get_text()) > 2:
+                text.set_text(text.get_text()[:-2] + "…")
+        text.set_y(row)
+        placed[row].append(text.get_window_extent(renderer).padded(4))
 
 
 def _story_title(rows: pd.DataFrame) -> str:

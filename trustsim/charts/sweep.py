@@ -1,33 +1,124 @@
-"""Sweep charts: a two-factor heatmap with values printed, and sensitivity (Sobol or tornado).
+"""The sweep heatmap: a metric over two factors, every cell printed with its mean and CI.
 
-Both take tidy DataFrames, so they work on any sweep output:
-- `heatmap_data(runs, x, y, metric)` takes one row per run with a column per factor;
-- `sensitivity_chart` takes Sobol indices (parameter, S1, S1_conf, ST, ST_conf) or a
-  tornado table (parameter, low, high, base: the metric with the parameter at its low
-  and high value, all else at base).
+`heatmap_data(runs, x, y, metric)` takes one row per run with a column per factor, so it
+works on any sweep output. A grid sweep gives one cell per pair of levels. A sampled
+design (Latin hypercube, Sobol') has a different value at every point, so a factor with
+more than MAX_LEVELS values is cut into BINS bins holding about equal numbers of runs,
+and the chart says so; other factors of the sweep vary within each cell.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from trustsim.charts.base import Chart, finish, new_figure, note, number
 from trustsim.charts.comparison import metric_words
-from trustsim.charts.style import GREY, HIGHLIGHT, LIGHT_GREY, TEXT
+from trustsim.charts.style import HIGHLIGHT, TEXT, wrap_title
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SOBOL_COLUMNS = ("parameter", "S1", "S1_conf", "ST", "ST_conf")
-TORNADO_COLUMNS = ("parameter", "low", "high", "base")
+# At the placed size, six columns and six rows of two-line cells stay readable at 14 pt.
+MAX_LEVELS = 6
+BINS = 5
 
 
-def heatmap_data(runs: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFrame:
-    """Mean and 95% CI of `metric` per (x, y) grid point from one row per run.
+def factor_label(path: str) -> str:
+    """A factor's display name from the field reference, capitalised for an axis.
 
-    Columns: x, y (the factor values), mean, ci_low, ci_high, n, plus x_name, y_name, metric.
+    Example:
+        >>> factor_label("stages.contract.affordance"), factor_label("market.size")
+        ('Verification support at contract', 'Market size')
+    """
+    from trustsim.scenarios.reference import field_label
+
+    return capitalised(field_label(path))
+
+
+def capitalised(text: str) -> str:
+    """The text with its first letter in upper case (the rest left as written)."""
+    return text[:1].upper() + text[1:]
+
+
+def two_names(first: str, second: str) -> tuple[str, str]:
+    """Two factor names for one sentence, the words they share said once.
+
+    Example:
+        >>> two_names("verification support at contract", "verification support at payment")
+        ('verification support at contract', 'at payment')
+        >>> two_names("sales pressure at contract", "effort of checking")
+        ('sales pressure at contract', 'effort of checking')
+    """
+    a, b = first.split(), second.split()
+    shared = 0
+    while shared < min(len(a), len(b)) - 1 and a[shared].lower() == b[shared].lower():
+        shared += 1
+    # Keep the preposition that joins the rest ("at payment"), drop only the noun phrase.
+    if shared >= 2 and b[shared - 1] in ("at", "of", "in"):
+        return first, " ".join(b[shared - 1 :])
+    return first, second
+
+
+def levels(values: pd.Series) -> tuple[pd.Series, list[str], bool]:
+    """Each run's cell along one factor: (position, tick texts, whether binned).
+
+    A factor with at most MAX_LEVELS distinct values keeps them; one with more is cut
+    at rounded quantiles into at most BINS bins of about equal numbers of runs, each
+    named by its range ("0.2–0.4", bounds rounded to two significant digits).
+
+    Example:
+        >>> import pandas as pd
+        >>> levels(pd.Series([0.0, 0.5, 0.5, 1.0]))[1]
+        ['0', '0.5', '1']
+        >>> levels(pd.Series(np.linspace(0, 1, 101)))[1]
+        ['0–0.2', '0.2–0.4', '0.4–0.6', '0.6–0.8', '0.8–1']
+    """
+    import pandas as pd
+
+    distinct = np.sort(values.dropna().unique())
+    if len(distinct) <= MAX_LEVELS:
+        position = {v: i for i, v in enumerate(distinct)}
+        return values.map(position), [_tick(v) for v in distinct], False
+    inner = np.quantile(values.dropna(), np.linspace(0, 1, BINS + 1)[1:-1])
+    step = _resolution(distinct[-1] - distinct[0])
+    cuts = np.unique(np.round(inner / step) * step)
+    position = pd.Series(np.searchsorted(cuts, values.to_numpy(), side="right"), values.index)
+    first, last = np.floor(distinct[0] / step) * step, np.ceil(distinct[-1] / step) * step
+    bounds = [_clean(v) for v in (first, *cuts, last)]
+    ticks = [f"{_tick(low)}–{_tick(high)}" for low, high in itertools.pairwise(bounds)]
+    return position, ticks, True
+
+
+def _resolution(span: float) -> float:
+    """The power of ten that bin bounds are rounded to: a tenth of a bin's width or finer
+    (0.1 for bins of 0.2), so the bounds read as plain numbers."""
+    return 10.0 ** math.floor(math.log10(span / BINS)) if span > 0 else 1.0
+
+
+def _clean(value: float) -> float:
+    return float(f"{value:.6g}")
+
+
+def heatmap_data(
+    runs: pd.DataFrame, x: str, y: str, metric: str, factors: list[str] | None = None
+) -> pd.DataFrame:
+    """Mean and 95% CI of `metric` per cell of two factors, from one row per run.
+
+    Args:
+        runs: one row per run, with a column per factor and per metric.
+        x, y: the factors on the horizontal and vertical axes.
+        metric: the measure in the cells.
+        factors: every factor of the sweep; those other than x and y vary within a cell.
+
+    Returns:
+        One row per cell: x, y (the level, or the bin's range as text), x_pos, y_pos,
+        mean, ci_low, ci_high, n (runs), and x_name, y_name, metric, x_binned,
+        y_binned, others (the other factors, comma-separated). A `scope` column added
+        by the caller (which scenario of several) is printed in the chart's note.
 
     Example:
         >>> import pandas as pd
@@ -43,20 +134,27 @@ def heatmap_data(runs: pd.DataFrame, x: str, y: str, metric: str) -> pd.DataFram
     missing = [c for c in (x, y, metric) if c not in runs.columns]
     if missing:
         raise TrustsimInputError(f"the sweep results have no column {missing[0]!r}.")
+    x_pos, x_ticks, x_binned = levels(runs[x])
+    y_pos, y_ticks, y_binned = levels(runs[y])
     rows = []
-    for (xv, yv), group in runs.groupby([x, y], sort=True):
-        mean, low, high = mean_ci(group[metric])
+    for (i, j), group in runs[metric].groupby([x_pos, y_pos], sort=True):
+        mean, low, high = mean_ci(group)
         rows.append(
             {
-                "x": xv,
-                "y": yv,
+                "x": x_ticks[i] if x_binned else runs.loc[x_pos == i, x].iloc[0],
+                "y": y_ticks[j] if y_binned else runs.loc[y_pos == j, y].iloc[0],
+                "x_pos": int(i),
+                "y_pos": int(j),
                 "mean": mean,
                 "ci_low": low,
                 "ci_high": high,
-                "n": int(group[metric].notna().sum()),
+                "n": int(group.notna().sum()),
             }
         )
-    return pd.DataFrame(rows).assign(x_name=x, y_name=y, metric=metric)
+    others = ", ".join(f for f in (factors or []) if f not in (x, y))
+    return pd.DataFrame(rows).assign(
+        x_name=x, y_name=y, metric=metric, x_binned=x_binned, y_binned=y_binned, others=others
+    )
 
 
 def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
@@ -64,200 +162,78 @@ def heatmap_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
 
     Example:
         >>> import pandas as pd
-        >>> data = pd.DataFrame({"x": [0, 1, 0, 1], "y": [0, 0, 1, 1],
-        ...     "mean": [1.0, 2.0, 3.0, 9.0], "ci_low": 0.0, "ci_high": 10.0, "n": 3,
-        ...     "x_name": "a", "y_name": "b", "metric": "closed_deals"})
+        >>> data = pd.DataFrame({"x": [0, 1, 0, 1], "y": [0, 0, 1, 1], "x_pos": [0, 1, 0, 1],
+        ...     "y_pos": [0, 0, 1, 1], "mean": [1.0, 2.0, 3.0, 9.0], "ci_low": 0.0,
+        ...     "ci_high": 10.0, "n": 3, "x_name": "a", "y_name": "b",
+        ...     "metric": "closed_deals", "x_binned": False, "y_binned": False, "others": ""})
         >>> heatmap_chart(data).title
-        'Closed deals peak at a = 1, b = 1: 9.00, against 1.00 at a = 0, b = 0'
+        'Closed deals peak at 9.00 with a 1 and b 1, vs 1.00 at 0 and 0'
     """
     import matplotlib.colors as mcolors
 
-    xname, yname = (factor_label(str(data[c].iloc[0])) for c in ("x_name", "y_name"))
+    xname, yname = (
+        capitalised(str(data[f"{a}_label"].iloc[0]))
+        if f"{a}_label" in data
+        else factor_label(str(data[f"{a}_name"].iloc[0]))
+        for a in ("x", "y")
+    )
     metric = str(data["metric"].iloc[0])
-    grid = data.pivot(index="y", columns="x", values="mean")
-    low = data.pivot(index="y", columns="x", values="ci_low")
-    high = data.pivot(index="y", columns="x", values="ci_high")
+    shape = (int(data["y_pos"].max()) + 1, int(data["x_pos"].max()) + 1)
+    values = np.full(shape, np.nan)
+    values[data["y_pos"], data["x_pos"]] = data["mean"]
     fig, ax = new_figure()
     cmap = mcolors.LinearSegmentedColormap.from_list("trustsim", ["#F2F2F2", HIGHLIGHT])
-    values = grid.to_numpy(dtype=float)
     ax.imshow(values, cmap=cmap, aspect="auto", origin="lower")
-    mid = np.nanmin(values) + 0.6 * (np.nanmax(values) - np.nanmin(values))
-    for (i, j), value in np.ndenumerate(values):
-        color = "white" if value > mid else TEXT
-        text = f"{number(value)}\n({number(low.iat[i, j])}–{number(high.iat[i, j])})"
-        ax.text(j, i, text, ha="center", va="center", fontsize=14, color=color)
-    ax.set_xticks(range(grid.shape[1]), [_tick(v) for v in grid.columns])
-    ax.set_yticks(range(grid.shape[0]), [_tick(v) for v in grid.index])
+    low, high = np.nanmin(values), np.nanmax(values)
+    for row in data.itertuples():
+        color = "white" if row.mean > low + 0.6 * (high - low) else TEXT
+        text = f"{number(row.mean)}\n({number(row.ci_low)}–{number(row.ci_high)})"
+        ax.text(row.x_pos, row.y_pos, text, ha="center", va="center", fontsize=14, color=color)
+    ax.set_xticks(range(shape[1]), _ticks(data, "x", shape[1]))
+    ax.set_yticks(range(shape[0]), _ticks(data, "y", shape[0]))
     ax.set_xlabel(xname)
-    ax.set_ylabel(yname)
+    ax.set_ylabel(wrap_title(yname, 26))
     ax.grid(False)
-    note(ax, f"Cell: mean of {int(data['n'].max())} runs (95% CI of the mean)")
+    note(ax, _cell_note(data))
     best = data.loc[data["mean"].idxmax()]
     worst = data.loc[data["mean"].idxmin()]
-    words = metric_words(metric)
-    words = words[0].upper() + words[1:]
+    words = capitalised(metric_words(metric))
+    first, second = two_names(xname[:1].lower() + xname[1:], yname[:1].lower() + yname[1:])
     title = (
-        f"{words} peak at {xname} = {_tick(best.x)}, {yname} = {_tick(best.y)}: "
-        f"{number(best['mean'])}, against {number(worst['mean'])} at {xname} = "
-        f"{_tick(worst.x)}, {yname} = {_tick(worst.y)}"
+        f"{words} peak at {number(best['mean'])} with {first} {_tick(best.x)} and {second} "
+        f"{_tick(best.y)}, vs {number(worst['mean'])} at {_tick(worst.x)} and {_tick(worst.y)}"
     )
     takeaway = (
-        f"Read across a row to see {xname} at a fixed {yname}; the CI in each cell shows "
-        "what the runs can tell apart."
+        f"Read across a row to see {xname.lower()} at a fixed {yname.lower()}; the CI in "
+        "each cell shows what the runs can tell apart."
     )
     finish(fig, title, with_title)
-    return Chart("heatmap", title, takeaway, fig, data, "95% CI of the mean")
+    alt = (
+        f"Heatmap of {metric_words(metric)} over {xname.lower()} (across) and "
+        f"{yname.lower()} (up), each cell printed with its mean and 95% CI."
+    )
+    return Chart("heatmap", title, takeaway, fig, data, "95% CI of the mean", alt_text=alt)
 
 
-def factor_label(path: str) -> str:
-    """A factor's scenario path as words: stages.contract.affordance -> contract affordance.
+def _ticks(data: pd.DataFrame, axis: str, count: int) -> list[str]:
+    texts = dict(zip(data[f"{axis}_pos"], data[axis], strict=False))
+    return [_tick(texts.get(i, "")) for i in range(count)]
 
-    Example:
-        >>> factor_label("stages.contract.affordance"), factor_label("market.size")
-        ('contract affordance', 'market size')
-    """
-    parts = path.split(".")
-    if parts[0] == "stages" and len(parts) > 2:
-        parts = parts[1:]
-    return " ".join(parts).replace("_", " ")
+
+def _cell_note(data: pd.DataFrame) -> str:
+    """What a cell holds: its runs, how they were grouped, and what varies inside it."""
+    n_low, n_high = int(data["n"].min()), int(data["n"].max())
+    runs = f"{n_high} runs" if n_low == n_high else f"{n_low}–{n_high} runs"
+    text = f"Cell: mean of {runs}, 95% CI"
+    if data["x_binned"].iloc[0] or data["y_binned"].iloc[0]:
+        text += "; ranges cut into bins of about equal numbers of runs"
+    others = [f for f in str(data["others"].iloc[0]).split(", ") if f]
+    if others:
+        factors = "factor varies" if len(others) == 1 else "factors vary"
+        text += f"; the other {len(others)} {factors} within each cell"
+    scope = str(data["scope"].iloc[0]) if "scope" in data else ""
+    return f"{text}; {scope}" if scope else text
 
 
 def _tick(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float, np.floating, np.integer)) else str(value)
-
-
-def sobol_from_long(
-    table: pd.DataFrame, metric: str | None = None, scenario: str | None = None
-) -> pd.DataFrame:
-    """Sobol' indices of one metric and scenario from `trustsim sensitivity`'s long table
-    (method, scenario, metric, factor, index, value, ci_low, ci_high) in the wide form
-    `sensitivity_chart` takes; the CI half-width becomes S1_conf / ST_conf.
-
-    Example:
-        >>> import pandas as pd
-        >>> long = pd.DataFrame({"method": "sobol", "scenario": "s", "metric": "m",
-        ...     "factor": ["a", "a"], "index": ["S1", "ST"], "value": [0.2, 0.3],
-        ...     "ci_low": [0.1, 0.2], "ci_high": [0.3, 0.4]})
-        >>> sobol_from_long(long)[["parameter", "S1", "ST"]].values.tolist()
-        [['a', 0.2, 0.3]]
-    """
-    from trustsim.errors import TrustsimInputError
-
-    sobol = table[(table["method"] == "sobol") & table["index"].isin(["S1", "ST"])]
-    if sobol.empty:
-        raise TrustsimInputError(
-            "the sensitivity table has no Sobol' indices; only Sobol' results are charted."
-        )
-    metric = metric if metric in set(sobol["metric"]) else sobol["metric"].iloc[0]
-    scenario = scenario if scenario in set(sobol["scenario"]) else sobol["scenario"].iloc[0]
-    rows = sobol[(sobol["metric"] == metric) & (sobol["scenario"] == scenario)]
-    rows = rows.assign(conf=(rows["ci_high"] - rows["ci_low"]) / 2)
-    wide = rows.pivot(index="factor", columns="index", values=["value", "conf"])
-    out = wide["value"].join(wide["conf"].add_suffix("_conf")).rename_axis(None, axis=1)
-    return out.rename_axis("parameter").reset_index().assign(metric=metric)
-
-
-def sensitivity_chart(
-    data: pd.DataFrame, metric: str = "closed_deals", with_title: bool = True
-) -> Chart:
-    """Sobol total-order indices with CIs, or a tornado chart, most influential first.
-
-    Example:
-        >>> import pandas as pd
-        >>> data = pd.DataFrame({"parameter": ["a", "b"], "S1": [0.1, 0.5],
-        ...     "S1_conf": 0.05, "ST": [0.15, 0.6], "ST_conf": 0.05})
-        >>> sensitivity_chart(data).title.split(":")[0]
-        'b drives closed deals most'
-    """
-    from trustsim.errors import TrustsimInputError
-
-    if all(c in data.columns for c in SOBOL_COLUMNS):
-        return _sobol(data, metric, with_title)
-    if all(c in data.columns for c in TORNADO_COLUMNS):
-        return _tornado(data, metric, with_title)
-    raise TrustsimInputError(
-        f"sensitivity data needs columns {', '.join(SOBOL_COLUMNS)} (Sobol) or "
-        f"{', '.join(TORNADO_COLUMNS)} (tornado)."
-    )
-
-
-def _sobol(data: pd.DataFrame, metric: str, with_title: bool) -> Chart:
-    rows = data.sort_values("ST", ascending=False, kind="stable").reset_index(drop=True)
-    fig, ax = new_figure()
-    y = np.arange(len(rows))
-    colors = [HIGHLIGHT if i == 0 else LIGHT_GREY for i in y]
-    ax.barh(
-        y,
-        rows["ST"],
-        color=colors,
-        height=0.6,
-        xerr=rows["ST_conf"],
-        error_kw={"ecolor": TEXT, "capsize": 4, "elinewidth": 1.5},
-    )
-    ax.errorbar(rows["S1"], y, xerr=rows["S1_conf"], fmt="D", color=TEXT, ms=8, capsize=3)
-    for i, row in rows.iterrows():
-        ax.annotate(
-            f"total {row.ST:.2f} · alone {row.S1:.2f}",
-            (row.ST + row.ST_conf, i),
-            xytext=(8, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=14,
-            color=HIGHLIGHT if i == 0 else TEXT,
-        )
-    ax.set_yticks(y, rows["parameter"])
-    ax.invert_yaxis()
-    ax.set_xlim(0, max(1.0, float((rows["ST"] + rows["ST_conf"]).max()) * 1.6))
-    ax.set_xlabel(f"Share of the variance in {metric_words(metric)}")
-    ax.grid(axis="y", visible=False)
-    ax.grid(axis="x", visible=True)
-    note(ax, "Bar: total-order Sobol index; diamond: first-order; whiskers: 95% CI")
-    top = rows.iloc[0]
-    title = (
-        f"{top.parameter} drives {metric_words(metric)} most: it accounts for "
-        f"{top.ST:.0%} of the variance (95% CI {max(top.ST - top.ST_conf, 0):.0%}–"
-        f"{top.ST + top.ST_conf:.0%})"
-    )
-    takeaway = (
-        f"Work on {top.parameter} first; parameters with total-order indices near zero can "
-        "be left at their defaults."
-    )
-    finish(fig, title, with_title)
-    return Chart("sensitivity", title, takeaway, fig, rows, "95% CI of the Sobol index")
-
-
-def _tornado(data: pd.DataFrame, metric: str, with_title: bool) -> Chart:
-    rows = data.assign(swing=(data["high"] - data["low"]).abs())
-    rows = rows.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
-    base = float(rows["base"].iloc[0])
-    fig, ax = new_figure()
-    y = np.arange(len(rows))
-    for i, row in rows.iterrows():
-        color = HIGHLIGHT if i == 0 else GREY
-        lo, hi = sorted((row.low, row.high))
-        ax.barh(i, hi - lo, left=lo, color=color, height=0.6)
-        ax.annotate(
-            f"{number(row.low)} → {number(row.high)}",
-            (hi, i),
-            xytext=(8, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=14,
-            color=TEXT,
-        )
-    ax.axvline(base, color=TEXT, lw=1.5)
-    ax.set_yticks(y, rows["parameter"])
-    ax.invert_yaxis()
-    ax.margins(x=0.3)
-    ax.set_xlabel(metric_words(metric).capitalize())
-    ax.grid(axis="y", visible=False)
-    ax.grid(axis="x", visible=True)
-    note(ax, f"Bar: {metric_words(metric)} from the parameter's low to high value; line: base")
-    top = rows.iloc[0]
-    title = (
-        f"{top.parameter} moves {metric_words(metric)} most: from {number(top.low)} to "
-        f"{number(top.high)} (base {number(base)})"
-    )
-    takeaway = f"{top.parameter} has the widest swing; bars near the base line barely matter."
-    finish(fig, title, with_title)
-    return Chart("sensitivity", title, takeaway, fig, rows, "range between low and high value")

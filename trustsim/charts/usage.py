@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trustsim.charts.base import Chart, figure_note, finish, new_figure, percent, signed
+from trustsim.charts.base import (
+    Chart,
+    figure_note,
+    finish,
+    left_out,
+    new_figure,
+    percent,
+    signed,
+)
 from trustsim.charts.style import GREY, HIGHLIGHT, LIGHT_GREY, TEXT
 
 if TYPE_CHECKING:
@@ -20,7 +28,8 @@ def usage_data(features: pd.DataFrame) -> pd.DataFrame:
 
     The shares and their intervals are the relative changes with their own (Fieller)
     intervals, so a cost never reaches beyond 100% of the full offer. Keeps at most
-    MAX_ROWS features (by cost in closed deals), so labels stay readable.
+    MAX_ROWS features (by cost in closed deals), so labels stay readable; the column
+    `features_total` keeps how many there were, so the chart can say what it leaves out.
     """
     data = features.copy()
     for metric in ("closed_deals", "satisfaction"):
@@ -28,7 +37,7 @@ def usage_data(features: pd.DataFrame) -> pd.DataFrame:
         data[f"{metric}_ci_low_share"] = data[f"{metric}_relative_ci_low"]
         data[f"{metric}_ci_high_share"] = data[f"{metric}_relative_ci_high"]
     data = data.sort_values("closed_deals_change", kind="stable").head(MAX_ROWS)
-    return data.reset_index(drop=True)
+    return data.assign(features_total=len(features)).reset_index(drop=True)
 
 
 def most_undervalued(data: pd.DataFrame) -> int:
@@ -53,7 +62,7 @@ def usage_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         ...   closed_deals_relative_ci_high=-0.06, satisfaction_relative=-0.0125,
         ...   satisfaction_relative_ci_low=-0.025, satisfaction_relative_ci_high=0.0, n=5)
         >>> usage_chart(usage_data(pd.DataFrame([row]))).title.split(",")[0]
-        'payment verification is used in 20% of choices'
+        'Payment verification is used in 20% of choices'
     """
     rows = data.reset_index(drop=True)
     pick = most_undervalued(rows)
@@ -65,35 +74,40 @@ def usage_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         ax_use, rows["usage"] * 100, rows["usage_ci_low"] * 100, rows["usage_ci_high"] * 100, y
     )
     ax_use.set_xlim(0, 100)
-    ax_use.set_xlabel("Used, % of choices")
-    _panel(ax_deals, rows, "closed_deals", y, colors, "% change vs full offer")
-    _panel(ax_sat, rows, "satisfaction", y, colors, "% change vs full offer")
-    ax_use.set_yticks(y, rows["feature"])
+    ax_use.set_xlabel("% of choices")
+    _panel(ax_deals, rows, "closed_deals", y, colors, "% change")
+    _panel(ax_sat, rows, "satisfaction", y, colors, "% change")
+    ax_use.set_yticks(y, [str(f).replace("_", " ") for f in rows["feature"]])
     ax_use.invert_yaxis()
     for i, tick in enumerate(ax_use.get_yticklabels()):
         tick.set_color(HIGHLIGHT if i == pick else TEXT)
         tick.set_fontweight("bold" if i == pick else "normal")
-    heads = ("How often used", "Deals without it", "Satisfaction w/o it")
+    heads = ("How often used", "Deals without it", "Satisfaction")
     for ax, head in zip((ax_use, ax_deals, ax_sat), heads, strict=True):
         ax.set_title(head, loc="left", fontsize=15, fontweight="bold")
         ax.grid(axis="y", visible=False)
         ax.grid(axis="x", visible=True)
     n = int(rows["n"].max()) if "n" in rows else None
     runs = f"{n} paired runs" if n else "paired runs"
+    total = int(rows["features_total"].iloc[0]) if "features_total" in rows else len(rows)
+    hidden = left_out(total - len(rows), "features", "with smaller effects", "features.csv")
     figure_note(
         fig,
-        f"Means over {runs}; whiskers: 95% CI of the mean (usage) and of the "
-        "paired difference (cost)",
+        f"Means over {runs}; change: without the feature vs the full offer; whiskers: 95% "
+        "CI of the mean (usage) and of the paired difference (change)"
+        + (f". {hidden}" if hidden else ""),
     )
     p = rows.loc[pick]
     cost = -p.closed_deals_change_share
+    name = str(p.feature).replace("_", " ")
     title = (
-        f"{p.feature} is used in {percent(p.usage)} of choices, yet removing it costs "
+        f"{name[:1].upper() + name[1:]} is used in {percent(p.usage)} of choices, yet "
+        "removing it costs "
         f"{percent(cost)} of closed deals (95% CI {percent(-p.closed_deals_ci_high_share)}–"
         f"{percent(-p.closed_deals_ci_low_share)})"
     )
     takeaway = (
-        f"Usage is not value: judge {p.feature} by the deals it makes possible "
+        f"Usage is not value: judge {name} by the deals it makes possible "
         f"({signed(p.closed_deals_change)} closed deals without it), not by how often it is used."
     )
     finish(fig, title, with_title)

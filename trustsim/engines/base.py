@@ -81,18 +81,20 @@ class Engine:
 
     def arrive_leads(
         self, u: np.ndarray, t: int, hazard: float, deterrence: float, outside: float,
-        base_rates: np.ndarray, recorded: np.ndarray | None = None,
+        base_rates: np.ndarray, recorded: np.ndarray | None = None, spared=None,
     ) -> np.ndarray:  # fmt: skip
-        """Potential buyers become leads with the market's hazard (they act from next step)
-        or are deterred by detractors; or, given another run's `recorded` new leads of this
-        step, those arrive instead and nobody is deterred (the other run's lead flow)."""
+        """Potential buyers become leads with the market's hazard (they act from next step),
+        or, given another run's `recorded` new leads of this step, those arrive instead;
+        detractors deter some of the others, not the other run's later leads (`spared`)."""
         potential = np.flatnonzero(steps.may_arrive(self.gather("status")))
         if recorded is None:
-            new = potential[steps.arrive(potential, u, hazard, self.tally)]
-            if deterrence > 0.0:
-                self.apply(steps.deter, potential, u, hazard, deterrence, self.tally)
+            arriving = steps.arrive(potential, u, hazard, self.tally)
         else:
-            new = potential[steps.arrive_as_recorded(potential, recorded, u, self.tally)]
+            arriving = steps.arrive_as_recorded(potential, recorded, u, self.tally)
+        new = potential[arriving]
+        kept = arriving if spared is None else arriving | np.isin(potential, spared)
+        if deterrence > 0.0:
+            self.apply(steps.deter, potential[~kept], u, hazard, deterrence, self.tally)
         self.apply(steps.become_leads, new, u, t, outside, base_rates, self.numbers, self.tally)
         if len(new):
             # Disjoint from the active buyers (they were potential); keep buyer order.

@@ -261,8 +261,15 @@ TRACE_METADATA = b"trustsim.trace"
 
 
 def trace_provenance(spec: Scenario, buyer: int, seed: int, steps: int | None) -> dict:
-    """What identifies a trace: the buyer in replication 0 of which run."""
-    return {"scenario": spec.name, "buyer": buyer, "seed": seed, "steps": steps}
+    """What identifies a trace (the buyer in replication 0 of which run), and the step
+    unit a story chart of the trace alone labels its time axis with."""
+    return {
+        "scenario": spec.name,
+        "buyer": buyer,
+        "seed": seed,
+        "steps": steps,
+        "step_unit": spec.time.step_unit,
+    }
 
 
 def check_trace_target(

@@ -3,7 +3,10 @@
 Each `Metric` says how a measure is named in a table row (`label`), a narrow column
 (`short`) and a sentence (`words`), its unit, whether more is better and what it is
 (docs/ODD.md, section 7.12, defines each). Per-stage measures are registered under their
-base name (`delegation_rate`) and reported as `delegation_rate[<stage>]`.
+base name (`delegation_rate`) and reported as `delegation_rate[<stage>]`. Two measures of
+leaving a stage differ and are named apart everywhere: walk-aways per choice
+(`abandonment_rate`, the run table) and buyers lost at the stage (`left_share`, the
+funnel, which counts each buyer once and includes collapsed deals).
 """
 
 from __future__ import annotations
@@ -92,12 +95,21 @@ _ALL = (
     _metric("trust_counterparty", "Trust in the counterparty", "Trust cp.",
             "trust in the counterparty", "score", True,
             "mean expected trust, counterparty layer"),
-    _metric("delegation_rate", "Delegation rate", "Deleg.", "delegation rate", "share", True,
-            "delegations / choices at a stage"),
-    _metric("verification_rate", "Verification rate", "Verif.", "verification rate", "share",
-            True, "verifications / choices at a stage"),
-    _metric("abandonment_rate", "Abandonment rate", "Aband.", "abandonment rate", "share",
-            False, "walk-aways / choices at a stage"),
+    _metric("delegation_rate", "Delegation rate", "Delegated", "delegation rate", "share",
+            True, "delegations / choices at a stage"),
+    _metric("verification_rate", "Verification rate", "Verified", "verification rate",
+            "share", True, "verifications / choices at a stage"),
+    _metric("abandonment_rate", "Walk-aways per choice", "Walked away",
+            "walk-aways per choice", "share", False,
+            "walk-aways / choices at a stage: a buyer chooses every step spent there, and "
+            "collapsed deals are not counted; not the funnel's share of buyers lost there"),
+    _metric("left_share", "Lost at the stage", "Lost", "buyers lost at the stage", "share",
+            False,
+            "share of the buyers reaching a stage who end there, walking away or with "
+            "the deal collapsed (per buyer, not per choice)"),
+    _metric("moved_on_share", "Moved on from the stage", "Moved on",
+            "buyers who moved on from the stage", "share", True,
+            "buyers who reached the next stage / buyers who reached this one"),
     _metric("active_at", "Acting at the stage", "At stage", "buyers at the stage", "count",
             True, "acting buyers at a stage now"),
     _metric("reached", "Reached the stage", "Reached", "leads who reached the stage", "count",

@@ -342,12 +342,9 @@ def arrive(b, u, hazard, tally):
 
 
 def arrive_as_recorded(potential, recorded, u, tally):
-    """Whether potential buyers `potential` become leads as in another run; counts them.
-
-    The buyers `recorded` (that run's new leads this step) arrive where they are potential
-    buyers here. Where some are not (a market of another size), as many others arrive in
-    their stead, those with the lowest arrival draws: the same number of leads per step.
-    """
+    """Whether potential buyers become leads as in another run; counts them. Its `recorded`
+    new leads of this step arrive where they are potential here; where some are not (a
+    market of another size, deterred), as many others with the lowest arrival draws do."""
     arriving = np.isin(potential, recorded)
     missing = len(recorded) - np.count_nonzero(arriving)
     if missing > 0:

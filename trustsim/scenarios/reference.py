@@ -59,6 +59,8 @@ class FieldDoc:
         calibrated_to: the patterns a calibrated value was tuned to ("fact 4" names a
             stylized fact of docs/ODD.md section 1.2).
         range_note: where the plausible range comes from, when not a stated judgement.
+        label: the field's display name in a chart or sentence, lower case ("sales
+            pressure"); `field_label` adds the stage or segment it belongs to.
     """
 
     meaning: str
@@ -73,6 +75,7 @@ class FieldDoc:
     plausible: tuple[float, float] | None = None
     calibrated_to: tuple[str, ...] = ()
     range_note: str = ""
+    label: str = ""
 
 
 # Keys a scenario file may hold that are not fields of the resolved scenario: they say
@@ -110,6 +113,7 @@ DIRECTIVES: dict[str, FieldDoc] = {
 FIELDS: dict[str, FieldDoc] = {
     # ------------------------------------------------------------------ top level
     "name": FieldDoc(
+        label="scenario name",
         meaning="identifier of the scenario in tables, charts and output file names",
         unit="slug",
         typical='"real-estate-verifiable", "used-car.countdown"',
@@ -117,6 +121,7 @@ FIELDS: dict[str, FieldDoc] = {
         default="the file name without .toml",
     ),
     "label": FieldDoc(
+        label="display name",
         meaning="display name shown instead of `name` where scenarios are listed",
         unit="text, any alphabet, up to 200 characters",
         typical='"Used cars: verified listings"',
@@ -124,12 +129,14 @@ FIELDS: dict[str, FieldDoc] = {
         default="none (the name is shown)",
     ),
     "description": FieldDoc(
+        label="description",
         meaning="free text: what the variant is and what it tests",
         unit="text",
         typical='"Apartment bought through a developer\'s online service"',
         business="the one sentence a reader needs to tell variants apart",
     ),
     "closing_stage": FieldDoc(
+        label="closing stage",
         meaning=(
             "the stage whose completion closes the deal; later stages are after the "
             "purchase (a buyer who leaves there churns, the deal stays closed)"
@@ -164,6 +171,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ time
     "time.steps": FieldDoc(
+        label="horizon",
         meaning="horizon: number of steps simulated",
         unit="steps",
         typical="104 weeks (two years) for real estate; 90 days for a trial",
@@ -172,6 +180,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="T_h",
     ),
     "time.short_horizon": FieldDoc(
+        label="short horizon",
         meaning="steps counted as the short horizon (short_closed_deals, short_conversion)",
         unit="steps",
         typical="13 weeks (a quarter); 14 days",
@@ -181,6 +190,7 @@ FIELDS: dict[str, FieldDoc] = {
         rule="<= `time.steps`",
     ),
     "time.step_unit": FieldDoc(
+        label="step unit",
         meaning=(
             "what one step is; rates given per year (market.outside_influence, "
             "market.word_of_mouth) and the talk half-life are converted by its length"
@@ -195,6 +205,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ market
     "market.size": FieldDoc(
+        label="market size",
         meaning="potential buyers in the market (one simulated buyer each)",
         unit="buyers",
         typical="2,000 to 10,000; up to millions for large runs",
@@ -203,6 +214,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="M",
     ),
     "market.outside_influence": FieldDoc(
+        label="advertising pull",
         meaning="rate at which a potential buyer becomes a lead by outside influence",
         unit="per year",
         typical="0.03 (the meta-analytic mean); 0.156 in real estate, 0.73 in the trial",
@@ -225,6 +237,7 @@ FIELDS: dict[str, FieldDoc] = {
         ),
     ),
     "market.word_of_mouth": FieldDoc(
+        label="word-of-mouth strength",
         meaning=(
             "imitation: lead rate added per share of the market that promoters still "
             "talking make up"
@@ -250,6 +263,7 @@ FIELDS: dict[str, FieldDoc] = {
         ),
     ),
     "market.bad_news_weight": FieldDoc(
+        label="weight of bad news",
         meaning=(
             "potential buyers a detractor still talking deters, per buyer a promoter still "
             "talking brings (deterrence rate q * nu * D / M)"
@@ -273,6 +287,7 @@ FIELDS: dict[str, FieldDoc] = {
         ),
     ),
     "market.talk_half_life": FieldDoc(
+        label="how long promoters keep talking",
         meaning=(
             "how long promoters and detractors keep talking: half of those who left the "
             "pipeline at one time have stopped after this long"
@@ -291,6 +306,7 @@ FIELDS: dict[str, FieldDoc] = {
         range_note="a judgement: from weeks of buzz after a purchase to two years of advice",
     ),
     "market.promoter_threshold": FieldDoc(
+        label="promoter threshold",
         meaning="satisfaction at or above which a finished customer recommends the service",
         unit="satisfaction S",
         typical="0.8",
@@ -305,6 +321,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 4", "fact 6"),
     ),
     "market.detractor_threshold": FieldDoc(
+        label="detractor threshold",
         meaning="satisfaction at or below which a buyer who left warns others",
         unit="satisfaction S",
         typical="0.6",
@@ -319,6 +336,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 4", "fact 6"),
     ),
     "market.reputation_prior": FieldDoc(
+        label="reputation inertia",
         meaning="shrinks reputation (P - D) / (P + D + k0) toward 0 while few have spoken",
         unit="buyers",
         typical="20",
@@ -329,6 +347,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(5.0, 50.0),
     ),
     "market.deal_value": FieldDoc(
+        label="deal value",
         meaning="revenue of one closed deal",
         unit="revenue units",
         typical="1 (the unit of account)",
@@ -336,6 +355,7 @@ FIELDS: dict[str, FieldDoc] = {
         source="scenario design (unit of account)",
     ),
     "market.currency": FieldDoc(
+        label="currency",
         meaning="currency of deal_value, written with revenue in reports",
         unit="a symbol or code (€, USD)",
         typical="empty (revenue counted in deal units), €, USD",
@@ -343,6 +363,7 @@ FIELDS: dict[str, FieldDoc] = {
         source="scenario design (unit of account)",
     ),
     "market.margin": FieldDoc(
+        label="margin per deal",
         meaning="share of revenue kept after the cost of delivering a deal",
         unit="share 0-1",
         typical="0.2 (a developer's gross margin)",
@@ -354,6 +375,7 @@ FIELDS: dict[str, FieldDoc] = {
         source="the client's accounts",
     ),
     "market.cost_per_lead": FieldDoc(
+        label="cost per lead",
         meaning="what acquiring one lead costs, in deal_value's currency",
         unit="currency per lead",
         typical="150",
@@ -363,6 +385,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ trust
     "trust.prior_weight": FieldDoc(
+        label="weight of first impressions",
         meaning="weight of the prior in subjective-logic trust",
         unit="observations",
         typical="2",
@@ -376,6 +399,7 @@ FIELDS: dict[str, FieldDoc] = {
         ),
     ),
     "trust.base_rate": FieldDoc(
+        label="starting trust",
         meaning=(
             "trust a new lead brings per layer (environment, rules, counterparty), before "
             "the shifts by reputation and affordance"
@@ -389,6 +413,7 @@ FIELDS: dict[str, FieldDoc] = {
         basis="literature",
     ),
     "trust.success_evidence": FieldDoc(
+        label="trust gained per smooth step",
         meaning="good evidence from a step that went right unchecked (split by the weights)",
         unit="observations",
         typical="1",
@@ -398,6 +423,7 @@ FIELDS: dict[str, FieldDoc] = {
         basis="literature",
     ),
     "trust.verified_evidence": FieldDoc(
+        label="trust gained per checked step",
         meaning="good evidence from a step the buyer checked and found right",
         unit="observations",
         typical="1.5",
@@ -408,6 +434,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(1.0, 2.5),
     ),
     "trust.failure_evidence": FieldDoc(
+        label="trust lost per incident",
         meaning="bad evidence from a failure that slipped through",
         unit="observations",
         typical="2.25",
@@ -425,6 +452,7 @@ FIELDS: dict[str, FieldDoc] = {
         ),
     ),
     "trust.caught_failure_scale": FieldDoc(
+        label="trust lost per caught error",
         meaning="share of the failure evidence that a caught error costs",
         unit="share",
         typical="0.4",
@@ -436,6 +464,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "trust.forgetting": FieldDoc(
+        label="memory of past steps",
         meaning="share of evidence kept from one step to the next",
         unit="per step",
         typical="0.97 per week",
@@ -450,6 +479,7 @@ FIELDS: dict[str, FieldDoc] = {
         range_note="evidence half-lives of about 7 weeks to 2.7 years",
     ),
     "trust.reputation_shift": FieldDoc(
+        label="pull of reputation on new leads",
         meaning="shift of new leads' base rates per unit of reputation",
         unit="trust per unit of reputation (-1 to 1)",
         typical="0.2",
@@ -461,6 +491,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "trust.affordance_shift": FieldDoc(
+        label="pull of verification support on new leads",
         meaning="shift of new leads' base rates per unit of mean affordance over all stages",
         unit="trust per unit of affordance",
         typical="0.1",
@@ -476,6 +507,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ choice
     "choice.temperature": FieldDoc(
+        label="noise in choices",
         meaning="noise of choices (logit temperature)",
         unit="utility",
         typical="0.5",
@@ -487,6 +519,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "choice.proceed_nest": FieldDoc(
+        label="closeness of delegating and checking",
         meaning=(
             "nest parameter of going on (delegate or verify) against walking away: 1 is a "
             "flat logit, lower values make the two ways to go on closer substitutes"
@@ -510,6 +543,7 @@ FIELDS: dict[str, FieldDoc] = {
         ),
     ),
     "choice.trust_weight": FieldDoc(
+        label="weight of trust in choices",
         meaning="weight of trust in the utility of handing a step to the service",
         unit="utility per unit of trust",
         typical="2",
@@ -521,6 +555,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "choice.risk_weight": FieldDoc(
+        label="weight of risk in choices",
         meaning="weight of perceived risk in the utilities of delegating and checking",
         unit="utility per unit of perceived risk",
         typical="3",
@@ -532,6 +567,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "choice.uncertainty_weight": FieldDoc(
+        label="aversion to uncertainty",
         meaning="how much uncertainty (too little evidence) adds to perceived risk",
         unit="risk per unit of uncertainty",
         typical="0.5",
@@ -543,6 +579,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "choice.structural_assurance": FieldDoc(
+        label="reassurance from verification support",
         meaning="share of perceived risk removed by a full affordance, used or not",
         unit="share",
         typical="0.6",
@@ -557,6 +594,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 2",),
     ),
     "choice.detection": FieldDoc(
+        label="chance a check catches an error",
         meaning="chance that a skilled buyer's check with a full affordance catches an error",
         unit="probability",
         typical="0.9",
@@ -567,6 +605,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.7, 0.99),
     ),
     "choice.outside_means": FieldDoc(
+        label="checks without the service",
         meaning="effectiveness of a check without the service's affordance (outside means)",
         unit="share of a full check",
         typical="0.3",
@@ -577,6 +616,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.1, 0.5),
     ),
     "choice.verification_cost": FieldDoc(
+        label="effort of checking",
         meaning="effort of checking a step, before skill and affordance",
         unit="utility",
         typical="0.6",
@@ -588,6 +628,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "choice.affordance_cost_relief": FieldDoc(
+        label="effort saved by verification support",
         meaning="share of the effort of checking that a full affordance removes",
         unit="share",
         typical="0.6",
@@ -599,6 +640,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "choice.control_weight": FieldDoc(
+        label="weight of control need",
         meaning="weight of control need times stake in the utility of checking",
         unit="utility",
         typical="2.5",
@@ -614,6 +656,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 1",),
     ),
     "choice.verify_trust_share": FieldDoc(
+        label="trust kept when checking",
         meaning="how far a buyer who checks still relies on trust",
         unit="share",
         typical="0.5",
@@ -625,6 +668,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 1",),
     ),
     "choice.exit_bias": FieldDoc(
+        label="pull of walking away",
         meaning="base utility of walking away, before competition, reactance and waiting",
         unit="utility",
         typical="-1.5",
@@ -636,6 +680,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("conversion levels",),
     ),
     "choice.reactance_weight": FieldDoc(
+        label="push out by reactance",
         meaning="how strongly accumulated reactance pushes a buyer out",
         unit="utility per unit of reactance",
         typical="3",
@@ -650,6 +695,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 4",),
     ),
     "choice.pressure_push": FieldDoc(
+        label="hold of pressure on leaving",
         meaning="how strongly pressure at a stage holds buyers back from leaving now",
         unit="utility per unit of pressure",
         typical="1.5",
@@ -665,6 +711,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 4",),
     ),
     "choice.impatience": FieldDoc(
+        label="impatience when waiting",
         meaning="pull out per step spent waiting at a stage, times 1 - patience",
         unit="utility per step waited",
         typical="0.15",
@@ -677,6 +724,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ outcomes
     "outcomes.collapse": FieldDoc(
+        label="chance an incident ends the deal",
         meaning="chance that a failure which slipped through ends the deal, at stake 1",
         unit="probability at stake 1 (linear in stake)",
         typical="0.3",
@@ -687,6 +735,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.1, 0.5),
     ),
     "outcomes.verification_delay": FieldDoc(
+        label="delay caused by checking",
         meaning="chance that a checked step takes another step, times 1 - affordance",
         unit="probability",
         typical="0.5",
@@ -698,6 +747,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ reactance
     "reactance.decay": FieldDoc(
+        label="persistence of reactance",
         meaning="share of reactance carried over to the next step",
         unit="per step",
         typical="0.5",
@@ -709,6 +759,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "reactance.forced_weight": FieldDoc(
+        label="reactance from forced steps",
         meaning="reactance from a forced step, times control need",
         unit="reactance",
         typical="0.15",
@@ -721,6 +772,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ satisfaction
     "satisfaction.initial": FieldDoc(
+        label="starting satisfaction",
         meaning="satisfaction of a new lead",
         unit="satisfaction S",
         typical="0.7",
@@ -731,6 +783,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.6, 0.8),
     ),
     "satisfaction.smoothing": FieldDoc(
+        label="weight of the latest experience",
         meaning="weight of the newest experience in the running judgement",
         unit="share",
         typical="0.3",
@@ -741,6 +794,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.15, 0.5),
     ),
     "satisfaction.baseline": FieldDoc(
+        label="experience of a plain step",
         meaning="experience of a plain step that goes as expected",
         unit="experience",
         typical="0.85",
@@ -752,6 +806,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 4", "fact 6"),
     ),
     "satisfaction.surprise_weight": FieldDoc(
+        label="weight of surprises",
         meaning="weight of outcome minus expectation in the experience",
         unit="experience per unit of surprise",
         typical="0.5",
@@ -766,6 +821,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("a trust campaign does not lower satisfaction (section 8 item 4)",),
     ),
     "satisfaction.loss_aversion": FieldDoc(
+        label="loss aversion",
         meaning="weight of worse-than-expected against better-than-expected",
         unit="ratio",
         typical="2.25",
@@ -781,6 +837,7 @@ FIELDS: dict[str, FieldDoc] = {
         ),
     ),
     "satisfaction.caught_outcome": FieldDoc(
+        label="experience of a caught error",
         meaning="outcome of an error the buyer caught (success 1, failure 0)",
         unit="outcome",
         typical="0.6",
@@ -791,6 +848,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.4, 0.8),
     ),
     "satisfaction.incident_loss": FieldDoc(
+        label="experience lost per incident",
         meaning="experience lost to a failure that slipped through, per unit of stake",
         unit="experience per unit of stake",
         typical="0.3",
@@ -801,6 +859,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.1, 0.5),
     ),
     "satisfaction.anxiety_penalty": FieldDoc(
+        label="cost of anxiety",
         meaning="weight of perceived risk in the experience",
         unit="experience per unit of risk",
         typical="0.5",
@@ -815,6 +874,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 2",),
     ),
     "satisfaction.effort_weight": FieldDoc(
+        label="cost of checking effort",
         meaning="weight of checking effort in the experience, times 1 - control need",
         unit="experience per unit of effort",
         typical="0.3",
@@ -825,6 +885,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.1, 0.5),
     ),
     "satisfaction.pressure_penalty": FieldDoc(
+        label="cost of pressure",
         meaning="weight of reactance propensity times pressure squared in the experience",
         unit="experience",
         typical="0.4",
@@ -839,6 +900,7 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("fact 4",),
     ),
     "satisfaction.forced_penalty": FieldDoc(
+        label="cost of forced steps",
         meaning="weight of control need at a forced step in the experience",
         unit="experience",
         typical="1.0",
@@ -851,6 +913,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ repeat
     "repeat.rate": FieldDoc(
+        label="repeat-purchase rate",
         meaning="chance per step of a repeat purchase by a customer of satisfaction 1",
         unit="probability per step",
         typical="0 (none); 0.08 per day for the delivery trial",
@@ -859,6 +922,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="r_max",
     ),
     "repeat.threshold": FieldDoc(
+        label="satisfaction needed to buy again",
         meaning="satisfaction below which a customer never buys again",
         unit="satisfaction S",
         typical="0.5",
@@ -869,6 +933,7 @@ FIELDS: dict[str, FieldDoc] = {
         plausible=(0.3, 0.7),
     ),
     "repeat.value": FieldDoc(
+        label="value of a repeat purchase",
         meaning="revenue of one repeat purchase",
         unit="revenue units",
         typical="0 (none); 0.5 for the delivery trial",
@@ -877,6 +942,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ segments
     f"segments.{NAME}.label": FieldDoc(
+        label="persona display name",
         meaning="display name of the segment in charts and decks",
         unit="text, any alphabet, up to 200 characters",
         typical='"First-time buyers", "Покупатели первой квартиры"',
@@ -884,6 +950,7 @@ FIELDS: dict[str, FieldDoc] = {
         default="none (the table name, underscores as spaces)",
     ),
     f"segments.{NAME}.share": FieldDoc(
+        label="share of the market",
         meaning="share of potential buyers in this segment",
         unit="share of the market",
         typical="0.2 to 0.6",
@@ -892,6 +959,7 @@ FIELDS: dict[str, FieldDoc] = {
         rule="shares of all segments sum to 1",
     ),
     f"segments.{NAME}.risk_aversion": FieldDoc(
+        label="risk aversion",
         meaning="how strongly the stake at risk is felt",
         unit="trait",
         typical="0.4 (investors) to 0.7 (first-time buyers)",
@@ -900,6 +968,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="ra",
     ),
     f"segments.{NAME}.control_need": FieldDoc(
+        label="need for control",
         meaning="wish to keep control of a step (do or check it oneself)",
         unit="trait",
         typical="0.4 to 0.7",
@@ -908,6 +977,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="c",
     ),
     f"segments.{NAME}.verification_skill": FieldDoc(
+        label="checking skill",
         meaning="ability to check a step: detection chance and effort",
         unit="trait",
         typical="0.35 (first-time buyers) to 0.75 (investors)",
@@ -916,6 +986,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="C",
     ),
     f"segments.{NAME}.reactance": FieldDoc(
+        label="reactance to pressure",
         meaning="reactance propensity: sensitivity to pressure",
         unit="trait",
         typical="0.5 to 0.6",
@@ -924,6 +995,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="k",
     ),
     f"segments.{NAME}.patience": FieldDoc(
+        label="patience",
         meaning="tolerance of steps spent waiting at a stage",
         unit="trait",
         typical="0.3 to 0.6",
@@ -931,30 +1003,35 @@ FIELDS: dict[str, FieldDoc] = {
         source="scenario design",
     ),
     f"segments.{NAME}.{TRAIT}.dist": FieldDoc(
+        label="distribution",
         meaning="kind of distribution of the trait among the segment's buyers (ODD 7.11)",
         unit="name",
         typical='"beta"',
         business="beta by mean and concentration fits most personas",
     ),
     f"segments.{NAME}.{TRAIT}.mean": FieldDoc(
+        label="mean",
         meaning="mean of the trait in the segment (beta, normal)",
         unit="trait",
         typical="0.3 to 0.75",
         business="the typical member of the persona",
     ),
     f"segments.{NAME}.{TRAIT}.concentration": FieldDoc(
+        label="concentration",
         meaning="a + b of the beta: how alike the segment's buyers are",
         unit="pseudo-observations",
         typical="10 (sd 0.15 at mean 0.5)",
         business="higher: a tighter persona; at 10 most members lie within 0.3 of the mean",
     ),
     f"segments.{NAME}.{TRAIT}.low": FieldDoc(
+        label="lowest value",
         meaning="lower bound of a uniform trait",
         unit="trait",
         typical="0.2",
         business="the least of the trait anyone in the persona has",
     ),
     f"segments.{NAME}.{TRAIT}.high": FieldDoc(
+        label="highest value",
         meaning="upper bound of a uniform trait",
         unit="trait",
         typical="0.8",
@@ -962,6 +1039,7 @@ FIELDS: dict[str, FieldDoc] = {
         rule=">= low",
     ),
     f"segments.{NAME}.{TRAIT}.sd": FieldDoc(
+        label="spread",
         meaning="standard deviation of a normal trait (draws clipped to [0, 1])",
         unit="trait",
         typical="0.1 to 0.2",
@@ -969,6 +1047,7 @@ FIELDS: dict[str, FieldDoc] = {
         rule="<= sqrt(mean * (1 - mean)), the most any trait on [0, 1] can spread",
     ),
     f"segments.{NAME}.{TRAIT}.value": FieldDoc(
+        label="value",
         meaning="the trait of every buyer in the segment (constant)",
         unit="trait",
         typical="0.5",
@@ -976,6 +1055,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     # ------------------------------------------------------------------ stages
     f"stages.{NAME}.label": FieldDoc(
+        label="stage display name",
         meaning="display name of the stage in charts and decks",
         unit="text, any alphabet, up to 200 characters",
         typical='"Contract signing", "Подписание договора"',
@@ -983,6 +1063,7 @@ FIELDS: dict[str, FieldDoc] = {
         default="none (the table name, underscores as spaces)",
     ),
     f"stages.{NAME}.stake": FieldDoc(
+        label="stake",
         meaning="what is at risk for the buyer at this step",
         unit="share of what the buyer can lose",
         typical="0.05 (a menu) to 1 (contract, payment)",
@@ -991,6 +1072,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="x_k",
     ),
     f"stages.{NAME}.reliability": FieldDoc(
+        label="service reliability",
         meaning="chance that the service does the step right",
         unit="probability",
         typical="0.9 to 0.99",
@@ -999,6 +1081,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="rho_k",
     ),
     f"stages.{NAME}.weights": FieldDoc(
+        label="trust layers tested",
         meaning=(
             "how much the step tests trust in the environment (platform, technology), the "
             "rules (contracts, law, guarantees) and the counterparty (seller, agent)"
@@ -1012,6 +1095,7 @@ FIELDS: dict[str, FieldDoc] = {
         default="[1/3, 1/3, 1/3]",
     ),
     f"stages.{NAME}.delegation": FieldDoc(
+        label="delegation offered",
         meaning="the service offers to do the step for the buyer (delegating is possible)",
         unit="switch",
         typical="true",
@@ -1019,6 +1103,7 @@ FIELDS: dict[str, FieldDoc] = {
         source="scenario design",
     ),
     f"stages.{NAME}.affordance": FieldDoc(
+        label="verification support",
         meaning="share of the step the buyer can check through the service",
         unit="share of the step",
         typical="0 (nothing to check) to 0.9",
@@ -1027,6 +1112,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="A_k",
     ),
     f"stages.{NAME}.pressure": FieldDoc(
+        label="sales pressure",
         meaning="urgency, time-limited offers and nudges at the step",
         unit="intensity",
         typical="0.1 (mild) to 0.5 (a funnel)",
@@ -1035,6 +1121,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="phi_k",
     ),
     f"stages.{NAME}.forced": FieldDoc(
+        label="forced step",
         meaning="the buyer cannot check or skip the step: the service does it",
         unit="switch",
         typical="false",
@@ -1043,6 +1130,7 @@ FIELDS: dict[str, FieldDoc] = {
         rule="needs `delegation = true`",
     ),
     f"stages.{NAME}.competition": FieldDoc(
+        label="competition",
         meaning="pull of outside options at this stage, added to the utility of leaving",
         unit="utility",
         typical="3 at search, 0.5 at a viewing, 0 once committed",
@@ -1247,6 +1335,38 @@ def lookup(query: str) -> list[str]:
         f"explain {query!r}: no such scenario field.{hint} "
         "`trustsim scenarios explain` lists every field."
     )
+
+
+def field_label(path: str, scenario: Scenario | None = None) -> str:
+    """A field's display name at a concrete path, for chart axes and sentences.
+
+    The field's `label` in the reference, with the stage or segment it belongs to (by
+    its display name in `scenario`, where given and it has one); a path the reference
+    does not know reads as its words.
+
+    Example:
+        >>> field_label("stages.contract.affordance"), field_label("choice.verification_cost")
+        ('verification support at contract', 'effort of checking')
+        >>> field_label("segments.first_time.risk_aversion.mean")
+        'risk aversion (first time, mean)'
+    """
+    parts = path.strip().split(".")
+    doc = FIELDS.get(generic_path(path))
+    if doc is None or not doc.label:
+        named = parts[1:] if parts[0] in NAMED_TABLES and len(parts) > 2 else parts
+        return " ".join(named).replace("_", " ")
+    if parts[0] == "stages" and len(parts) == 3:
+        known = scenario is not None and parts[1] in scenario.stages
+        stage = scenario.stage_label(parts[1]) if known else parts[1].replace("_", " ")
+        return f"{doc.label} at {stage}"
+    if parts[0] == "segments" and len(parts) >= 3:
+        known = scenario is not None and parts[1] in scenario.segments
+        segment = scenario.segment_label(parts[1]) if known else parts[1].replace("_", " ")
+        if len(parts) == 4:
+            trait = FIELDS[f"segments.{NAME}.{parts[2]}"].label
+            return f"{trait} ({segment}, {doc.label})"
+        return f"{doc.label} ({segment})"
+    return doc.label
 
 
 # ---------------------------------------------------------------------- rendering

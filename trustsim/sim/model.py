@@ -91,6 +91,7 @@ class TrustModel(mesa.Model):
         self.record_choices = record_choices
         self.series = series
         self.arrivals = arrivals
+        self.spared = np.concatenate(arrivals) if arrivals else None  # all its leads
         self.lead_arrivals: list[np.ndarray] = []  # the buyers who became leads, per step
         self._choice_records: list[dict] = []
         self.datacollector = measures.MeasureCollector(
@@ -141,8 +142,11 @@ class TrustModel(mesa.Model):
             tr.reputation_shift, tr.affordance_shift,
         )  # fmt: skip
         t, given = self.steps, self.arrivals
-        recorded = given[t - 1] if given is not None and t <= len(given) else None
-        new = self.engine.arrive_leads(u, t, hazard, deterrence, self.outside, base_rates, recorded)
+        replaying = given is not None and t <= len(given)
+        recorded, spared = (given[t - 1], self.spared) if replaying else (None, None)
+        new = self.engine.arrive_leads(
+            u, t, hazard, deterrence, self.outside, base_rates, recorded, spared
+        )
         self.new_leads = len(new)
         self.lead_arrivals.append(new)
 

@@ -6,7 +6,14 @@ import json
 import math
 import sys
 
-from trustsim.model.metrics import HEADLINE, fmt_interval, fmt_relative, fmt_signed, fmt_value
+from trustsim.model.metrics import (
+    HEADLINE,
+    METRICS,
+    fmt_interval,
+    fmt_relative,
+    fmt_signed,
+    fmt_value,
+)
 from trustsim.model.metrics import label as metric_label
 from trustsim.terminal.console import console as _console
 
@@ -41,12 +48,16 @@ def print_run(result, fmt: str) -> None:
     console.print(headline)
     for name in result.names:
         scenario = result.scenarios[name]
+        walk = METRICS["abandonment_rate"]
         stages = Table(
-            title=f"{name}: choices by stage (mean share of choices)", title_justify="left"
+            title=f"{name}: choices by stage (mean share of choices)",
+            title_justify="left",
+            caption=f"{walk.short} = {walk.description}.",
+            caption_justify="left",
         )
         stages.add_column("Stage")
         for measure in STAGE_MEASURES:
-            stages.add_column(measure.replace("_rate", "").capitalize(), justify="right")
+            stages.add_column(METRICS[measure].short, justify="right")
         for stage in scenario.stages:
             cells = []
             for measure in STAGE_MEASURES:
