@@ -1,7 +1,7 @@
 """Full-size robustness studies: the real-estate 2 x 2 and the delivery pair.
 
-Runs `trustsim robustness` with its defaults (64 worlds over every assumed or calibrated
-constant of the ledger, 10 replications, the scenarios' own market and horizon) on a
+Runs `trustsim robustness` with its defaults (256 worlds over every assumed or calibrated
+constant of the ledger, 5 replications, the scenarios' own market and horizon) on a
 local Dask cluster, then `trustsim discover` on each conclusion that fails somewhere,
 and prints a table: conclusion, share holding (95% CI), share established, and PRIM's
 reading. Usage:
@@ -26,13 +26,13 @@ STUDIES = {
 
 
 def main() -> None:
-    from trustsim.robustness.discover import discover, write_finding
-    from trustsim.robustness.study import robustness_summary, run_study
+    from trustsim.robustness.discover import discover, robustness_summary, write_finding
+    from trustsim.robustness.study import REPLICATIONS, SAMPLES, run_study
 
     parser = argparse.ArgumentParser()
     parser.add_argument("out", nargs="?", default="benchmarks/results/robustness")
-    parser.add_argument("--samples", type=int, default=64)
-    parser.add_argument("--replications", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=SAMPLES)
+    parser.add_argument("--replications", type=int, default=REPLICATIONS)
     parser.add_argument("--only", choices=sorted(STUDIES), default=None)
     args = parser.parse_args()
     for name, (base, alternatives) in STUDIES.items():

@@ -642,9 +642,14 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     help="Add the slide 'Is it your market?' for this `trustsim calibrate --out DIR` "
     "(default: the calibration RESULTS were run with by --posterior, if any).",
 )  # fmt: skip
+@click.option(
+    "--robustness", "robustness_dir", default=None, metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="A `trustsim robustness` study: adds a slide on how robust the headline is.",
+)  # fmt: skip
 def report(
     results_dir, out_file, template, pdf, metrics, title, client, project, author, date,
-    calibration,
+    calibration, robustness_dir,
 ):  # fmt: skip
     """Write a client deck from RESULTS: summary, scorecard, evidence, recommendation.
 
@@ -678,6 +683,7 @@ def report(
             kinds=chosen_charts(results_dir),
             metrics=list(metrics),
             info=info,
+            robustness=robustness_dir,
         )
     except MissingToolError as exc:
         click.echo(f"Error: {exc}", err=True)
@@ -1063,13 +1069,14 @@ def explore(target, port):
 @_sweep_options
 @click.option(
     "--samples",
-    default=64,
+    default=256,
     show_default=True,
     type=click.IntRange(min=2),
-    help="Latin-hypercube worlds (draws of the assumed constants).",
+    help="Latin-hypercube worlds (draws of the assumed constants); 256 give PRIM the "
+    "power to find a sharp region among 43 constants (benchmarks/bench_prim_power.py).",
 )
 @_replications_option(
-    "Paired replications per world and scenario.", default=10, minimum=2, short="-r"
+    "Paired replications per world and scenario.", default=5, minimum=2, short="-r"
 )
 @click.option(
     "--factors",
@@ -1103,7 +1110,7 @@ def robustness(
 
     \b
     Example:
-      trustsim robustness real-estate real-estate-verifiable --out rob/ --samples 64
+      trustsim robustness real-estate real-estate-verifiable --out rob/
       trustsim discover rob/ --scenario real-estate-verifiable --metric closed_deals
     """
     from trustsim.robustness import study

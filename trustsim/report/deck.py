@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trustsim.errors import TrustsimInputError
+from trustsim.report import robustness_slide
 
 if TYPE_CHECKING:
     from trustsim.charts import Results
@@ -133,6 +134,7 @@ def build_report(
     kinds: list[str] | None = None,
     metrics: list[str] | None = None,
     info: DeckInfo | None = None,
+    robustness: str | Path | None = None,
 ) -> Deck:
     """Write the deck, the CSVs behind its charts, and (with `pdf`) the deck as a PDF.
 
@@ -147,6 +149,8 @@ def build_report(
         metrics: KPIs of the scorecard and evidence, primary first (default
             `story.DEFAULT_METRICS`).
         info: title, client, project, author and date for the title slide.
+        robustness: a `trustsim robustness` study directory: adds its slide
+            (`trustsim.report.robustness_slide`).
 
     Raises:
         TrustsimInputError: bad output path, template or metric.
@@ -181,6 +185,7 @@ def build_report(
         if not pdf and pdf_path.exists():
             staging.remove(pdf_path)
         builder = _Builder(prs, results, template is not None, info or DeckInfo(), csv_dir)
+        builder.robustness = robustness_slide.load(robustness, metrics[0])
         titles = builder.draw(kinds, metrics, staged)
         if soffice is not None:
             _render_pdf(soffice, staged[0], staging.file(pdf_path))
@@ -536,6 +541,7 @@ class _Builder:
         self.frame = Frame.of(prs, keep_geometry)
         self.titles: list[str] = []
         self.effects: list = []
+        self.robustness = None  # a robustness_slide.RobustnessStudy, when given
 
     # -- the story
     def draw(self, kinds: list[str], metrics: list[str], staged) -> list[str]:
@@ -561,8 +567,10 @@ class _Builder:
             market_fit.add_slide(self)  # "Is it your market?", when results carry a calibration
             for i, chart in enumerate(charts, start=1):
                 self.chart_slide(chart, i)
+            robust = robustness_slide.add(self, self.robustness, csv_tmp, len(charts) + 1)
             if compare:
-                self.recommendation_slide(story.recommendation(tale, _robustness_note(results)))
+                note = robust or _robustness_note(results)
+                self.recommendation_slide(story.recommendation(tale, note))
             self.text_slide("Caveats: what is assumed", story.caveats(results.run))
             if compare:
                 for name, rows in story.scenario_changes(results.run)[:MAX_APPENDIX_SCENARIOS]:

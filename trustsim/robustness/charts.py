@@ -19,6 +19,20 @@ if TYPE_CHECKING:
 ROBUST = 0.8  # a conclusion holding in at least this share of worlds is called robust
 
 
+def share(value: float) -> str:
+    """A share of worlds as a percentage that never rounds a failure away.
+
+    Example:
+        >>> share(0.996), share(1.0), share(0.003), share(0.87)
+        ('over 99%', '100%', 'under 1%', '87%')
+    """
+    if 0.99 < value < 1:
+        return "over 99%"
+    if 0 < value < 0.01:
+        return "under 1%"
+    return percent(value)
+
+
 def robustness_data(table: pd.DataFrame) -> pd.DataFrame:
     """robustness.csv's rows, least robust first (the order they are drawn, bottom up)."""
     return table.sort_values("share_holding", ascending=False).reset_index(drop=True)
@@ -50,7 +64,7 @@ def robustness_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             ax.barh(y, row.share_holding, color=LIGHT_GREY if color == GREY else "#A6CBE6")
             ax.barh(y, row.share_established, color=color)
             ax.plot([row.ci_low, row.ci_high], [y, y], color=TEXT, lw=2)
-            label = percent(row.share_holding)
+            label = share(row.share_holding)
             ax.annotate(label, (row.ci_high, y), xytext=(8, 0), textcoords="offset points",
                         va="center", fontsize=14, color=TEXT)  # fmt: skip
         labels = [_label(text) for text in reversed(rows["conclusion"].tolist())]
@@ -65,7 +79,7 @@ def robustness_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         finish(fig, title, with_title)
     worst = rows.iloc[-1]
     takeaway = (
-        f"Weakest: {worst.conclusion} holds in {percent(worst.share_holding)} of the "
+        f"Weakest: {worst.conclusion} holds in {share(worst.share_holding)} of the "
         "plausible worlds sampled."
     )
     return Chart("robustness", title, takeaway, fig, rows, "Wilson 95% CI of a share")

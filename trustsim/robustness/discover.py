@@ -99,7 +99,7 @@ def _check_choice(directory, option: str, value: str, allowed: list[str]) -> Non
         )
 
 
-def _field(path: str) -> tuple[str, str]:
+def field_doc(path: str) -> tuple[str, str]:
     """(symbol, unit) of a factor from the field reference."""
     from trustsim.scenarios.reference import FIELDS, generic_path
 
@@ -113,7 +113,7 @@ def _prim_rows(found, factors: list[str], bounds) -> Any:
     box = found.box
     rows = []
     for j, path in enumerate(factors):
-        symbol, unit = _field(path)
+        symbol, unit = field_doc(path)
         restricted = box.low[j] > bounds[0, j] or box.high[j] < bounds[1, j]
         rows.append({
             "method": "prim", "factor": path, "symbol": symbol, "unit": unit,
@@ -167,7 +167,7 @@ def _cart_rows(x, y, factors: list[str], bounds) -> Any:
     leaf = cart_leaf(x, y, bounds)
     rows = []
     for j, path in enumerate(factors):
-        symbol, unit = _field(path)
+        symbol, unit = field_doc(path)
         rows.append({
             "method": "cart", "factor": path, "symbol": symbol, "unit": unit,
             "low": leaf.low[j], "high": leaf.high[j], "range_low": bounds[0, j],
@@ -181,7 +181,7 @@ def _cart_rows(x, y, factors: list[str], bounds) -> Any:
 
 
 def _limit_text(path: str, j: int, box, bounds) -> str:
-    symbol, unit = _field(path)
+    symbol, unit = field_doc(path)
     name = f"{path} ({symbol})" if symbol else path
     parts = []
     if box.low[j] > bounds[0, j]:
@@ -240,24 +240,53 @@ def reading_for(directory: str | Path, scenario: str, metric: str) -> str | None
     return file.read_text(encoding="utf-8").strip() if file.is_file() else None
 
 
+REPRODUCIBLE = 0.5  # share of half-samples restricting a limit for a region to be claimed
+
+
+def region_found(directory: str | Path, scenario: str, metric: str) -> bool | None:
+    """Whether `trustsim discover` found a region to claim for a conclusion: PRIM kept
+    limits (each with quasi-p <= 0.05) and every one of them is reproduced in at least
+    half of the random half-samples. None if discover was not run.
+    """
+    import pandas as pd
+
+    file = output_dir(directory, scenario, metric) / "boxes.csv"
+    if not file.is_file():
+        return None
+    boxes = pd.read_csv(file)
+    limits = []
+    for row in boxes[(boxes["method"] == "prim") & boxes["restricted"].astype(bool)].itertuples():
+        if row.low > row.range_low:
+            limits.append(row.reproducibility_low)
+        if row.high < row.range_high:
+            limits.append(row.reproducibility_high)
+    return bool(limits) and min(limits) >= REPRODUCIBLE
+
+
 def robustness_summary(directory: str | Path) -> list[str]:
-    """One sentence per conclusion, for a deck: how often it holds, and (where
-    `trustsim discover` was run for it) when it fails.
+    """One sentence per conclusion, for a deck: how often it holds, which constants
+    decide it (`indices.csv`), and (where `trustsim discover` was run for it) where it
+    fails.
 
     Example:
         >>> robustness_summary("rob/")[0]  # doctest: +SKIP
         'real-estate-verifiable raises closed deals vs real-estate in 87% of plausible
-         worlds (95% CI 80%-92%); established in 61%.'
+         worlds (95% CI 80%-92%); established in 61%. It fails more often when
+         choice.reactance_weight is high (S1 0.31).'
     """
+    from trustsim.robustness.indices import deciding, deciding_text, load_indices
     from trustsim.robustness.study import load_study
 
     _, table, _ = load_study(directory)
+    indices = load_indices(directory)
     sentences = []
     for row in table.itertuples():
-        text = (
+        parts = [
             f"{row.conclusion} in {row.share_holding:.0%} of plausible worlds (95% CI "
             f"{row.ci_low:.0%}-{row.ci_high:.0%}); established in {row.share_established:.0%}."
-        )
-        found = reading_for(directory, row.scenario, row.metric)
-        sentences.append(f"{text} {found}" if found else text)
+        ]
+        if indices is not None:
+            parts.append(deciding_text(deciding(indices, row.scenario, row.metric)))
+        parts.append(reading_for(directory, row.scenario, row.metric) or "")
+        sentences.append(" ".join(part for part in parts if part))
     return sentences

@@ -17,7 +17,8 @@ plausible space from n of its points).
 
 A study directory is a normal sweep directory (`trustsim results DIR` works) plus
 `robustness.json` (the study), `effects.parquet` (the effect per world and conclusion),
-`robustness.csv` (one row per conclusion) and `charts/robustness.png` with its CSV.
+`robustness.csv` (one row per conclusion), `indices.csv` (which constants decide each
+conclusion, `trustsim.robustness.indices`) and `charts/robustness.png` with its CSV.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ COLUMNS = (
     "share_established",
 )  # fmt: skip
 Z95 = 1.959963984540054
+# Defaults: 256 worlds let PRIM find a sharp failure region (a quarter of the worlds, 95% vs
+# 5% failing) among the ledger's 43 constants every time and a 90%/10% one in about three
+# trials of four (benchmarks/bench_prim_power.py); 5 paired replications per world give
+# the paired t-interval 4 degrees of freedom. The real-estate 2 x 2 runs in about 15 min.
+SAMPLES = 256
+REPLICATIONS = 5
 
 
 # ---------------------------------------------------------------------- factors
@@ -120,8 +127,8 @@ def build_experiment(
     base: str,
     alternatives: Sequence[str],
     factors: Mapping[str, tuple[float, float]],
-    samples: int = 64,
-    replications: int = 10,
+    samples: int = SAMPLES,
+    replications: int = REPLICATIONS,
     seed: int = 0,
     overrides: Sequence[str] = (),
 ):
@@ -168,8 +175,8 @@ def run_study(
     out_dir: str | Path,
     *,
     factors: Mapping[str, tuple[float, float]] | None = None,
-    samples: int = 64,
-    replications: int = 10,
+    samples: int = SAMPLES,
+    replications: int = REPLICATIONS,
     seed: int = 0,
     overrides: Sequence[str] = (),
     sweep_options: Mapping[str, Any] | None = None,
@@ -220,11 +227,15 @@ def analyse(experiment, out_dir: str | Path):
     Returns:
         The robustness table (`COLUMNS`), also written to out_dir.
     """
+    from trustsim.robustness.indices import conclusion_indices
+
     spec_ = experiment.spec
     names = list(experiment.bases)
     defaults = default_effects(experiment, spec_.replications, spec_.seed)
     effects = world_effects(out_dir, names[0], names[1:], defaults)
     table = conclusions(effects, defaults, names[0])
+    indices = conclusion_indices(effects, [f.path for f in experiment.factors], defaults,
+                                 spec_.seed)  # fmt: skip
     spec = {
         "base": names[0],
         "alternatives": names[1:],
@@ -236,7 +247,7 @@ def analyse(experiment, out_dir: str | Path):
         "set": list(spec_.set),
         "defaults": defaults,
     }
-    write_study(Path(out_dir), spec, effects, table)
+    write_study(Path(out_dir), spec, effects, table, indices)
     return table
 
 
@@ -356,19 +367,22 @@ def conclusions(effects, defaults: dict, base: str):
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def write_study(out_dir: Path, spec: dict, effects, table) -> None:
-    """robustness.json, effects.parquet, robustness.csv and the chart, each atomically."""
+def write_study(out_dir: Path, spec: dict, effects, table, indices) -> None:
+    """robustness.json, effects.parquet, robustness.csv, indices.csv and the chart, each
+    atomically."""
     import matplotlib.pyplot as plt
 
     from trustsim.experiments.store import storage_errors
     from trustsim.output import write_parquet_atomic, write_text_atomic
     from trustsim.robustness.charts import robustness_chart, robustness_data
+    from trustsim.robustness.indices import INDEX_FILE
 
     hint = "Free space (or fix the disk) and rerun the same command: the runs are on disk."
     with storage_errors("write the robustness tables", hint, out_dir):
         write_text_atomic(out_dir / SPEC_FILE, json.dumps(spec, indent=2) + "\n")
         write_parquet_atomic(effects, out_dir / EFFECTS_FILE)
         write_text_atomic(out_dir / TABLE_FILE, table.to_csv(index=False))
+        write_text_atomic(out_dir / INDEX_FILE, indices.to_csv(index=False))
         chart = robustness_chart(robustness_data(table))
         try:
             from trustsim.charts import save_chart

@@ -1,0 +1,160 @@
+"""The deck's robustness slide: "Holds in 87% of plausible worlds; weakest when ...".
+
+Given a robustness study (`trustsim robustness`, with `trustsim discover` optional),
+`trustsim report --robustness DIR` adds one evidence slide about the *headline*
+alternative: the study's alternative with the largest gain at the default constants on
+the deck's primary KPI (the rule the recommendation slide uses). The slide shows that
+alternative's conclusions (the robustness chart), and its title and takeaway make only
+the claims the study establishes:
+
+- the share of plausible worlds where the primary conclusion holds, with its Wilson 95%
+  interval, and where it is established (paired CI excludes 0);
+- the constants that decide it, named only when a Bonferroni-corrected test says so
+  (`trustsim.robustness.indices`), with the side on which it weakens;
+- PRIM's region where it fails, only when `discover` found one whose limits are
+  significant (quasi-p <= 0.05) and reproduced in at least half of the half-samples;
+  otherwise the slide says no reproducible region was established.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from trustsim.errors import TrustsimInputError
+
+
+@dataclass
+class RobustnessStudy:
+    """What the slide needs from a study directory."""
+
+    directory: Path
+    scenario: str  # the headline alternative
+    metric: str  # the deck's primary KPI (or the study's first metric)
+    table: Any  # robustness.csv
+    indices: Any | None  # indices.csv, if the study has one
+    base: str = ""
+
+    def labelled(self, labels: dict[str, str]) -> RobustnessStudy:
+        """The study with its conclusions in the scenarios' display names (`labels`)."""
+        table = self.table.copy()
+        for name in (self.base, *table["scenario"].unique()):
+            label = labels.get(name, name)
+            table["conclusion"] = [_rename(text, name, label) for text in table["conclusion"]]
+        return replace(self, table=table)
+
+
+def load(directory: str | Path | None, primary_metric: str) -> RobustnessStudy | None:
+    """Read a study for the slide, choosing the headline alternative (None without one).
+
+    Raises:
+        TrustsimInputError: `--robustness DIR` is not a finished robustness study.
+    """
+    from trustsim.robustness.indices import load_indices
+    from trustsim.robustness.study import load_study
+
+    if directory is None:
+        return None
+    try:
+        spec, table, _ = load_study(directory)
+    except TrustsimInputError as exc:
+        raise TrustsimInputError(f"--robustness {exc}") from None
+    metric = primary_metric if primary_metric in spec["metrics"] else spec["metrics"][0]
+    gains = {
+        alt: (spec["defaults"].get(alt, {}).get(metric, {}).get("diff") or 0.0)
+        for alt in spec["alternatives"]
+    }
+    scenario = max(spec["alternatives"], key=lambda alt: gains[alt])
+    return RobustnessStudy(
+        Path(directory), scenario, metric, table, load_indices(directory), spec["base"]
+    )
+
+
+def _rename(conclusion: str, name: str, label: str) -> str:
+    """A conclusion ("ALT raises METRIC vs BASE") with scenario `name` called `label`."""
+    if conclusion.startswith(f"{name} "):
+        conclusion = label + conclusion[len(name) :]
+    if conclusion.endswith(f" vs {name}"):
+        conclusion = conclusion[: -len(name)] + label
+    return conclusion
+
+
+def headline(study: RobustnessStudy) -> tuple[str, str]:
+    """(title, takeaway) of the slide, from the study's established findings only.
+
+    Example:
+        >>> headline(load("rob/", "closed_deals"))[0]  # doctest: +SKIP
+        'real-estate-verifiable raises closed deals in 100% of plausible worlds; weakest
+         when choice.exit_bias is high'
+    """
+    from trustsim.charts.base import percent
+    from trustsim.robustness.charts import share
+    from trustsim.robustness.discover import reading_for, region_found
+    from trustsim.robustness.indices import deciding, deciding_text
+
+    table = study.table
+    row = table[(table["scenario"] == study.scenario) & (table["metric"] == study.metric)].iloc[0]
+    clause = row.conclusion.rsplit(" vs ", 1)[0]
+    title = f"{clause} in {share(row.share_holding)} of plausible worlds"
+    rows = None
+    if study.indices is not None:
+        rows = deciding(study.indices, study.scenario, study.metric)
+        monotonic = rows[rows["direction"].astype(bool)]
+        if len(monotonic):
+            top = monotonic.iloc[0]
+            side = "high" if top.direction == "weakens" else "low"
+            title += f"; weakest when {top.factor} is {side}"
+    parts = [
+        f"Holds in {share(row.share_holding)} of the plausible worlds sampled (95% CI "
+        f"{percent(row.ci_low)}-{percent(row.ci_high)}); established in "
+        f"{share(row.share_established)}."
+    ]
+    if rows is not None:
+        parts.append(deciding_text(rows) or "No constant is shown to decide it.")
+    found = region_found(study.directory, study.scenario, study.metric)
+    if found is None:
+        parts.append("Where it fails: not searched (trustsim discover).")
+    elif found:
+        parts.append(reading_for(study.directory, study.scenario, study.metric) or "")
+    else:
+        parts.append("PRIM establishes no reproducible region of the constants where it fails.")
+    return title, " ".join(part for part in parts if part)
+
+
+def add(builder, study: RobustnessStudy | None, csv_dir: Path, index: int) -> str | None:
+    """Add the slide to a deck being built (`trustsim.report.deck._Builder`), with the
+    numbers behind its chart as `csv_dir/NN-robustness.csv`; nothing without a study.
+
+    Args:
+        builder: the deck's builder (its `chart_slide` draws title, picture, takeaway).
+        study: from `load`.
+        csv_dir: the deck's (staged) CSV folder.
+        index: the slide's chart number (names its CSV).
+
+    Returns:
+        The recommendation's robustness condition (None without a study).
+    """
+    if study is None:
+        return None
+    import matplotlib.pyplot as plt
+
+    from trustsim.report.deck import _csv_name
+    from trustsim.robustness.charts import robustness_chart, robustness_data
+
+    scenarios = getattr(builder.results.run, "scenarios", None) or {}
+    study = study.labelled({name: spec.display_name for name, spec in scenarios.items()})
+    rows = study.table[study.table["scenario"] == study.scenario]
+    chart = robustness_chart(robustness_data(rows), with_title=False)
+    try:
+        title, takeaway = headline(study)
+        chart = replace(
+            chart, title=title, takeaway=takeaway,
+            alt_text=f"Robustness chart: share of plausible worlds where each conclusion "
+            f"about {study.scenario} holds. {takeaway}",
+        )  # fmt: skip
+        chart.data.to_csv(csv_dir / _csv_name(index, chart), index=False)
+        builder.chart_slide(chart, index)
+    finally:
+        plt.close(chart.figure)
+    return f"Robustness: {title} (robustness study {study.directory.name}/)."
