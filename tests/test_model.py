@@ -71,7 +71,7 @@ def scenarios(draw) -> Scenario:
             "size": draw(st.integers(1, 300)),
             # per year: up to a weekly hazard of about 1 (clipped above it)
             "outside_influence": draw(st.floats(0.0, 60.0)),
-            "word_of_mouth": draw(st.floats(0.0, 150.0)),
+            "word_of_mouth": draw(st.floats(0.0, 100.0)),
             "talk_half_life": draw(st.one_of(st.floats(0.01, 5.0), st.just(math.inf))),
         },
         "trust": {

@@ -83,8 +83,7 @@ class Engine:
         self, u: np.ndarray, t: int, hazard: float, deterrence: float, outside: float,
         base_rates: np.ndarray,
     ) -> np.ndarray:  # fmt: skip
-        """Potential buyers become leads with the market's hazard (they act from next step)
-        or are deterred by detractors."""
+        """Potential buyers become leads (acting from next step) or are deterred by detractors."""
         potential = np.flatnonzero(steps.may_arrive(self.gather("status")))
         new = potential[steps.arrive(potential, u, hazard, self.tally)]
         if deterrence > 0.0:

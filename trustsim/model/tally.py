@@ -43,8 +43,7 @@ class Tally:
 
     Attributes (counts): leads, wom_leads, closed, close_time (sum of closing step -
     arrival step over customers), repeats, incidents, caught (errors caught by a check),
-    churned, deterred (potential buyers kept away by detractors) (in `counts`);
-    actions_at (per action and stage: buyers who took it there);
+    churned, deterred (in `counts`); actions_at (per action and stage: buyers who took it there);
     finished, abandoned, promoters (finished, satisfaction >= promoter threshold),
     finished_detractors and detractors (finished or abandoned, satisfaction <= detractor
     threshold), left_at (per stage: buyers who left the pipeline there).

@@ -114,13 +114,12 @@ class TrustModel(mesa.Model):
         """Promoters and detractors among buyers who have left the pipeline. Those who left
         this step start talking; each keeps talking with a half-life (a Bass-SIR recovery,
         Fibich 2017): talking <- kept * talking + newly left."""
-        promoters, detractors = self.engine.word_of_mouth()
-        kept, (talking_promoters, talking_detractors) = self.talk_kept, self.talking
-        self.talking = (
-            kept * talking_promoters + (promoters - self.promoters),
-            kept * talking_detractors + (detractors - self.detractors),
+        left, before = self.engine.word_of_mouth(), (self.promoters, self.detractors)
+        self.talking = tuple(
+            self.talk_kept * talking + (now - then)
+            for talking, now, then in zip(self.talking, left, before, strict=True)
         )
-        self.promoters, self.detractors = promoters, detractors
+        self.promoters, self.detractors = left
 
     def arrive_leads(self, u: np.ndarray) -> None:
         """New leads arrive with the Bass hazard, detractors deter others; reputation and
