@@ -145,11 +145,11 @@ def compile_time(cache: Path, label: str, repeats: int) -> Result:
 def _one_run(spec, seed: int, engine: str | None) -> None:
     """One run as a user gets it: the model, its run and the per-step series and summary.
 
-    `engine=None` times the run a sweep makes (`sweep._simulate_metrics`, summary only,
+    `engine=None` times the run a sweep makes (`sweep.worker._simulate_metrics`, summary only,
     the sweep's engine).
     """
     if engine is None:
-        from trustsim.experiments.sweep import _simulate_metrics
+        from trustsim.experiments.sweep.worker import _simulate_metrics
 
         _simulate_metrics(spec, seed, 0, ["closed_deals"])
         return

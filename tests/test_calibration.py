@@ -21,9 +21,9 @@ from trustsim.calibration.calibrate import (
     in_process_runner,
     load_problem,
 )
-from trustsim.calibration.outputs import print_calibration
 from trustsim.cli import main
 from trustsim.scenarios import load_scenario
+from trustsim.terminal.calibration import print_calibration
 
 MARKET = ["market.size=500"]
 TRUTH = {"choice.exit_bias": -1.0, "market.outside_influence": 1.04}  # 0.02 a week

@@ -17,7 +17,7 @@ from matplotlib.text import Text
 import trustsim
 from trustsim.charts import load_results, make_chart, save_chart
 from trustsim.charts.base import number, percent
-from trustsim.charts.claims import Effect, change_text, claim_words_in, money
+from trustsim.charts.claims import Effect, change_text, claim_words_in, in_sentence, money
 from trustsim.charts.funnel import funnel_data, reached_per_run
 from trustsim.charts.story import TRACE_COLUMNS, story_chart
 from trustsim.charts.style import FIGSIZE, MIN_FONT_PT, chart_style, wrap_title
@@ -78,7 +78,8 @@ def test_run_chart_kinds_are_deck_ready(results, kind):
 
 
 def base_label(results):
-    return results.run.scenarios[results.names[0]].display_name
+    """The base's display name as it reads mid-sentence."""
+    return in_sentence(results.run.scenarios[results.names[0]].display_name)
 
 
 def test_comparison_title_compares_with_the_base_and_claims_nothing_without_a_test(results):
@@ -161,7 +162,7 @@ def test_trust_title_reports_the_final_means(results):
 def test_horizon_and_leads_titles_state_the_paired_difference_at_the_end(results, kind, metric):
     chart = make_chart(results, kind)
     steps = int(results.run.timeseries["step"].max())
-    assert chart.title.startswith(f"By week {steps}, ")
+    assert chart.title.startswith(f"By week {steps}: ")
     wide = results.run.summaries.pivot(index="replication", columns="scenario", values=metric)
     end = [e for e in chart.effects if e.metric == metric]
     assert len(end) == len(SCENARIOS) - 1

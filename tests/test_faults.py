@@ -112,7 +112,7 @@ def test_a_full_disk_keeps_the_previous_run_prints_the_table_and_exits_1(small_d
 
 
 def test_a_read_only_target_is_refused_before_any_simulation(read_only_disk, monkeypatch):
-    monkeypatch.setattr(runner, "simulate", _must_not_run)
+    monkeypatch.setattr(runner, "run_model", _must_not_run)
     res = invoke("run", PAIR[0], *SMALL, "--out", read_only_disk / "r")
     assert_exit(res, 2, "read-only", "Choose another path")
     assert list(read_only_disk.iterdir()) == []
@@ -165,15 +165,15 @@ def test_an_interrupted_run_leaves_the_previous_result_intact(tmp_path, monkeypa
     assert_exit(invoke("run", PAIR[0], *SMALL, "--out", out), 0)
     before = snapshot(out)
     calls = []
-    simulate = runner.simulate
+    run_model = runner.run_model
 
     def interrupted(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return simulate(*args, **kwargs)
+        return run_model(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "simulate", interrupted)
+    monkeypatch.setattr(runner, "run_model", interrupted)
     res = invoke("run", PAIR[0], *SMALL, "--seed", "9", "--out", out)
     assert res.exit_code == 1 and "Traceback" not in res.output  # click's "Aborted!"
     assert snapshot(out) == before

@@ -23,19 +23,22 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import trustsim.experiments.sweep as sweep_module
+import trustsim.experiments.sweep.cluster as cluster_module
+import trustsim.experiments.sweep.resume as resume_module
+import trustsim.experiments.sweep.worker as worker_module
 from trustsim.cli import main
+from trustsim.experiments.experiment import load_experiment
 from trustsim.experiments.results import load_runs
 from trustsim.experiments.store import SweepDir
 from trustsim.experiments.sweep import (
     Batcher,
     ClusterLostError,
     SweepEnvironmentError,
-    _collect,
-    _Writer,
     plan_sweep,
     sweep,
 )
+from trustsim.experiments.sweep.cluster import _collect
+from trustsim.experiments.sweep.resume import _Writer
 
 METRICS = ["closed_deals", "leads", "satisfaction"]
 TINY = """
@@ -306,7 +309,7 @@ def test_disk_full_mid_sweep_is_one_message_and_the_same_command_resumes(
     tmp_path, experiment, reference, monkeypatch
 ):
     out = tmp_path / "sweep"
-    real = sweep_module.write_part
+    real = resume_module.write_part
     calls = []
 
     def fills_up(rows, metrics, target):
@@ -315,7 +318,7 @@ def test_disk_full_mid_sweep_is_one_message_and_the_same_command_resumes(
             raise OSError(errno.ENOSPC, "No space left on device", str(target))
         real(rows, metrics, target)
 
-    monkeypatch.setattr(sweep_module, "write_part", fills_up)
+    monkeypatch.setattr(resume_module, "write_part", fills_up)
     result = invoke("sweep", experiment, "--out", out, "--workers", "0", "--batch-size", "6")
     assert result.exit_code == 1
     [message] = [line for line in result.stderr.splitlines() if line.startswith("Error")]
@@ -324,7 +327,7 @@ def test_disk_full_mid_sweep_is_one_message_and_the_same_command_resumes(
     assert len(SweepDir(out).part_files()) == 2 and len(keys_in_parts(out)) == 12
     assert not list((out / "parts").glob(".*")), "no temporary file is left behind"
 
-    monkeypatch.setattr(sweep_module, "write_part", real)
+    monkeypatch.setattr(resume_module, "write_part", real)
     resumed = invoke("sweep", experiment, "--out", out, "--workers", "0", "-q")
     assert resumed.exit_code == 0 and "12 were on disk, 12 ran now" in resumed.stderr
     pd.testing.assert_frame_equal(numbers(out), numbers(reference), check_exact=True)
@@ -482,19 +485,19 @@ def test_retry_failed_reruns_only_the_runs_the_model_failed(
     tmp_path, experiment, reference, monkeypatch
 ):
     out = tmp_path / "sweep"
-    real = sweep_module._simulate_metrics
+    real = worker_module._simulate_metrics
 
     def flaky(spec, seed, replication, metrics):
         if replication == 1:
             raise RuntimeError("boom in replication 1")
         return real(spec, seed, replication, metrics)
 
-    monkeypatch.setattr(sweep_module, "_simulate_metrics", flaky)
+    monkeypatch.setattr(worker_module, "_simulate_metrics", flaky)
     assert invoke("sweep", experiment, "--out", out, "-w", "0", "-q").exit_code == 0
     shown = invoke("results", out)
     assert "6 run(s) failed with: RuntimeError: boom in replication 1" in shown.stderr
     assert "--retry-failed" in shown.stderr
-    monkeypatch.setattr(sweep_module, "_simulate_metrics", real)
+    monkeypatch.setattr(worker_module, "_simulate_metrics", real)
     again = invoke("sweep", experiment, "--out", out, "-w", "0", "-q")
     assert "24 were on disk, 0 ran now" in again.stderr, "failed runs are on disk"
     retried = invoke("sweep", experiment, "--out", out, "-w", "0", "-q", "--retry-failed")
@@ -520,7 +523,7 @@ class _FakeFuture:
     ids=["cancelled", "lost", "worker-set-up"],
 )  # fmt: skip
 def test_a_task_the_cluster_lost_is_never_recorded_as_a_failed_run(tmp_path, experiment, future):
-    plan = plan_sweep(sweep_module.load_experiment(experiment))
+    plan = plan_sweep(load_experiment(experiment))
     runs = list(plan.runs())[:4]
     writer = _Writer(SweepDir(tmp_path), plan, 0, 0, None)
     batcher = Batcher(iter(()), 0)
@@ -558,7 +561,7 @@ def test_a_scheduler_without_workers_is_reported_and_times_out_writing_nothing(
 ):
     from distributed import LocalCluster
 
-    monkeypatch.setattr(sweep_module, "NO_WORKERS_NOTICE_SECONDS", 0.5)
+    monkeypatch.setattr(cluster_module, "NO_WORKERS_NOTICE_SECONDS", 0.5)
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         address = cluster.scheduler_address
         result = invoke("sweep", experiment, "--out", tmp_path / "out", "--scheduler", address,
@@ -576,7 +579,7 @@ def test_without_a_timeout_a_sweep_waits_for_its_first_worker_and_then_runs(
 
     from distributed import LocalCluster
 
-    monkeypatch.setattr(sweep_module, "NO_WORKERS_NOTICE_SECONDS", 0.5)
+    monkeypatch.setattr(cluster_module, "NO_WORKERS_NOTICE_SECONDS", 0.5)
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         later = threading.Timer(3.0, cluster.scale, args=(1,))
         later.start()

@@ -22,6 +22,8 @@ SCENARIO_DESIGN = {
     "market.size",
     "market.deal_value",
     "market.currency",
+    "market.margin",
+    "market.cost_per_lead",
     "repeat.rate",
     "repeat.value",
 }

@@ -66,20 +66,36 @@ def test_deck_tells_the_story_in_order(deck):
     assert "/" not in cover.replace("trustsim", "")  # no command or local path on the cover
 
 
-def test_executive_summary_has_three_findings_at_most_one_per_scenario(deck):
+NUMBER = re.compile(r"[+−-]?\d[\d,.]*%?")
+
+
+def test_executive_summary_is_three_short_findings_of_one_sentence_and_one_number(deck):
     prs = Presentation(str(deck.pptx))
     (body,) = named(prs.slides[1], "Body")
     findings = [p.text for p in body.text_frame.paragraphs if p.text]
-    assert 1 <= len(findings) <= 3
-    assert all(" vs Online service as today" in f for f in findings)
+    assert len(findings) == 3
+    for finding in findings:
+        assert finding.count(". ") == 0 and finding.endswith(".")
+        assert len(NUMBER.findall(finding)) <= 1, finding
+        # The base's label mid-sentence reads as words, not as a name with a capital.
+        assert "vs online service as today" in finding
+    notes = prs.slides[1].notes_slide.notes_text_frame.text
+    assert "95% CI" in notes  # the intervals go to the notes
+
+
+def test_no_title_puts_the_base_label_with_a_capital_mid_sentence(deck):
+    prs = Presentation(str(deck.pptx))
+    for title in titles(prs):
+        assert "Online service as today" not in title[1:], title
 
 
 def test_scorecard_is_a_native_table_of_scenarios_by_kpis(deck, results_dir):
     prs = Presentation(str(deck.pptx))
     (table,) = [s.table for s in prs.slides[2].shapes if s.has_table]
     assert len(table.rows) == 1 + len(SCENARIOS)
+    # Revenue is left out: with deal_value 1 and no currency it only counts deals again.
     assert [table.cell(0, c).text for c in range(1, len(table.columns))] == [
-        metric_words(m).short for m in DEFAULT_METRICS
+        metric_words(m).short for m in DEFAULT_METRICS if m != "revenue"
     ]
     run = load_results(results_dir).run
     means = run.summaries.groupby("scenario")["closed_deals"].mean()
@@ -139,8 +155,8 @@ def font_files(family: str) -> dict[bool, str]:
     return {bold: files[name] for bold, name in wanted.items()}
 
 
-@pytest.mark.parametrize("family", ["Carlito", "DejaVu Sans"])
-def test_titles_takeaways_and_bodies_fit_their_boxes_in_the_actual_fonts(deck, family):
+def assert_text_fits(pptx_path, family):
+    """Every title, takeaway and body holds its text in `family`, inside the slide."""
     from PIL import ImageFont
 
     paths = font_files(family)
@@ -150,7 +166,7 @@ def test_titles_takeaways_and_bodies_fit_their_boxes_in_the_actual_fonts(deck, f
     def font_for(bold, size):
         return ImageFont.truetype(paths[bold], size=max(1, round(size * 10)))
 
-    prs = Presentation(str(deck.pptx))
+    prs = Presentation(str(pptx_path))
     for number, slide in enumerate(prs.slides, start=1):
         boxes = [slide.shapes.title, *named(slide, "Takeaway"), *named(slide, "Body")]
         for box in boxes:
@@ -164,6 +180,17 @@ def test_titles_takeaways_and_bodies_fit_their_boxes_in_the_actual_fonts(deck, f
             assert needed <= height - 0.1, (number, box.name, box.text_frame.text)
             assert box.left + box.width <= prs.slide_width
             assert box.top + box.height <= prs.slide_height
+        for shape in slide.shapes:  # nothing runs off the slide or into the title
+            if shape.shape_type in (3, 13) or shape.has_table:  # charts, pictures, tables
+                assert shape.left + shape.width <= prs.slide_width, (number, shape.name)
+                assert shape.top + shape.height <= prs.slide_height, (number, shape.name)
+                title = slide.shapes.title
+                assert shape.top >= title.top + title.height, (number, shape.name)
+
+
+@pytest.mark.parametrize("family", ["Carlito", "DejaVu Sans"])
+def test_titles_takeaways_and_bodies_fit_their_boxes_in_the_actual_fonts(deck, family):
+    assert_text_fits(deck.pptx, family)
 
 
 def test_every_content_slide_has_a_source_line_and_its_page_number(deck):
@@ -178,27 +205,71 @@ def test_every_content_slide_has_a_source_line_and_its_page_number(deck):
         assert page.text_frame.text == str(number)
 
 
-def test_pictures_have_alt_text_and_file_properties_come_from_the_options(deck):
+def test_pictures_and_native_charts_have_alt_text_and_properties_come_from_the_options(deck):
     prs = Presentation(str(deck.pptx))
     pictures = [s for slide in prs.slides for s in slide.shapes if s.shape_type == 13]
-    assert pictures
+    charts = [s for slide in prs.slides for s in slide.shapes if s.has_chart]
+    assert pictures and charts
     for picture in pictures:
         alt = picture._element.nvPicPr.cNvPr.get("descr")
         assert alt and "image.png" not in alt
+    for chart in charts:
+        assert chart._element.nvGraphicFramePr.cNvPr.get("descr")
     props = prs.core_properties
     assert props.author == "J. Doe" and props.last_modified_by == "J. Doe"
     assert props.title == INFO.title and props.created.year == 2025
 
 
-def test_deck_is_byte_reproducible(deck, results_dir, tmp_path):
+def test_deck_and_its_workbook_are_byte_reproducible(deck, results_dir, tmp_path):
     again = build_report(load_results(results_dir), tmp_path / "deck.pptx", info=INFO)
     assert again.pptx.read_bytes() == deck.pptx.read_bytes()
+    assert again.xlsx.read_bytes() == deck.xlsx.read_bytes()
 
 
-def test_csv_beside_the_deck_for_every_chart(deck):
+def chart_slides(prs):
+    return [s for s in prs.slides if any(sh.shape_type == 13 or sh.has_chart for sh in s.shapes)]
+
+
+def workbook_sheets_and_strings(path):
+    """Sheet names and shared strings of an .xlsx, read with the standard library."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        names = re.findall(r'<sheet name="([^"]+)"', book.read("xl/workbook.xml").decode())
+        strings = re.findall(r"<t[^>]*>([^<]*)</t>", book.read("xl/sharedStrings.xml").decode())
+    return names, set(strings)
+
+
+def test_csv_and_a_workbook_sheet_beside_the_deck_for_every_chart(deck):
     prs = Presentation(str(deck.pptx))
-    charts = [s for s in prs.slides if any(sh.shape_type == 13 for sh in s.shapes)]
-    assert len(list(deck.csv_dir.glob("*.csv"))) == len(charts)
+    charts = chart_slides(prs)
+    csvs = sorted(deck.csv_dir.glob("*.csv"))
+    assert len(csvs) == len(charts)
+    assert deck.xlsx == deck.pptx.with_name("deck-data.xlsx")
+    names, strings = workbook_sheets_and_strings(deck.xlsx)
+    assert names[:2] == ["Contents", "Scorecard"]
+    assert names[2:] == [f.stem.replace("-", " ", 1) for f in csvs]
+    for csv in csvs:
+        assert set(csv.read_text().splitlines()[0].split(",")) <= strings
+
+
+def test_bar_charts_are_native_with_their_intervals_and_charts_over_time_are_pictures(deck):
+    from pptx.oxml.ns import qn
+
+    prs = Presentation(str(deck.pptx))
+    kinds = {}
+    for slide in chart_slides(prs):
+        (shape,) = [s for s in slide.shapes if s.name.startswith("Chart: ")]
+        kinds.setdefault(shape.name.removeprefix("Chart: "), shape)  # the first of a kind
+    assert {"difference", "funnel"} <= {k for k, s in kinds.items() if s.has_chart}
+    assert {"trust", "horizon", "leads"} <= {k for k, s in kinds.items() if not s.has_chart}
+    bars = kinds["difference"].chart
+    series = bars.plots[0].series[0]
+    (error_bars,) = series._element.findall(qn("c:errBars"))
+    plus = [float(v.text) for v in error_bars.find(qn("c:plus")).iter(qn("c:v"))]
+    assert len(plus) == len(series.values) == len(SCENARIOS) - 1
+    difference = next(e for e in deck.effects if e.metric == DEFAULT_METRICS[0])
+    assert plus[0] == pytest.approx(difference.ci_high - difference.diff)
 
 
 def test_chosen_metrics_drive_scorecard_and_evidence(results_dir, tmp_path):
@@ -231,16 +302,42 @@ def test_pdf_without_libreoffice_says_how_to_install_it_and_exits_1(
     assert not out.exists()
 
 
-def test_template_masters_are_used_and_its_slides_dropped(results_dir, tmp_path):
-    template = Presentation()
+@pytest.fixture(scope="module")
+def template_deck(results_dir, tmp_path_factory):
+    """A deck on a 4:3 client template whose content title placeholder is short."""
+    folder = tmp_path_factory.mktemp("template")
+    template = Presentation()  # python-pptx's own template: 4:3, 10 x 7.5 in
     template.slides.add_slide(template.slide_layouts[0]).shapes.title.text = "client cover"
-    template.save(tmp_path / "client.pptx")
-    deck = build_report(
-        load_results(results_dir), tmp_path / "d.pptx", template=tmp_path / "client.pptx"
-    )
-    prs = Presentation(str(deck.pptx))
+    for layout in template.slide_layouts:
+        if layout.name in ("Title Only", "Title and Content"):
+            title = layout.placeholders[0]  # 0.5 in from the top left, 9 x 0.7 in
+            title.left, title.top, title.width, title.height = (
+                Emu(v) for v in (457200, 457200, 8229600, 640080)
+            )
+    template.save(folder / "client.pptx")
+    out = folder / "d.pptx"
+    return build_report(load_results(results_dir), out, template=folder / "client.pptx")
+
+
+def test_a_4_by_3_template_stays_4_by_3_and_its_own_slides_are_dropped(template_deck):
+    prs = Presentation(str(template_deck.pptx))
+    assert (prs.slide_width, prs.slide_height) == (Emu(9144000), Emu(6858000))
     assert "client cover" not in titles(prs)
-    assert prs.slide_width == Emu(12192000)
+
+
+def test_template_slides_use_its_layouts_title_and_body_placeholders(template_deck):
+    prs = Presentation(str(template_deck.pptx))
+    for slide in prs.slides:
+        assert slide.shapes.title.is_placeholder
+        assert slide.slide_layout.name in ("Title Slide", "Title Only", "Title and Content")
+    summary = prs.slides[1]
+    (body,) = named(summary, "Body")
+    assert body.is_placeholder and body.placeholder_format.idx == 1
+
+
+@pytest.mark.parametrize("family", ["Carlito", "DejaVu Sans"])
+def test_template_titles_fit_their_placeholders_and_charts_stay_below_them(template_deck, family):
+    assert_text_fits(template_deck.pptx, family)
 
 
 def test_cli_report(results_dir, tmp_path):
@@ -273,3 +370,101 @@ def test_cli_report_bad_input_exits_2(results_dir, tmp_path, extra, message):
 def test_cli_report_on_a_missing_directory_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "no such directory" in res.output
+
+
+# ----------------------------------------------------------- a Russian deck, money
+RU_BASE = """extends = "real-estate"
+name = "ru-base"
+label = "Онлайн-сервис как сейчас"
+
+[market]
+size = 300
+deal_value = 8500000
+currency = "₽"
+margin = 0.2
+cost_per_lead = 30000
+
+[stages.explore]
+label = "Выбор квартиры"
+[stages.contract]
+label = "Подписание договора"
+[stages.payment]
+label = "Оплата"
+"""
+RU_PRESSURE = """extends = "ru-base.toml"
+name = "ru-pressure"
+label = "Давление воронки продаж"
+
+[stages.explore]
+pressure = 0.6
+[stages.viewing]
+pressure = 0.6
+"""
+
+
+@pytest.fixture(scope="module")
+def russian_deck(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ru")
+    (folder / "ru-base.toml").write_text(RU_BASE, encoding="utf-8")
+    (folder / "ru-pressure.toml").write_text(RU_PRESSURE, encoding="utf-8")
+    files = [str(folder / "ru-base.toml"), str(folder / "ru-pressure.toml")]
+    trustsim.run(files, replications=6, seed=0, steps=20).write(folder / "res")
+    info = DeckInfo(title="Что превращает лиды в довольных клиентов", author="И. Иванов")
+    return build_report(load_results(folder / "res"), folder / "deck.pptx", info=info)
+
+
+def slide_texts(prs):
+    """Every text a reader sees on the slides: boxes, table cells, chart categories."""
+    for slide in prs.slides:
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                yield shape.text_frame.text
+            if shape.has_table:
+                yield from (cell.text for row in shape.table.rows for cell in row.cells)
+            if shape.has_chart:
+                yield from shape.chart.plots[0].categories
+
+
+def test_a_russian_deck_shows_its_labels_and_every_letter_has_a_glyph_in_the_deck_font(
+    russian_deck,
+):
+    from matplotlib.ft2font import FT2Font
+
+    from trustsim.charts.style import chart_fonts
+
+    assert chart_fonts()[0] == "Carlito"  # charts are drawn in the deck's family too
+    carlito = FT2Font(_packaged_carlito())
+    prs = Presentation(str(russian_deck.pptx))
+    text = "\n".join(slide_texts(prs))
+    for name in ("Давление воронки продаж", "онлайн-сервис как сейчас", "Выбор квартиры"):
+        assert name in text
+    assert "ru-pressure" not in text and "explore" not in text
+    missing = {c for c in text if c.isalpha() and not carlito.get_char_index(ord(c))}
+    assert not missing
+
+
+def _packaged_carlito() -> str:
+    from importlib import resources
+
+    return str(resources.files("trustsim.charts").joinpath("fonts/Carlito-Regular.ttf"))
+
+
+@pytest.mark.parametrize("family", ["Carlito", "DejaVu Sans"])
+def test_a_russian_deck_fits_its_boxes(russian_deck, family):
+    assert_text_fits(russian_deck.pptx, family)
+
+
+def test_money_in_the_scenario_currency_with_contribution_and_cost_per_deal(russian_deck):
+    prs = Presentation(str(russian_deck.pptx))
+    (table,) = [s.table for s in prs.slides[2].shapes if s.has_table]
+    headings = [table.cell(0, c).text for c in range(1, len(table.columns))]
+    assert headings[-3:] == ["Revenue (₽)", "Contribution", "Cost per deal"]
+    assert table.cell(1, len(headings) - 2).text.startswith("₽")
+    assert any(t.startswith("Caveats") for t in titles(prs))
+
+
+def test_no_money_lines_where_the_scenario_gives_no_costs(deck):
+    prs = Presentation(str(deck.pptx))
+    text = "\n".join(slide_texts(prs))
+    assert "Contribution" not in text and "Cost per deal" not in text
+    assert "No money is shown" in text  # revenue would only count deals again

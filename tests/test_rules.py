@@ -126,7 +126,7 @@ def test_reactance_is_convex_in_pressure_and_fades():
 
 def experience(outcome, expectation, **overrides):
     params = dict(
-        risk=0.0, effort=0.0, control_need=0.5, pressure=0.0, propensity=0.5, forced=0.0,
+        risk=0.0, effort=0.0, control_need=0.5, pressure=0.0, reactance_trait=0.5, forced=0.0,
         incident_stake=0.0, baseline=0.85, surprise_weight=0.5, loss_aversion=2.25,
         anxiety_penalty=0.5, effort_weight=0.3, pressure_penalty=0.4, forced_penalty=1.0,
         incident_loss=0.3,
@@ -134,7 +134,7 @@ def experience(outcome, expectation, **overrides):
     params.update(overrides)
     risk = params.pop("risk")
     effort = params.pop("effort")
-    positional = [params.pop(k) for k in ("control_need", "pressure", "propensity", "forced")]
+    positional = [params.pop(k) for k in ("control_need", "pressure", "reactance_trait", "forced")]
     incident_stake = params.pop("incident_stake")
     return float(
         rules.stage_experience(outcome, expectation, risk, effort, *positional, incident_stake,

@@ -307,7 +307,8 @@ class _DeadFuture:
 
 
 def test_a_batch_that_kills_workers_is_split_until_the_run_is_isolated(tmp_path, experiment):
-    from trustsim.experiments.sweep import _collect, _Writer
+    from trustsim.experiments.sweep.cluster import _collect
+    from trustsim.experiments.sweep.resume import _Writer
 
     plan = plan_sweep(load_experiment(experiment))
     runs = list(plan.runs())[:4]
@@ -324,7 +325,7 @@ def test_a_batch_that_kills_workers_is_split_until_the_run_is_isolated(tmp_path,
 def test_failed_runs_are_recorded_with_their_error_and_do_not_stop_the_sweep(
     tmp_path, monkeypatch, base_toml
 ):
-    import trustsim.experiments.sweep as sweep_module
+    import trustsim.experiments.sweep.worker as sweep_module
 
     experiment = write_experiment(tmp_path, base_toml)
     real = sweep_module._simulate_metrics
@@ -494,7 +495,7 @@ def test_sensitivity_of_an_incomplete_sweep_says_to_resume(tmp_path):
 
 
 def test_progress_lines_in_a_log(capsys):
-    from trustsim.experiments.sweep import ProgressDisplay
+    from trustsim.terminal import ProgressDisplay
 
     with ProgressDisplay("tiny", every=0.0) as progress:
         progress(10, 40, 1)

@@ -73,49 +73,39 @@ def main() -> None:
 
 
 # ------------------------------------------------------------------ shared options
-def _common_run_options(func):
-    options = [
-        click.option(
-            "--replications", "-n", default=20, show_default=True, type=click.IntRange(min=1),
-            help="Runs per scenario; replication r uses the same random numbers in each.",
-        ),
-        _seed_option(),
-        _steps_option("Horizon in steps (default: the scenario's time.steps)."),
-        click.option(
-            "--set", "overrides", multiple=True, metavar="PATH=VALUE",
-            help="Override a scenario value, e.g. --set stages.contract.affordance=0.8 "
-            "(repeatable; applied to every scenario).",
-        ),
-        click.option(
-            "--engine", type=click.Choice(["vectorized", "agents", "compiled"]),
-            default="vectorized", show_default=True,
-            help="Simulation engine: buyers as arrays, each a Mesa agent (slow), or arrays "
-            "with numba-compiled sub-steps (fast, needs numba); the same results.",
-        ),
-        click.option(
-            "--out", "out_dir", type=click.Path(file_okay=False), default=None,
-            help="Write run summaries and time series (Parquet) and resolved scenarios (TOML).",
-        ),
-        _force_option(),
-        click.option(
-            "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-            show_default=True, help="Output format on stdout.",
-        ),
-        click.option(
-            "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
-            help="Draw each replication's parameters from the posterior of `trustsim "
-            "calibrate --out DIR` (the same draw in every scenario).",
-        ),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
+# Each option several commands take is declared once here; a command chooses its help
+# text, default or range where its meaning differs.
+OUTPUT_FORMATS = ("table", "json", "csv")
+ENGINES = ("vectorized", "agents", "compiled")
+_PATHS = {
+    "dir": click.Path(file_okay=False),
+    "file": click.Path(dir_okay=False),
+    "any": click.Path(),
+}
 
 
-def _seed_option():
+def _apply(options):
+    """One decorator from several, applied in the order listed (as in `--help`)."""
+
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _replications_option(help_text: str, default: int = 20, minimum: int = 1, short: str = "-n"):
+    return click.option(
+        "--replications", short, default=default, show_default=True,
+        type=click.IntRange(min=minimum), help=help_text,
+    )  # fmt: skip
+
+
+def _seed_option(help_text: str = "Root seed (0 to 2**63-1)."):
     return click.option(
         "--seed", "-s", default=0, show_default=True, type=click.IntRange(0, MAX_SEED),
-        help="Root seed (0 to 2**63-1).",
+        help=help_text,
     )  # fmt: skip
 
 
@@ -126,11 +116,93 @@ def _steps_option(help_text: str):
     )  # fmt: skip
 
 
-def _force_option():
+def _decompose_option():
     return click.option(
-        "--force", is_flag=True,
-        help="Replace --out even if it holds a different result (a directory is one result).",
+        "--no-decompose", "decompose", is_flag=True, flag_value=False, default=True,
+        help="Do not split effects on closed deals and revenue into via conversion and via "
+        "word of mouth. The split (the default) costs one more run per replication and "
+        "alternative: the alternative run on the base's lead arrivals.",
     )  # fmt: skip
+
+
+def _set_option(help_text: str = "Override a scenario value (repeatable)."):
+    return click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=help_text)
+
+
+def _engine_option(help_text: str, choices=ENGINES):
+    return click.option(
+        "--engine", type=click.Choice(choices), default="vectorized", show_default=True,
+        help=help_text,
+    )  # fmt: skip
+
+
+def _out_option(dest: str, kind: str, help_text: str, **settings):
+    """--out into `dest`; `kind` is "dir", "file" or "any"; settings such as required."""
+    settings.setdefault("default", None)
+    return click.option("--out", dest, type=_PATHS[kind], help=help_text, **settings)
+
+
+def _force_option(
+    help_text: str = "Replace --out even if it holds a different result (a directory is one "
+    "result).",
+):
+    return click.option("--force", is_flag=True, help=help_text)
+
+
+def _format_option(choices=OUTPUT_FORMATS, help_text: str = "Output format on stdout."):
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default="table", show_default=True,
+        help=help_text,
+    )  # fmt: skip
+
+
+def _workers_option():
+    return click.option(
+        "--workers", "-w", type=click.IntRange(min=0), default=None,
+        help="Local Dask worker processes (default: one per CPU); 0 runs in-process.",
+    )  # fmt: skip
+
+
+def _scheduler_option():
+    return click.option(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="Use a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of a local "
+        "cluster.",
+    )  # fmt: skip
+
+
+def _quiet_option(help_text: str = "No progress bar."):
+    return click.option("--quiet", "-q", is_flag=True, help=help_text)
+
+
+_common_run_options = _apply(
+    [
+        _replications_option(
+            "Runs per scenario; replication r uses the same random numbers in each."
+        ),
+        _seed_option(),
+        _steps_option("Horizon in steps (default: the scenario's time.steps)."),
+        _set_option(
+            "Override a scenario value, e.g. --set stages.contract.affordance=0.8 "
+            "(repeatable; applied to every scenario)."
+        ),
+        _engine_option(
+            "Simulation engine: buyers as arrays, each a Mesa agent (slow), or arrays "
+            "with numba-compiled sub-steps (fast, needs numba); the same results."
+        ),
+        _out_option(
+            "out_dir", "dir",
+            "Write run summaries and time series (Parquet) and resolved scenarios (TOML).",
+        ),
+        _force_option(),
+        _format_option(),
+        click.option(
+            "--posterior", default=None, metavar="DIR", type=click.Path(file_okay=False),
+            help="Draw each replication's parameters from the posterior of `trustsim "
+            "calibrate --out DIR` (the same draw in every scenario).",
+        ),
+    ]
+)  # fmt: skip
 
 
 def _simulate_and_save(out_dir, kind, names, force, simulate, tables, show, announce=True):
@@ -220,13 +292,17 @@ def run(scenarios, replications, seed, steps, overrides, engine, out_dir, force,
 @click.argument("base", metavar="BASE")
 @click.argument("others", nargs=-1, required=True, metavar="OTHER...")
 @_common_run_options
+@_decompose_option()
 def compare(
-    base, others, replications, seed, steps, overrides, engine, out_dir, force, fmt, posterior
-):
+    base, others, replications, seed, steps, overrides, engine, out_dir, force, fmt, posterior,
+    decompose,
+):  # fmt: skip
     """Compare scenarios with BASE: paired differences, 95% CI, Wilcoxon p-value.
 
     Replication r of every scenario uses the same random numbers (common random
-    numbers), so differences are paired run by run.
+    numbers), so differences are paired run by run. Effects on closed deals and revenue
+    are split into via conversion and via word of mouth (one more run per replication
+    and alternative; --no-decompose skips it).
 
     \b
     Example:
@@ -238,10 +314,11 @@ def compare(
     compare_scenarios = _posterior_compare(posterior) or trustsim.compare
 
     def simulate():
-        with _progress((1 + len(others)) * replications, fmt != "table") as advance:
+        runs = (1 + len(others) * (2 if decompose else 1)) * replications
+        with _progress(runs, fmt != "table") as advance:
             return compare_scenarios(
                 base, others, replications=replications, seed=seed, steps=steps,
-                overrides=overrides, engine=engine, progress=advance,
+                overrides=overrides, engine=engine, progress=advance, decompose=decompose,
             )  # fmt: skip
 
     _simulate_and_save(
@@ -252,15 +329,18 @@ def compare(
 
 
 @main.command()
-@click.option("--replications", "-n", default=20, show_default=True, type=click.IntRange(min=2))
+@_replications_option("Runs per scenario (common random numbers).", minimum=2)
 @_seed_option()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None)
+@_format_option()
+@_out_option("out_dir", "dir", "Write run summaries and time series, as `run --out` does.")
 @_force_option()
-def demo(replications, seed, fmt, out_dir, force):
+@_decompose_option()
+def demo(replications, seed, fmt, out_dir, force, decompose):
     """The real-estate 2 x 2 (affordances x funnel pressure) and the delivery-trial pair.
 
-    One comparison table with 95% CIs and a one-line reading of each effect.
+    One comparison table with 95% CIs, a one-line reading of each effect and the split
+    of each effect on closed deals and revenue into via conversion and via word of mouth
+    (4 more runs per replication; --no-decompose skips them).
 
     \b
     Example:
@@ -269,12 +349,17 @@ def demo(replications, seed, fmt, out_dir, force):
     """
     import trustsim
     from trustsim import terminal
+    from trustsim.terminal.demo import DEMO_EFFECTS
+
+    pairs = [(base, other) for _, base, other in DEMO_EFFECTS] if decompose else []
 
     def simulate():
-        with _progress(len(DEMO_SCENARIOS) * replications, fmt != "table") as advance:
+        runs = (len(DEMO_SCENARIOS) + len(pairs)) * replications
+        with _progress(runs, fmt != "table") as advance:
             return trustsim.run(
-                DEMO_SCENARIOS, replications=replications, seed=seed, progress=advance
-            )
+                DEMO_SCENARIOS, replications=replications, seed=seed, progress=advance,
+                decompose=pairs,
+            )  # fmt: skip
 
     _simulate_and_save(
         out_dir, "demo", lambda: list(DEMO_SCENARIOS), force, simulate,
@@ -330,7 +415,7 @@ def scenarios_explain(field):
 
 @scenarios.command("show")
 @click.argument("scenario")
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override a value.")
+@_set_option("Override a value (repeatable).")
 @click.option("--explain", is_flag=True, help="Annotate every field with its meaning and range.")
 def scenarios_show(scenario, overrides, explain):
     """Print the fully resolved SCENARIO (a name or a file) as TOML.
@@ -356,14 +441,8 @@ def scenarios_show(scenario, overrides, explain):
     metavar="SCENARIO",
     help="Built-in name or file whose values the new file starts from.",
 )
-@click.option(
-    "--out",
-    "out_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="File to write.  [default: NAME.toml]",
-)
-@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@_out_option("out_file", "file", "File to write.  [default: NAME.toml]")
+@_force_option("Replace the file if it exists.")
 def scenarios_new(name, source, out_file, force):
     """Write a new scenario file NAME.toml: every field with its meaning, unit, allowed
     values and default, and the values of --from, ready to edit.
@@ -451,7 +530,7 @@ def _resolved_summary(path: str, scenario) -> str:
     return "\n".join([head, journey, buyers])
 
 
-# --- charts, decks and feature value (issue 5) ------------------------------------
+# --- charts, decks and feature value --------------------------------------------------
 CHART_KINDS = tuple(KINDS)
 
 
@@ -462,12 +541,10 @@ CHART_KINDS = tuple(KINDS)
     "--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default=None,
     help="File format (default: from --out, else png).",
 )  # fmt: skip
-@click.option(
-    "--out",
+@_out_option(
     "out_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Chart file (default: RESULTS/charts/KIND.FORMAT, or KIND-METRIC.FORMAT with --metric).",
+    "file",
+    "Chart file (default: RESULTS/charts/KIND.FORMAT, or KIND-METRIC.FORMAT with --metric).",
 )
 @click.option(
     "--metric",
@@ -521,19 +598,18 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
 
 @main.command()
 @click.argument("results_dir", metavar="RESULTS")
-@click.option(
-    "--out",
+@_out_option(
     "out_file",
-    type=click.Path(dir_okay=False),
+    "file",
+    "The deck (.pptx); its numbers go to <name>-data/*.csv and <name>-data.xlsx.",
     default="deck.pptx",
     show_default=True,
-    help="The deck (.pptx); CSVs go to <name>-data/ beside it.",
 )
 @click.option(
     "--template",
     type=click.Path(dir_okay=False),
     default=None,
-    help="A .pptx whose slide masters and layouts to use.",
+    help="A .pptx whose size, slide masters and layouts to use.",
 )
 @click.option(
     "--pdf", is_flag=True, help="Also write <name>.pdf: the deck rendered by LibreOffice."
@@ -543,7 +619,8 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     "metrics",
     multiple=True,
     help="A KPI for the scorecard and evidence, primary first (repeatable; default: "
-    "closed_deals, short_closed_deals, satisfaction, nps, revenue).",
+    "closed_deals, short_closed_deals, satisfaction, nps, revenue where it is money, "
+    "contribution and cost_per_deal where the scenarios give their costs).",
 )
 @click.option("--title", default=None, help="Title of the deck.")
 @click.option("--client", default="", help="Client named on the title slide.")
@@ -553,11 +630,12 @@ def chart(results_dir, kind, fmt, out_file, metric, base, scenario):
     "--date", default="", help="Date on the title slide (YYYY-MM-DD also dates the file)."
 )
 def report(results_dir, out_file, template, pdf, metrics, title, client, project, author, date):
-    """Write a 16:9 client deck from RESULTS: summary, scorecard, evidence, recommendation.
+    """Write a client deck from RESULTS: summary, scorecard, evidence, recommendation.
 
     Every claim about a difference comes from a paired test; where none is established the
     deck says so. Each chart slide has its action title, a takeaway and the provenance in
-    the notes; a CSV per chart goes beside the deck.
+    the notes; bar charts are native PowerPoint charts; every chart's numbers go beside
+    the deck (CSVs and one workbook). 16:9, or the size of --template.
 
     \b
     Example:
@@ -591,56 +669,38 @@ def report(results_dir, out_file, template, pdf, metrics, title, client, project
 
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
-@click.option(
-    "--replications",
-    "-n",
-    default=20,
-    show_default=True,
-    type=click.IntRange(min=2),
-    help="Paired runs per variant (common random numbers).",
-)
+@_replications_option("Paired runs per variant (common random numbers).", minimum=2)
 @_seed_option()
 @_steps_option("Horizon in steps.")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Override a scenario value before features are removed (repeatable).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Write features.parquet/.csv and the runs (for `trustsim chart/report`).",
+@_set_option("Override a scenario value before features are removed (repeatable).")
+@_out_option(
+    "out_dir", "dir", "Write features.parquet/.csv and the runs (for `trustsim chart/report`)."
 )
 @_force_option()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
-def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt):
+@_format_option(("table", "csv", "json"))
+@_decompose_option()
+def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt, decompose):
     """Usage is not value: remove each delegation feature and verification affordance
-    in turn and measure what it costs in closed deals and satisfaction (95% CIs).
+    in turn and measure what it costs in closed deals and satisfaction (95% CIs), the
+    cost in closed deals split into via conversion and via word of mouth (one more run
+    per replication and feature; --no-decompose skips it).
 
     \b
     Example:
       trustsim features real-estate-verifiable -n 20 --out features/
       trustsim chart features/ --kind usage-value
     """
-    from trustsim.experiments.features import feature_value, print_features, removable_features
+    from trustsim.experiments.features import feature_value, removable_features
     from trustsim.scenarios import load_scenario
+    from trustsim.terminal.features import print_features
 
     base = load_scenario(scenario, overrides)
     removable = removable_features(base)[0]
 
     def simulate():
-        with _progress((len(removable) + 1) * replications, fmt != "table") as advance:
-            return feature_value(scenario, replications, seed, steps, overrides, advance)
+        runs = (len(removable) * (2 if decompose else 1) + 1) * replications
+        with _progress(runs, fmt != "table") as advance:
+            return feature_value(scenario, replications, seed, steps, overrides, advance, decompose)
 
     _simulate_and_save(
         out_dir, "features", lambda: [base.name, *(f.variant_name(base.name) for f in removable)],
@@ -649,23 +709,16 @@ def features(scenario, replications, seed, steps, overrides, out_dir, force, fmt
     )  # fmt: skip
 
 
-# --- sweeps and sensitivity (issue 4) ---------------------------------------------
-def _sweep_options(func):
-    options = [
-        click.option(
-            "--out", "out_dir", type=click.Path(file_okay=False), default=None,
-            help="Results directory (default: sweeps/<experiment name>). "
+# --- sweeps and sensitivity -----------------------------------------------------------
+_sweep_options = _apply(
+    [
+        _out_option(
+            "out_dir", "dir",
+            "Results directory (default: sweeps/<experiment name>). "
             "Rerun with the same directory to resume.",
         ),
-        click.option(
-            "--workers", "-w", type=click.IntRange(min=0), default=None,
-            help="Local Dask worker processes (default: one per CPU); 0 runs in-process.",
-        ),
-        click.option(
-            "--scheduler", default=None, metavar="ADDRESS",
-            help="Use a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of a "
-            "local cluster.",
-        ),
+        _workers_option(),
+        _scheduler_option(),
         click.option(
             "--batch-size", type=click.IntRange(min=1), default=None,
             help="Runs per Dask task (default: as many as take about a second).",
@@ -681,11 +734,9 @@ def _sweep_options(func):
             help="Also rerun the runs that failed (an error raised by the model).",
         ),
         click.option("--dashboard", is_flag=True, help="Serve the local Dask dashboard on :8787."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
+        _quiet_option(),
+    ]
+)  # fmt: skip
 
 
 class _WarningEcho(logging.Handler):
@@ -717,7 +768,8 @@ def _run_sweep(experiment, out_dir, options: dict, quiet: bool):
     """Run a sweep with a progress display; Ctrl-C or SIGTERM stop it cleanly (exit 130)."""
     import signal
 
-    from trustsim.experiments.sweep import ProgressDisplay, sweep
+    from trustsim.experiments.sweep import sweep
+    from trustsim.terminal import ProgressDisplay
 
     if options["workers"] is not None and options["scheduler"] is not None:
         raise TrustsimInputError("give either --workers or --scheduler, not both.")
@@ -808,8 +860,7 @@ def sweep(experiment, out_dir, quiet, dry_run, **options):
 @main.command()
 @click.argument("sweep_dir", metavar="DIR", type=click.Path(file_okay=False))
 @click.option("--metric", "-m", "metrics", multiple=True, help="Metric(s) to show (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)  # fmt: skip
+@_format_option(("table", "csv", "json"))
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
               help="Design points shown in the table.")  # fmt: skip
 @click.option("--compact", is_flag=True, help="First merge the Parquet parts into one file.")
@@ -823,13 +874,14 @@ def results(sweep_dir, metrics, fmt, limit, compact):
       trustsim results sweeps/grid --compact
     """
     from trustsim.experiments import results as sweep_results
+    from trustsim.terminal.sweeps import print_summary
 
     with _sweep_session():
         if compact:
             before, kept = sweep_results.compact(sweep_dir)
             click.echo(f"Compacted {before} parts into one ({kept} runs).", err=True)
         table = sweep_results.point_summary(sweep_dir, metrics)
-        sweep_results.print_summary(sweep_dir, table, fmt, limit)
+        print_summary(sweep_dir, table, fmt, limit)
         failures = sweep_results.failure_summary(sweep_dir)
     for row in failures.head(5).itertuples():
         click.echo(f"{row.runs} run(s) failed with: {row.error}", err=True)
@@ -843,8 +895,7 @@ def results(sweep_dir, metrics, fmt, limit, compact):
 @click.option("--metric", "-m", "metrics", multiple=True, help="Metric(s) to analyse.")
 @click.option("--resamples", default=1000, show_default=True, type=click.IntRange(min=10),
               help="Bootstrap resamples for the confidence intervals.")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)  # fmt: skip
+@_format_option(("table", "csv", "json"))
 def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
     """Sobol' indices (S1, ST with bootstrap CIs) or Morris effects of EXPERIMENT.
 
@@ -861,6 +912,7 @@ def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
 
     from trustsim.experiments import sensitivity as sa
     from trustsim.experiments.experiment import load_experiment
+    from trustsim.terminal.sweeps import print_indices
 
     if (Path(experiment) / "sweep.json").is_file():
         out_dir = experiment
@@ -878,46 +930,25 @@ def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
     with _sweep_session():
         table = sa.analyze(out_dir, metrics, resamples)
         paths = sa.write_sensitivity(out_dir, table)
-    sa.print_indices(table, fmt)
+    print_indices(table, fmt)
     for metric in sorted(set(table.loc[table["value"].isna(), "metric"])):
         click.echo(f"Note: {metric} is undefined at some design points; no indices.", err=True)
     click.echo(f"Written: {', '.join(str(p) for p in paths)}", err=True)
 
 
-# --- trace (issue 3) ----------------------------------------------------------------
+# --- trace ----------------------------------------------------------------------------
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
 @click.option("--buyer", "-b", required=True, type=int, help="The buyer's number (0 to size-1).")
 @_seed_option()
 @_steps_option("Horizon in steps.")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Override a scenario value (repeatable).",
-)
-@click.option(
-    "--engine",
-    type=click.Choice(["vectorized", "agents"]),
-    default="vectorized",
-    show_default=True,
-    help="Simulation engine (both give the same trace).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format on stdout.",
-)
-@click.option(
-    "--out",
+@_set_option()
+@_engine_option("Simulation engine (both give the same trace).", ("vectorized", "agents"))
+@_format_option(("table", "json"))
+@_out_option(
     "out_path",
-    type=click.Path(),
-    default=None,
-    help="Also write the trace: FILE.parquet, FILE.csv, or DIR (DIR/trace.parquet); a DIR "
+    "any",
+    "Also write the trace: FILE.parquet, FILE.csv, or DIR (DIR/trace.parquet); a DIR "
     "holding runs takes only a trace of those runs.",
 )
 @_force_option()
@@ -937,12 +968,13 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path, force)
     from trustsim.experiments import trace as tracing
     from trustsim.output import reporting_failures
     from trustsim.scenarios import load_scenario
+    from trustsim.terminal.trace import print_trace
 
     spec = load_scenario(scenario, overrides)
     replace = tracing.check_trace_target(out_path, spec, seed, steps, force) if out_path else False
     journey = tracing.trace_buyer(spec, buyer, seed=seed, steps=steps, engine=engine)
     title = f"Buyer {buyer} in {scenario} (seed {seed})"
-    tracing.print_trace(journey, buyer, title, fmt)
+    print_trace(journey, buyer, title, fmt)
     if out_path:
         provenance = tracing.trace_provenance(spec, buyer, seed, steps)
         with reporting_failures(out_path):
@@ -950,10 +982,7 @@ def trace(scenario, buyer, seed, steps, overrides, engine, fmt, out_path, force)
         click.echo(f"Trace written to {written}", err=True)
 
 
-# --- end trace (issue 3) ------------------------------------------------------------
-
-
-# --- explore (issue 15) -------------------------------------------------------------
+# --- explore --------------------------------------------------------------------------
 @main.command()
 @click.argument("target", default="real-estate", metavar="[SCENARIO | RESULTS_DIR]")
 @click.option(
@@ -989,10 +1018,7 @@ def explore(target, port):
     serve(target, port)
 
 
-# --- end explore (issue 15) ---------------------------------------------------------
-
-
-# --- robustness and scenario discovery (issue 14) ------------------------------------
+# --- robustness and scenario discovery ------------------------------------------------
 @main.command()
 @click.argument("base", metavar="BASE")
 @click.argument("alternatives", metavar="ALT...", nargs=-1, required=True)
@@ -1004,13 +1030,8 @@ def explore(target, port):
     type=click.IntRange(min=2),
     help="Latin-hypercube worlds (draws of the assumed constants).",
 )
-@click.option(
-    "--replications",
-    "-r",
-    default=10,
-    show_default=True,
-    type=click.IntRange(min=2),
-    help="Paired replications per world and scenario.",
+@_replications_option(
+    "Paired replications per world and scenario.", default=10, minimum=2, short="-r"
 )
 @click.option(
     "--factors",
@@ -1020,20 +1041,8 @@ def explore(target, port):
     help="TOML choosing the factors (default: every assumed or calibrated "
     "constant of the ledger, docs/ODD.md 9.12).",
 )
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Override a value in every scenario (repeatable), e.g. market.size=500.",
-)
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Root seed (the same replication seeds in every world and scenario).",
-)
+@_set_option("Override a value in every scenario (repeatable), e.g. market.size=500.")
+@_seed_option("Root seed (the same replication seeds in every world and scenario).")
 def robustness(
     base,
     alternatives,
@@ -1134,31 +1143,13 @@ def discover(study_dir, scenario, metric, resamples):
     click.echo(f"Written: {out}/boxes.csv, peeling.csv, reading.txt, discovery.png", err=True)
 
 
-# --- end robustness and scenario discovery (issue 14) --------------------------------
-
-
 # --- calibration: observe and calibrate -----------------------------------------------
 @main.command()
 @click.argument("scenario", metavar="SCENARIO")
 @_seed_option()
-@click.option(
-    "--steps",
-    "-t",
-    default=None,
-    type=click.IntRange(min=1),
-    help="Observation window in steps (default: the scenario's time.steps).",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Override a scenario value: the 'true' parameters of synthetic data (repeatable).",
-)
-@click.option(
-    "--out", "out_file", required=True, type=click.Path(dir_okay=False),
-    help="The funnel data file to write (TOML).",
-)  # fmt: skip
+@_steps_option("Observation window in steps (default: the scenario's time.steps).")
+@_set_option("Override a scenario value: the 'true' parameters of synthetic data (repeatable).")
+@_out_option("out_file", "file", "The funnel data file to write (TOML).", required=True)
 def observe(scenario, seed, steps, overrides, out_file):
     """Write what a firm would record from one run of SCENARIO as a funnel data file.
 
@@ -1208,12 +1199,11 @@ def observe(scenario, seed, steps, overrides, out_file):
     type=click.Path(dir_okay=False),
     help="Ranges of the parameters to calibrate (TOML, dotted scenario paths).",
 )
-@click.option(
-    "--out",
+@_out_option(
     "out_dir",
+    "dir",
+    "Calibration directory; rerun with the same directory to resume.",
     required=True,
-    type=click.Path(file_okay=False),
-    help="Calibration directory; rerun with the same directory to resume.",
 )
 @click.option(
     "--budget",
@@ -1222,14 +1212,7 @@ def observe(scenario, seed, steps, overrides, out_file):
     type=click.IntRange(min=1),
     help="Model runs in all (waves and the final check).",
 )
-@click.option(
-    "--replications",
-    "-n",
-    default=4,
-    show_default=True,
-    type=click.IntRange(min=2),
-    help="Runs per point (common random numbers across points).",
-)
+@_replications_option("Runs per point (common random numbers across points).", default=4, minimum=2)
 @click.option(
     "--draws",
     default=250,
@@ -1239,13 +1222,7 @@ def observe(scenario, seed, steps, overrides, out_file):
     "leave buys more.",
 )
 @_seed_option()
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="A value known for this firm, e.g. --set market.size=5000 (repeatable).",
-)
+@_set_option("A value known for this firm, e.g. --set market.size=5000 (repeatable).")
 @click.option(
     "--holdout",
     default=None,
@@ -1253,20 +1230,9 @@ def observe(scenario, seed, steps, overrides, out_file):
     help="Statistics or stages kept out of the fit and checked afterwards, comma-separated "
     "(e.g. handover,after_sales or conversion[payment]).",
 )
-@click.option(
-    "--workers",
-    "-w",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Local Dask worker processes (default: one per CPU); 0 runs in-process.",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="ADDRESS",
-    help="Use a running Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of a local cluster.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No line per wave.")
+@_workers_option()
+@_scheduler_option()
+@_quiet_option("No line per wave.")
 def calibrate(
     scenario, data_file, priors_file, out_dir, budget, replications, draws, seed, overrides,
     holdout, workers, scheduler, quiet,
@@ -1326,7 +1292,7 @@ def calibrate(
         sys.exit(130)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    from trustsim.calibration.outputs import print_calibration
+    from trustsim.terminal.calibration import print_calibration
 
     print_calibration(result)
 

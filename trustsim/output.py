@@ -37,7 +37,7 @@ RESULT_FILES = frozenset(
         "run.json", "summaries.parquet", "timeseries.parquet", "differences.parquet",
         "features.parquet", "features.csv", "scenarios", "charts", "trace.parquet",
         "trace.csv", "sweep.json", "points.parquet", "experiment.toml", "parts",
-        "sensitivity.parquet", "sensitivity.csv",
+        "sensitivity.parquet", "sensitivity.csv", "replays.parquet",
     }
 )  # fmt: skip
 

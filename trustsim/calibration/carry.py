@@ -86,14 +86,16 @@ def run_with_posterior(
 
 def compare_with_posterior(
     base, others, posterior_dir, replications=20, seed=0, steps=None, overrides=(),
-    engine="vectorized", progress=None,
+    engine="vectorized", progress=None, decompose=True,
 ):  # fmt: skip
     """Like `trustsim.compare`, with replication r's parameters drawn from the posterior
     (the same draw in every scenario, so differences stay paired)."""
     from trustsim.experiments.runner import compare
 
     variant = posterior_variant(posterior_dir, replications, seed)
-    return compare(base, others, replications, seed, steps, overrides, engine, progress, variant)
+    return compare(
+        base, others, replications, seed, steps, overrides, engine, progress, variant, decompose
+    )
 
 
 def posterior_note(posterior_dir: str | Path, replications: int) -> str:

@@ -103,9 +103,11 @@ def spread_positions(values: list[float], min_gap: float) -> list[float]:
 
 
 def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: list[str]) -> None:
-    """Direct labels at the right end of lines, pushed apart so they do not overlap."""
+    """Direct labels at the right end of lines, pushed apart so they do not overlap (by
+    the height of the tallest label: a wrapped name takes several lines)."""
     low, high = ax.get_ylim()
-    positions = spread_positions(ys, min_gap=0.075 * (high - low))
+    lines = max((t.count("\n") + 1 for t in texts), default=1)
+    positions = spread_positions(ys, min_gap=0.075 * lines * (high - low))
     for y, text, color in zip(positions, texts, colors, strict=True):
         ax.annotate(
             text,

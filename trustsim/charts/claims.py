@@ -56,6 +56,18 @@ def _wording(metric) -> MetricWords:
 
 
 _METRICS = {name: _wording(metric) for name, metric in METRICS.items()}
+# Money measures a deck derives from a run where the scenarios give a margin and a cost
+# per lead (`trustsim.report.story.with_money_measures`); the model does not report them.
+_METRICS.update(
+    {
+        "contribution": MetricWords(
+            "contribution (revenue x margin − lead cost)", "Contribution", "money"
+        ),
+        "cost_per_deal": MetricWords(
+            "cost per deal (CAC)", "Cost per deal", "money", higher_is_better=False
+        ),
+    }
+)
 
 KNOWN_METRICS = tuple(_METRICS)
 
@@ -69,6 +81,20 @@ def metric_words(metric: str) -> MetricWords:
     """
     fallback = MetricWords(metric.replace("_", " "), metric.replace("_", " ").capitalize())
     return _METRICS.get(metric, fallback)
+
+
+def in_sentence(label: str) -> str:
+    """A display name inside a sentence: its capital dropped unless the first word is an
+    acronym or brand ("NPS", "iPhone"), so titles read "... vs online service as today".
+
+    Example:
+        >>> in_sentence("Online service as today"), in_sentence("NPS pilot"), in_sentence("B")
+        ('online service as today', 'NPS pilot', 'B')
+    """
+    first = label.split(" ")[0]
+    if len(label) < 2 or any(c.isupper() or c.isdigit() for c in first[1:]):
+        return label
+    return first[0].lower() + label[1:]
 
 
 # ------------------------------------------------------------------ number text
@@ -94,6 +120,14 @@ def money(value: float, currency: str = "") -> str:
     if len(currency) == 1:
         return f"{sign}{currency}{text}"
     return f"{sign}{text} {currency}".rstrip()
+
+
+def revenue_is_deals(run) -> bool:
+    """Revenue says nothing deals do not: no currency and equal to closed deals in every
+    run (deal_value 1, no repeat purchases), so charts and decks leave it out."""
+    currencies = {spec.market.currency for spec in run.scenarios.values()}
+    frame = run.summaries
+    return currencies == {""} and bool((frame["revenue"] == frame["closed_deals"]).all())
 
 
 def value_text(metric: str, value: float, currency: str = "") -> str:
@@ -221,13 +255,30 @@ class Effect:
         who = f"{self.scenario} " if subject else ""
         if not self.established:
             return (
-                f"{who}vs {self.base}: the difference in {words} is not established: "
-                f"{self.interval()}"
+                f"{who}vs {in_sentence(self.base)}: the difference in {words} is not "
+                f"established: {self.interval()}"
             )
+        ci = ci_text(self.metric, self.ci_low, self.ci_high, self.currency)
+        return f"{self.finding(subject)[:-1]} ({ci})"
+
+    def finding(self, subject: bool = True) -> str:
+        """The effect as one short sentence with one number (the mean change); its CI is
+        left to the scorecard and the notes.
+
+        Example:
+            >>> e = Effect("B", "Today", "nps", -52.6, -54.8, -50.4, -0.78, -0.81, -0.75,
+            ...            0.001, 67.5, 14.9)
+            >>> e.finding()
+            'B lowers NPS by 52.6 points vs today.'
+        """
+        words = metric_words(self.metric).label
+        who = f"{self.scenario} " if subject else ""
+        base = in_sentence(self.base)
+        if not self.established:
+            return f"{who}vs {base}: no difference in {words} is established."
         verb = "raises" if self.diff > 0 else "lowers"
         size = change_text(self.metric, abs(self.diff), self.currency).lstrip("+")
-        ci = ci_text(self.metric, self.ci_low, self.ci_high, self.currency)
-        return f"{who}{verb} {words} by {size} vs {self.base} ({ci})"
+        return f"{who}{verb} {words} by {size} vs {base}."
 
 
 def effects_from(differences, labels: dict[str, str], currency: str = "") -> list[Effect]:

@@ -157,9 +157,10 @@ def comparison_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         lead = headline_effect(effects)
         title = lead.sentence()
         takeaway = (
-            f"Each scenario is compared with {lead.base} on the same random numbers (paired "
-            f"runs); the paired 95% CI decides, not the overlap of the lines above. "
-            f"Relative change of {lead.scenario}: {lead.relative_interval()}."
+            f"Each scenario is compared with {claims.in_sentence(lead.base)} on the same "
+            "random numbers (paired runs); the paired 95% CI decides, not the overlap of "
+            "the lines above. "
+            f"{lead.scenario}, relative change: {lead.relative_interval()}."
         )
     finish(fig, title, with_title)
     return Chart("comparison", title, takeaway, fig, rows, "95% CI of the mean", effects=effects)
@@ -186,11 +187,19 @@ def difference_data(
         )
     if len(run.names) < 2:
         raise TrustsimInputError("a difference chart needs at least two scenarios.")
-    stored = differences is not None and base == run.names[0]
+    stored = (
+        differences is not None and base == run.names[0] and metric in set(differences["metric"])
+    )
     table = differences if stored else paired_differences(run, base, [metric])
     rows = table[table["metric"] == metric].reset_index(drop=True)
     rows = rows.assign(**scenario_columns(run, rows["scenario"]))
-    return rows.assign(base=base, base_label=run.scenarios[base].display_name, n=run.replications)
+    spec = run.scenarios[base]
+    return rows.assign(
+        base=base,
+        base_label=spec.display_name,
+        n=run.replications,
+        currency=spec.market.currency,
+    )
 
 
 def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
@@ -212,7 +221,8 @@ def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     rows = data.reset_index(drop=True)
     labels = dict(zip(rows["scenario"], rows["label"], strict=True))
     labels["__base__"] = str(rows["base_label"].iloc[0])
-    effects = claims.effects_from(rows, labels)
+    currency = str(rows["currency"].iloc[0]) if "currency" in rows.columns else ""
+    effects = claims.effects_from(rows, labels, currency)
     fig, ax = new_figure()
     ax.axvline(0, color=LIGHT_GREY, lw=2, zorder=0)
     for i, (row, effect) in enumerate(zip(rows.itertuples(), effects, strict=True)):
@@ -220,7 +230,7 @@ def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         face = row.color if effect.established else "white"
         ax.plot(row.diff, i, "o", color=row.color, mfc=face, mew=3, ms=13)
         ax.annotate(
-            claims.change_text(metric, row.diff),
+            claims.change_text(metric, row.diff, currency),
             (max(row.ci_high, 0), i),
             xytext=(10, 0),
             textcoords="offset points",
@@ -229,7 +239,9 @@ def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             color=TEXT,
         )
     _scenario_axis(ax, rows)
-    ax.set_xlabel(wrap_title(f"Difference in {words} vs {labels['__base__']}", 60))
+    ax.set_xlabel(
+        wrap_title(f"Difference in {words} vs {claims.in_sentence(labels['__base__'])}", 60)
+    )
     ax.margins(x=0.35, y=0.3 if len(rows) == 1 else 0.1)
     note(
         ax,
@@ -239,7 +251,7 @@ def difference_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     lead = headline_effect(effects)
     title = lead.sentence()
     takeaway = (
-        f"Relative change of {lead.scenario}: {lead.relative_interval()}. Established means "
+        f"{lead.scenario}, relative change: {lead.relative_interval()}. Established means "
         "the paired 95% CI excludes zero and the Holm-adjusted test agrees."
     )
     finish(fig, title, with_title)

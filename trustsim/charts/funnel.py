@@ -99,6 +99,7 @@ def funnel_data(run: RunResult, scenario: str | None = None) -> pd.DataFrame:
             {
                 "scenario": name,
                 "stage": stage,
+                "stage_label": spec.stage_label(stage),
                 "closing": stage == spec.closing_stage,
                 "reached": m,
                 "ci_low": low,
@@ -157,7 +158,8 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             color=ALERT if i == worst else TEXT,
             fontweight="bold" if i == worst else "normal",
         )
-    labels = [f"{s}  ✓" if c else s for s, c in zip(rows["stage"], rows["closing"], strict=True)]
+    names = rows["stage_label"] if "stage_label" in rows.columns else rows["stage"]
+    labels = [f"{s}  ✓" if c else s for s, c in zip(names, rows["closing"], strict=True)]
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
@@ -167,8 +169,9 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     derived = " (rebuilt from stage counts)" if bool(rows["derived"].iloc[0]) else ""
     note(ax, f"Bar: mean of {int(rows['n'].max())} runs{derived}; whisker: 95% CI; ✓ closes")
     w = rows.loc[worst]
+    worst_name = str(names.iloc[worst])
     others = rows["left_share"].drop(index=worst).dropna()
-    title = f"{w.stage.capitalize()} loses {percent(w.left_share)} of the buyers who reach it"
+    title = f"{_capital(worst_name)} loses {percent(w.left_share)} of the buyers who reach it"
     if len(others):
         title += f"; no other stage loses more than {percent(others.max())}"
     takeaway = (
@@ -179,9 +182,14 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     finish(fig, title, with_title)
     alt = (
         f"Bar chart of buyers reaching each stage for {rows['label'].iloc[0]}, with the share "
-        f"who leave; {w.stage} is marked."
+        f"who leave; {worst_name} is marked."
     )
     return Chart("funnel", title, takeaway, fig, rows, "95% CI of the mean", alt_text=alt)
+
+
+def _capital(text: str) -> str:
+    """The first letter capitalised, the rest as written ("after sales", "ЖК онлайн")."""
+    return text[:1].upper() + text[1:]
 
 
 def _pick(run: RunResult, scenario: str | None) -> str:

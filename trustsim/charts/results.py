@@ -96,6 +96,7 @@ def load_results(directory: str | Path) -> Results:
         steps=provenance.get("steps"),
         engine=provenance.get("engine", "vectorized"),
         command=provenance.get("command", ""),
+        replays=_own_parquet(path, "replays.parquet", provenance),
     )
     trace = load_trace(path) if _trace_file(path) else None
     if trace is not None:

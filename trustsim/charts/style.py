@@ -38,10 +38,15 @@ SCENARIO_COLORS = (
     "#8C6D31",
     "#000000",
 )
-# The deck's typeface; charts use it too (Carlito has Calibri's metrics), with DejaVu
-# Sans, which matplotlib ships, where neither is installed.
+# One family for slide text and charts. Slides ask for Calibri: every PowerPoint has it,
+# and LibreOffice draws Carlito in its place, a free font with Calibri's letter widths
+# and look. Pictures are drawn where the deck is built, where Calibri is rarely
+# installed, so trustsim ships Carlito (SIL Open Font License, fonts/OFL.txt) and draws
+# every chart in it; glyphs it lacks (✓, ★) fall back to DejaVu Sans, which matplotlib
+# ships.
 DECK_FONT = "Calibri"
-CHART_FONTS = ["Calibri", "Carlito", "DejaVu Sans"]
+CHART_FONT = "Carlito"
+FALLBACK_FONT = "DejaVu Sans"
 GREY = "#9A9A9A"
 LIGHT_GREY = "#D9D9D9"
 TEXT = "#333333"
@@ -81,16 +86,19 @@ def chart_style() -> Iterator[None]:
     """
     import matplotlib as mpl
 
-    with mpl.rc_context(fname=str(style_path()), rc={"font.family": chart_font()}):
+    with mpl.rc_context(fname=str(style_path()), rc={"font.family": chart_fonts()}):
         yield
 
 
-def chart_font() -> str:
-    """The first of CHART_FONTS installed here (asked by name, so no font warnings)."""
+def chart_fonts() -> list[str]:
+    """The chart font families, first choice first: the packaged Carlito (registered
+    with matplotlib on first use), then DejaVu Sans for the glyphs Carlito lacks."""
     from matplotlib import font_manager
 
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in CHART_FONTS if name in installed), "DejaVu Sans")
+    if not any(font.name == CHART_FONT for font in font_manager.fontManager.ttflist):
+        for path in sorted(Path(str(resources.files("trustsim.charts"))).glob("fonts/*.ttf")):
+            font_manager.fontManager.addfont(str(path))
+    return [CHART_FONT, FALLBACK_FONT]
 
 
 def scenario_color(position: int) -> str:
@@ -122,7 +130,7 @@ def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()
     with (
-        mpl.rc_context(fname=str(style_path()), rc={"font.family": chart_font()}),
+        mpl.rc_context(fname=str(style_path()), rc={"font.family": chart_fonts()}),
         atomic_path(path) as tmp,
     ):
         fig.savefig(tmp, format=fmt, metadata=metadata(fmt))

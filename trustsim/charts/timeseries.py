@@ -143,12 +143,16 @@ def trust_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
 def horizon_data(run: RunResult) -> pd.DataFrame:
     """Mean and 95% CI of cumulative closed deals and revenue per scenario and step, with
     each scenario's label, colour and paired differences to the base at the short
-    horizon (`short_*`) and at the end (`end_*`)."""
+    horizon (`short_*`) and at the end (`end_*`). Revenue is left out where it only
+    counts deals again (`claims.revenue_is_deals`)."""
+    from trustsim.charts.claims import revenue_is_deals
     from trustsim.charts.comparison import pair_columns, scenario_columns
 
-    data = band_data(run, ["closed_deals", "revenue"])
+    series = ["closed_deals"] if revenue_is_deals(run) else ["closed_deals", "revenue"]
+    data = band_data(run, series)
     short = {n: s.time.short_horizon for n, s in run.scenarios.items()}
     data = data.assign(
+        currency=run.scenarios[run.names[0]].market.currency,
         step_unit=_unit(run),
         short_horizon=data["scenario"].map(short),
         base_label=run.scenarios[run.names[0]].display_name,
@@ -173,10 +177,19 @@ def horizon_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     """Cumulative closed deals and revenue, each scenario in its colour; the title and
     takeaway state the paired differences to the base at the end and at the short
     horizon."""
+    from matplotlib.ticker import FuncFormatter
+
+    from trustsim.charts.claims import money
+
     unit = str(data["step_unit"].iloc[0])
-    fig, axes = new_figure(ncols=2, sharex=True)
-    panels = (("closed_deals", "Closed deals (cumulative)"), ("revenue", "Revenue (cumulative)"))
+    currency = str(data["currency"].iloc[0]) if "currency" in data.columns else ""
+    panels = [("closed_deals", "Closed deals (cumulative)"), ("revenue", "Revenue (cumulative)")]
+    panels = [p for p in panels if p[0] in set(data["series"])]
+    fig, axes = new_figure(ncols=len(panels), sharex=True)
+    axes = np.atleast_1d(axes)
     for ax, (series, label) in zip(axes, panels, strict=True):
+        if series == "revenue":
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money(v, currency)))
         ends, texts, colors = [], [], []
         for _, frame in data[data["series"] == series].groupby("scenario", sort=False):
             color = str(frame["color"].iloc[0])
@@ -194,23 +207,24 @@ def horizon_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         ax.set_xlabel(f"{unit.capitalize()}s")
         ax.set_title(label, loc="left", fontsize=15, fontweight="bold")
         _mark_short_horizon(ax, data)
+    shown = " and ".join(p[1].split(" (")[0].lower() for p in panels)
     figure_note(fig, f"Line: mean over {int(data['n'].max())} runs; band: 95% CI of the mean")
     t_end, short = int(data["step"].max()), int(data["short_horizon"].min())
     if "end_diff" not in data.columns:
         means = data[(data["series"] == "closed_deals") & (data["step"] == t_end)]["mean"]
         title = f"{data['label'].iloc[0]}: {number(means.iloc[0])} closed deals by {unit} {t_end}"
-        takeaway = f"One scenario: cumulative closed deals and revenue over {t_end} {unit}s."
+        takeaway = f"One scenario: cumulative {shown} over {t_end} {unit}s."
         effects = []
     else:
         end_effects = horizon_effects(data, "end_", "closed_deals")
         short_effects = horizon_effects(data, "short_", "short_closed_deals")
         lead, early = headline_effect(end_effects), headline_effect(short_effects)
-        title = f"By {unit} {t_end}, " + lead.sentence()
+        title = f"By {unit} {t_end}: " + lead.sentence()
         takeaway = f"At {unit} {short} (the short horizon): " + early.sentence() + "."
         effects = end_effects + short_effects
     finish(fig, title, with_title)
     alt = (
-        f"Two line charts of cumulative closed deals and revenue per scenario over {t_end} "
+        f"Line charts of cumulative {shown} per scenario over {t_end} "
         f"{unit}s, with 95% CI bands; a dotted line marks the short horizon at {unit} {short}."
     )
     return Chart(
@@ -297,7 +311,7 @@ def leads_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     effects = []
     if "vs_base_diff" in data.columns:
         effects = effects_with_prefix(final, "vs_base_", "leads")
-        title = f"By {unit} {t_end}, " + headline_effect(effects).sentence()
+        title = f"By {unit} {t_end}: " + headline_effect(effects).sentence()
     else:
         r = final.iloc[0]
         title = f"{r.label} reaches {number(r['mean'])} leads by {unit} {t_end} on average"

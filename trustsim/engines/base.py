@@ -81,13 +81,18 @@ class Engine:
 
     def arrive_leads(
         self, u: np.ndarray, t: int, hazard: float, deterrence: float, outside: float,
-        base_rates: np.ndarray,
+        base_rates: np.ndarray, recorded: np.ndarray | None = None,
     ) -> np.ndarray:  # fmt: skip
-        """Potential buyers become leads (acting from next step) or are deterred by detractors."""
+        """Potential buyers become leads with the market's hazard (they act from next step)
+        or are deterred by detractors; or, given another run's `recorded` new leads of this
+        step, those arrive instead and nobody is deterred (the other run's lead flow)."""
         potential = np.flatnonzero(steps.may_arrive(self.gather("status")))
-        new = potential[steps.arrive(potential, u, hazard, self.tally)]
-        if deterrence > 0.0:
-            self.apply(steps.deter, potential, u, hazard, deterrence, self.tally)
+        if recorded is None:
+            new = potential[steps.arrive(potential, u, hazard, self.tally)]
+            if deterrence > 0.0:
+                self.apply(steps.deter, potential, u, hazard, deterrence, self.tally)
+        else:
+            new = potential[steps.arrive_as_recorded(potential, recorded, u, self.tally)]
         self.apply(steps.become_leads, new, u, t, outside, base_rates, self.numbers, self.tally)
         if len(new):
             # Disjoint from the active buyers (they were potential); keep buyer order.

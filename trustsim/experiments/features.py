@@ -102,6 +102,7 @@ def feature_value(
     steps: int | None = None,
     overrides: Sequence[str] = (),
     progress: ProgressCallback | None = None,
+    decompose: bool = True,
 ) -> FeatureValue:
     """Remove each feature in turn and measure usage against the cost of removing it.
 
@@ -112,6 +113,9 @@ def feature_value(
         steps: horizon override.
         overrides: `PATH=VALUE` strings applied before any feature is removed.
         progress: called as progress(done, total) after each run.
+        decompose: split the change in closed deals into via conversion and via word of
+            mouth (each variant also runs on the full offer's lead arrivals: one more run
+            per replication and feature).
 
     Returns:
         A `FeatureValue` with the table, the runs and the features that were skipped.
@@ -137,7 +141,10 @@ def feature_value(
             "that can be removed."
         )
     variants = [load_scenario(base, [f.override], name=f.variant_name(base.name)) for f in features]
-    result = run([base, *variants], replications, seed, steps, (), "vectorized", progress)
+    pairs = [(base.name, variant.name) for variant in variants] if decompose else []
+    result = run(
+        [base, *variants], replications, seed, steps, (), "vectorized", progress, None, pairs
+    )
     return FeatureValue(feature_table(result, base.name, features), result, skipped)
 
 
@@ -149,10 +156,13 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
     M_relative, M_relative_ci_low, M_relative_ci_high (Fieller, never below -100%),
     M_p_value and M_p_holm (Holm-adjusted over the features), where change = (without the
     feature) - (full offer), paired by replication; a negative change is what the feature
-    is worth.
+    is worth. A split measure (closed deals) also has M_conversion, M_word_of_mouth (they
+    sum to M_change), their _ci_low and _ci_high, and M_driver (`decompose.split_effect`;
+    NaN when the runs were not split).
     """
     import pandas as pd
 
+    from trustsim.experiments.decompose import DECOMPOSED, SPLIT_COLUMNS
     from trustsim.experiments.runner import paired_differences
     from trustsim.experiments.stats import mean_ci
 
@@ -187,66 +197,7 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
                 f"{metric}_p_value": d["p_value"],
                 f"{metric}_p_holm": d["p_holm"],
             }
+            if metric in DECOMPOSED:
+                row |= {f"{metric}_{column}": d[column] for column in SPLIT_COLUMNS}
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def print_features(value: FeatureValue, fmt: str = "table") -> None:
-    """Print the feature table: a rich table, CSV or JSON records on stdout."""
-    import json
-    import sys
-
-    table = value.table
-    if fmt == "csv":
-        table.to_csv(sys.stdout, index=False)
-        return
-    if fmt == "json":
-        records = json.loads(table.to_json(orient="records"))
-        print(json.dumps({"features": records, "skipped": value.skipped}, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    from trustsim.model.metrics import fmt_signed
-
-    result = value.result
-    out = Table(
-        title=f"Usage is not value: {result.names[0]}, each feature removed in turn "
-        f"({result.replications} paired runs, seed {result.seed}; 95% CI)",
-        title_justify="left",
-    )
-    for column in (
-        "Feature",
-        "Used (share of choices)",
-        "Closed deals without it",
-        "Satisfaction without it",
-    ):
-        out.add_column(column, justify="left" if column == "Feature" else "right")
-    for row in table.itertuples():
-        out.add_row(
-            row.feature,
-            f"{100 * row.usage:.0f}% [{100 * row.usage_ci_low:.0f}, {100 * row.usage_ci_high:.0f}]",
-            _effect(row, "closed_deals", fmt_signed),
-            _effect(row, "satisfaction", fmt_signed),
-        )
-    console = Console(highlight=False)
-    console.print(out)
-    for note in value.skipped:
-        console.print(f"Skipped: {note}")
-
-
-def _effect(row, metric: str, fmt_signed) -> str:
-    """The change with its CI, and the relative change with its own (Fieller) CI."""
-    from trustsim.model.metrics import fmt_relative
-
-    change = getattr(row, f"{metric}_change")
-    low, high = getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high")
-    relative = fmt_relative(
-        getattr(row, f"{metric}_relative"),
-        getattr(row, f"{metric}_relative_ci_low"),
-        getattr(row, f"{metric}_relative_ci_high"),
-    )
-    return (
-        f"{fmt_signed(metric, change)} [{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
-        f"\n{relative}"
-    )

@@ -49,6 +49,23 @@ def simulate(
         (run summary as a dict of measures, per-step time series as a DataFrame, or None
         without `series`).
     """
+    return outputs(run_model(scenario, seed, steps, engine, series), series)
+
+
+def run_model(
+    scenario: Scenario,
+    seed: np.random.SeedSequence | int,
+    steps: int | None = None,
+    engine: str = "vectorized",
+    series: bool = True,
+    arrivals: list[np.ndarray] | None = None,
+):
+    """One run of one scenario: the `TrustModel` after its last step.
+
+    Args:
+        arrivals: another run's `lead_arrivals`, to run on its lead arrivals instead of
+            this scenario's own (`trustsim.experiments.decompose`).
+    """
     from trustsim.sim import TrustModel
 
     model = TrustModel(
@@ -57,8 +74,14 @@ def simulate(
         engine=engine,
         steps=steps,
         series=series,
+        arrivals=arrivals,
     )
     model.run_model()
+    return model
+
+
+def outputs(model, series: bool = True) -> tuple[dict[str, float], pd.DataFrame | None]:
+    """A finished run's summary and (with `series`) its time series with a step column."""
     if not series:
         return model.summary(), None
     series = model.datacollector.get_model_vars_dataframe()
@@ -102,6 +125,9 @@ class RunResult:
     steps: int | None
     engine: str
     command: str = field(default_factory=lambda: " ".join(sys.argv))
+    replays: pd.DataFrame | None = None
+    """One row per (base, scenario, replication): the scenario run on the base's lead
+    arrivals (`trustsim.experiments.decompose`); None or empty without decomposition."""
 
     @property
     def names(self) -> list[str]:
@@ -201,6 +227,8 @@ class RunResult:
         files that belong to this result. Returns the names written, relative to `folder`.
         """
         frames = {"summaries.parquet": self.summaries, "timeseries.parquet": self.timeseries}
+        if self.replays is not None and len(self.replays):
+            frames["replays.parquet"] = self.replays
         frames |= dict(tables or {})
         for name, frame in frames.items():
             if name.endswith(".csv"):
@@ -253,6 +281,7 @@ def run(
     engine: str = "vectorized",
     progress: ProgressCallback | None = None,
     variant: ReplicationVariant | None = None,
+    decompose: Sequence[tuple[str, str]] = (),
 ) -> RunResult:
     """Run each scenario `replications` times with common random numbers.
 
@@ -267,6 +296,9 @@ def run(
         progress: called as progress(done, total) after each run.
         variant: variant(name, scenario, r) gives the scenario replication r of `name`
             runs (default: the scenario itself); e.g. parameters drawn per replication.
+        decompose: (base, other) scenario names whose effect is split into via
+            conversion and via word of mouth: `other` also runs on the lead arrivals of
+            `base` (one more run per replication and pair; `RunResult.replays`).
 
     Returns:
         A `RunResult` with tidy DataFrames of run summaries and time series.
@@ -280,19 +312,41 @@ def run(
 
     check_run_options(replications, seed, steps)
     resolved = resolve_scenarios(scenarios, overrides)
-    total = len(resolved) * replications
-    summaries, series, done = [], [], 0
-    for name, scenario in resolved.items():
+    pairs = _check_pairs(decompose, resolved)
+    bases = {base for base, _ in pairs}
+    total = (len(resolved) + len(pairs)) * replications
+    summaries, series, arrivals, done = [], [], {}, 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    def once(name: str, replication: int, **options):
+        # A fresh seed per run: a model spawns its streams from it, which changes it.
+        spec = variant(name, resolved[name], replication) if variant else resolved[name]
+        return run_model(spec, replication_seed(seed, replication), steps, engine, **options)
+
+    for name in resolved:
         for replication in range(replications):
-            spec = variant(name, scenario, replication) if variant else scenario
-            summary, frame = simulate(spec, replication_seed(seed, replication), steps, engine)
+            model = once(name, replication)
+            if name in bases:
+                arrivals[name, replication] = model.lead_arrivals
+            summary, frame = outputs(model)
             summaries.append({"scenario": name, "replication": replication, **summary})
             frame.insert(0, "replication", replication)
             frame.insert(0, "scenario", name)
             series.append(frame)
-            done += 1
-            if progress is not None:
-                progress(done, total)
+            advance()
+    replays = []
+    for base, name in pairs:
+        for replication in range(replications):
+            model = once(name, replication, series=False, arrivals=arrivals[base, replication])
+            replays.append(
+                {"base": base, "scenario": name, "replication": replication, **model.summary()}
+            )
+            advance()
     return RunResult(
         summaries=pd.DataFrame(summaries),
         timeseries=pd.concat(series, ignore_index=True),
@@ -301,7 +355,21 @@ def run(
         replications=replications,
         steps=steps,
         engine=engine,
+        replays=pd.DataFrame(replays),
     )
+
+
+def _check_pairs(pairs: Sequence[tuple[str, str]], resolved: Mapping) -> list[tuple[str, str]]:
+    """The (base, other) pairs to decompose, each naming two different resolved scenarios."""
+    pairs = list(dict.fromkeys((base, other) for base, other in pairs))
+    for base, other in pairs:
+        unknown = [name for name in (base, other) if name not in resolved]
+        if unknown or base == other:
+            raise TrustsimInputError(
+                f"cannot split the effect of {other!r} against {base!r}: "
+                + (f"no scenario named {unknown[0]!r} is run." if unknown else "the same scenario.")
+            )
+    return pairs
 
 
 def paired_differences(
@@ -315,10 +383,14 @@ def paired_differences(
     `stats.ratio_ci`), p_value (two-sided Wilcoxon signed-rank over replications; NaN below
     `stats.MIN_PAIRS_FOR_TEST` replications) and p_holm (Holm-adjusted over the scenarios
     compared with `base` on the same metric: the family a reader scans for "which
-    alternative differs").
+    alternative differs"); then the split of the difference into via conversion and via
+    word of mouth with their intervals and driver (`decompose.SPLIT_COLUMNS`) where the
+    metric is split (`decompose.DECOMPOSED`) and `result.replays` holds the pair's runs
+    on the base's arrivals (NaN otherwise).
     """
     import pandas as pd
 
+    from trustsim.experiments.decompose import DECOMPOSED, no_split, split_effect
     from trustsim.experiments.stats import holm, mean_ci, ratio_ci, wilcoxon_p
 
     metrics = list(metrics or metric_names(result.summaries))
@@ -329,6 +401,7 @@ def paired_differences(
         if name == base:
             continue
         other = table.loc[name]
+        replayed = _replays_of(result, base, name)
         for metric in metrics:
             diff = (other[metric] - base_runs[metric]).to_numpy(dtype=float)
             mean, low, high = mean_ci(diff)
@@ -347,12 +420,29 @@ def paired_differences(
                     "relative_ci_high": rel_high,
                     "p_value": wilcoxon_p(diff),
                 }
+                | (
+                    split_effect(base_runs[metric], other[metric], replayed[metric])
+                    if replayed is not None and metric in DECOMPOSED
+                    else no_split()
+                )
             )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame.assign(p_holm=pd.Series(dtype=float))
     frame["p_holm"] = frame.groupby("metric", sort=False)["p_value"].transform(holm)
     return frame
+
+
+def _replays_of(result: RunResult, base: str, name: str) -> pd.DataFrame | None:
+    """The runs of `name` on `base`'s lead arrivals by replication, aligned with the
+    summaries (None without them)."""
+    replays = result.replays
+    if replays is None or replays.empty:
+        return None
+    mine = replays[(replays["base"] == base) & (replays["scenario"] == name)]
+    if mine.empty:
+        return None
+    return mine.drop(columns=["base", "scenario"]).set_index("replication").sort_index()
 
 
 def _nanmean(values) -> float:
@@ -371,8 +461,13 @@ def compare(
     engine: str = "vectorized",
     progress: ProgressCallback | None = None,
     variant: ReplicationVariant | None = None,
+    decompose: bool = True,
 ) -> tuple[RunResult, pd.DataFrame]:
     """Run `base` and `others` with common random numbers; return runs and paired differences.
+
+    With `decompose` (the default) each other scenario also runs on the base's lead
+    arrivals, one more run per replication, so the differences in closed deals and
+    revenue are split into via conversion and via word of mouth.
 
     Example:
         >>> result, diffs = compare("real-estate", ["real-estate-verifiable"], replications=5)
@@ -382,10 +477,12 @@ def compare(
     others = list(others)
     if not others:
         raise TrustsimInputError("compare needs a base scenario and at least one other.")
-    result = run([base, *others], replications, seed, steps, overrides, engine, progress, variant)
-    base_name = result.names[0]
-    if len(result.names) < 2:
+    resolved = resolve_scenarios([base, *others], overrides)
+    if len(resolved) < 2:
         raise TrustsimInputError("compare needs at least two different scenarios.")
+    base_name, *other_names = resolved
+    pairs = [(base_name, name) for name in other_names] if decompose else []
+    result = run(resolved.values(), replications, seed, steps, (), engine, progress, variant, pairs)
     return result, paired_differences(result, base_name)
 
 
@@ -394,9 +491,13 @@ def subset(result, names):
     from dataclasses import replace
 
     keep = result.summaries["scenario"].isin(names)
+    replays = result.replays
+    if replays is not None and not replays.empty:
+        replays = replays[replays["base"].isin(names) & replays["scenario"].isin(names)]
     return replace(
         result,
         summaries=result.summaries[keep],
         timeseries=result.timeseries.iloc[0:0],
         scenarios={n: result.scenarios[n] for n in names},
+        replays=replays,
     )

@@ -16,7 +16,8 @@ are `&` and `|`, which mean the same on booleans and boolean arrays. Clipping is
 with `np.minimum`/`np.maximum`, which give the same values as `np.clip`.
 
 Notation follows docs/ODD.md: x stake, ra risk aversion, c control need, C verification
-skill, k reactance propensity, A affordance, phi pressure, T trust, u uncertainty.
+skill, k the trait `reactance` (a propensity; the argument `reactance_trait`, beside the
+accumulated state R), A affordance, phi pressure, T trust, u uncertainty.
 """
 
 from __future__ import annotations
@@ -228,14 +229,16 @@ def add_evidence(evidence, amount, layer_weight):
 
 
 def accumulate_reactance(
-    reactance, propensity, pressure, forced, control_need, decay, forced_weight
+    reactance, reactance_trait, pressure, forced, control_need, decay, forced_weight
 ):
     """Reactance builds with pressure (convex) and forced steps, and fades.
 
     R <- delta * R + k * phi^2 + f * c * forced
     """
     return (
-        decay * reactance + propensity * pressure * pressure + forced_weight * control_need * forced
+        decay * reactance
+        + reactance_trait * pressure * pressure
+        + forced_weight * control_need * forced
     )
 
 
@@ -246,7 +249,7 @@ def stage_experience(
     effort,
     control_need,
     pressure,
-    propensity,
+    reactance_trait,
     forced,
     incident_stake,
     baseline,
@@ -275,7 +278,7 @@ def stage_experience(
         + gain
         - anxiety_penalty * risk
         - effort_weight * effort * (1.0 - control_need)
-        - pressure_penalty * propensity * pressure * pressure
+        - pressure_penalty * reactance_trait * pressure * pressure
         - forced_penalty * control_need * forced
         - incident_loss * incident_stake
     )

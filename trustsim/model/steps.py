@@ -341,6 +341,22 @@ def arrive(b, u, hazard, tally):
     return arriving
 
 
+def arrive_as_recorded(potential, recorded, u, tally):
+    """Whether potential buyers `potential` become leads as in another run; counts them.
+
+    The buyers `recorded` (that run's new leads this step) arrive where they are potential
+    buyers here. Where some are not (a market of another size), as many others arrive in
+    their stead, those with the lowest arrival draws: the same number of leads per step.
+    """
+    arriving = np.isin(potential, recorded)
+    missing = len(recorded) - np.count_nonzero(arriving)
+    if missing > 0:
+        rest = np.flatnonzero(negate(arriving))
+        arriving[rest[np.argsort(u[ARRIVAL][potential[rest]], kind="stable")[:missing]]] = True
+    tally.counts[LEADS] += np.count_nonzero(arriving)
+    return arriving
+
+
 def deter(b, buyers, u, hazard, deterrence, tally):
     """Buyers `b` who hear a detractor leave the market, h <= u_arrival < h + d (not both)."""
     u_arrival = u[ARRIVAL][b]

@@ -10,10 +10,55 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from trustsim.charts.claims import Effect, effects_from, metric_words, value_text
+from trustsim.charts.claims import (
+    Effect,
+    effects_from,
+    in_sentence,
+    metric_words,
+    revenue_is_deals,
+    value_text,
+)
 
 DEFAULT_METRICS = ("closed_deals", "short_closed_deals", "satisfaction", "nps", "revenue")
+# Shown by default where every scenario gives a margin and a cost per lead.
+MONEY_METRICS = ("contribution", "cost_per_deal")
 MAX_FINDINGS = 3
+
+
+def with_money_measures(run):
+    """The run with the money measures its scenarios allow, per run:
+
+        contribution = revenue x margin − leads x cost_per_lead
+        cost_per_deal = leads x cost_per_lead / closed_deals   (CAC; NaN without deals)
+
+    Each needs every scenario to give the market fields it uses (`market.margin`,
+    `market.cost_per_lead`); otherwise the run is returned as it is.
+    """
+    from dataclasses import replace
+
+    import numpy as np
+
+    markets = {name: spec.market for name, spec in run.scenarios.items()}
+    if any(m.cost_per_lead is None for m in markets.values()):
+        return run
+    frame = run.summaries.copy()
+    cost = frame["scenario"].map({n: m.cost_per_lead for n, m in markets.items()})
+    lead_cost = frame["leads"] * cost
+    frame["cost_per_deal"] = lead_cost / frame["closed_deals"].replace(0, np.nan)
+    if all(m.margin is not None for m in markets.values()):
+        margin = frame["scenario"].map({n: m.margin for n, m in markets.items()})
+        frame["contribution"] = frame["revenue"] * margin - lead_cost
+    return replace(run, summaries=frame)
+
+
+def default_metrics(run) -> list[str]:
+    """The KPIs a deck shows unless asked: DEFAULT_METRICS the run has (revenue only where
+    it is money, not a second count of deals), then the money measures it has."""
+    columns = set(run.summaries.columns)
+    chosen = [m for m in (*DEFAULT_METRICS, *MONEY_METRICS) if m in columns]
+    if revenue_is_deals(run):
+        chosen.remove("revenue")
+    return chosen
 
 
 @dataclass
@@ -60,27 +105,49 @@ def _clause(effect: Effect) -> str:
     return f"{metric_words(effect.metric).label} {effect.interval()}"
 
 
-def findings(story: Story) -> list[str]:
-    """Up to three findings, one per other scenario, strongest established effect first.
+@dataclass
+class Finding:
+    """One line of the executive summary and the effect behind it (None: nothing is
+    established for that scenario)."""
 
-    Each lists the scenario's established changes vs the base on the KPIs and names the
-    KPIs where no change is established.
+    text: str
+    effect: Effect | None = None
+
+    def note(self) -> str:
+        """The finding with its full interval, for the speaker notes."""
+        if self.effect is None:
+            return self.text
+        e = self.effect
+        return f"{self.text} {_clause(e)}; relative change {e.relative_interval()}."
+
+
+def findings(story: Story) -> list[Finding]:
+    """Three short findings, each one sentence with at most one number: the strongest
+    established KPI effect of each other scenario first, then where the primary KPI's
+    change is not established, then each scenario's next strongest effects.
+
+    A scenario with no established effect on any KPI is said once, without a number.
     """
-    per_scenario = []
+    ranked = {}
     for label in list(story.labels.values())[1:]:
         kpis = [story.of(label, m) for m in story.metrics]
-        kpis = [e for e in kpis if e is not None]
-        sure = sorted((e for e in kpis if e.established), key=lambda e: -e.strength)
-        unsure = [metric_words(e.metric).label for e in kpis if not e.established]
-        if sure:
-            text = f"{label} vs {story.base}: " + "; ".join(_clause(e) for e in sure[:3])
-        else:
-            text = f"{label} vs {story.base}: no change is established on any KPI"
-        if unsure:
-            text += f". Not established: {', '.join(unsure)}"
-        per_scenario.append((max((e.strength for e in sure), default=0.0), text + "."))
-    per_scenario.sort(key=lambda pair: -pair[0])
-    return [text for _, text in per_scenario[:MAX_FINDINGS]]
+        sure = [e for e in kpis if e is not None and e.established]
+        ranked[label] = sorted(sure, key=lambda e: -e.strength)
+    chosen: list[Finding] = []
+    for depth in range(len(story.metrics)):
+        layer = [r[depth] for r in ranked.values() if len(r) > depth]
+        chosen += [Finding(e.finding(), e) for e in sorted(layer, key=lambda e: -e.strength)]
+    for label, sure in ranked.items():
+        if not sure:
+            kpis = ", ".join(metric_words(m).label for m in story.metrics)
+            text = f"{label}: no change in {kpis} is established vs {in_sentence(story.base)}."
+            chosen.append(Finding(text))
+    first = [f for f in chosen if f.effect is None or f.effect is ranked[f.effect.scenario][0]]
+    rest = [f for f in chosen if f not in first]
+    # What is not established on the primary KPI is a finding too ("deals stay flat").
+    flat = [story.of(label, story.metrics[0]) for label, sure in ranked.items() if sure]
+    unsure = [Finding(e.finding()) for e in flat if e is not None and not e.established]
+    return (first + unsure + rest)[:MAX_FINDINGS]
 
 
 @dataclass
@@ -111,7 +178,10 @@ def scorecard(run, metrics: list[str]) -> tuple[list[str], list[list[Cell]]]:
             text = f"{value_text(metric, r['mean'], currency)}\n({low} – {high})"
             row.append(Cell(text, best[metric] == name))
         rows.append(row)
-    headings = ["Scenario", *(metric_words(m).short for m in metrics)]
+    short = [metric_words(m).short for m in metrics]
+    if currency:  # "Revenue (deal units)" is counted in the scenario's currency
+        short = [h.replace("deal units", currency) for h in short]
+    headings = ["Scenario", *short]
     return headings, rows
 
 
@@ -152,7 +222,8 @@ def recommendation(story: Story, robustness_note: str) -> Recommendation:
     gains = [e for e in story.effects if e.metric == primary and e.established and e.better]
     if not gains:
         return Recommendation(
-            f"Keep {story.base} for now: no scenario is established to improve {words}",
+            f"Keep {in_sentence(story.base)} for now: no scenario is established to "
+            f"improve {words}",
             [
                 "A larger change or more runs would be needed to establish a gain.",
                 robustness_note,
@@ -177,7 +248,7 @@ def recommendation(story: Story, robustness_note: str) -> Recommendation:
     else:
         conditions.append("No KPI shown is established to get worse.")
     conditions.append(robustness_note)
-    headline = f"Recommend {pick.scenario}: it {pick.sentence(subject=False)}"
+    headline = f"Recommendation: {pick.scenario}, which {pick.sentence(subject=False)}"
     return Recommendation(headline, conditions, [pick, *costs])
 
 
@@ -193,10 +264,7 @@ def caveats(run) -> list[str]:
     """What is assumed and what is fitted, with this run's numbers."""
     spec = run.scenarios[run.names[0]]
     n = run.replications
-    money_note = (
-        f"Revenue is closed deals x deal value ({value_text('revenue', spec.market.deal_value)}"
-        f" {spec.market.currency or 'deal units'} per deal)."
-    )
+    money_note = _money_note(run)
     return [
         "A simulation, not an observation: buyers follow the behavioural rules and defaults "
         "described in docs/ODD.md; nothing here is fitted to this client's data.",
@@ -208,6 +276,26 @@ def caveats(run) -> list[str]:
         f"{spec.time.short_horizon}); a market of {spec.market.size:,} potential buyers.",
         money_note,
     ]
+
+
+def _money_note(run) -> str:
+    """How money is counted, or why it is not shown."""
+    market = run.scenarios[run.names[0]].market
+    if revenue_is_deals(run):
+        return (
+            "No money is shown: the scenarios give no deal value or currency, so revenue "
+            "would only count deals again (set market.deal_value and market.currency)."
+        )
+    per_deal = value_text("revenue", market.deal_value, market.currency)
+    note = f"Revenue is closed deals x deal value ({per_deal} per deal)"
+    if "cost_per_deal" in run.summaries.columns:
+        note += (
+            f"; cost per deal (CAC) is leads x cost per lead "
+            f"({value_text('revenue', market.cost_per_lead, market.currency)}) / deals"
+        )
+    if "contribution" in run.summaries.columns:
+        note += f"; contribution is revenue x margin ({100 * market.margin:.0f}%) − lead cost"
+    return note + ". Costs and margins are the scenario's inputs, not simulated."
 
 
 def scenario_changes(run) -> list[tuple[str, list[list[str]]]]:
@@ -226,17 +314,30 @@ def scenario_changes(run) -> list[tuple[str, list[list[str]]]]:
         rows = [["What changes", run.scenarios[base_name].display_name, spec.display_name]]
         for path in sorted(set(base) | set(flat)):
             old, new = base.get(path), flat.get(path)
-            if old == new:
-                continue
+            if old == new or path.endswith(".label"):
+                continue  # a display name changes no behaviour
             try:
                 meaning = schema_field(generic_path(path)).doc.meaning
             except KeyError:
                 meaning = path
-            where = path.split(".")[1] if path.startswith(("stages.", "segments.")) else ""
-            plain = f"{meaning.rstrip('.')} ({where})" if where else meaning.rstrip(".")
+            plain = meaning.rstrip(".")
+            if path.startswith(("stages.", "segments.")):
+                plain += f" ({_member_label(run, path)})"
             rows.append([plain, _plain(old), _plain(new)])
         tables.append((spec.display_name, rows))
     return tables
+
+
+def _member_label(run, path: str) -> str:
+    """The display name of the stage or segment a path names, from the first scenario
+    that has it."""
+    table, member = path.split(".")[:2]
+    for spec in run.scenarios.values():
+        if table == "stages" and member in spec.stages:
+            return spec.stage_label(member)
+        if table == "segments" and member in spec.segments:
+            return spec.segment_label(member)
+    return member
 
 
 def _flat(data, prefix: str = "") -> dict:

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trustsim.errors import TrustsimInputError
-from trustsim.scenarios.schema import LABEL_HINT, SLUG_RULE, TRAITS, Distribution, Scenario, is_slug
+from trustsim.scenarios.schema import LABEL_HINT, SLUG_RULE, TRAITS, Scenario, is_slug
 
 BUILTIN_PACKAGE = "trustsim.scenarios.builtin"
 # Tables whose keys are names chosen by the scenario author (not schema fields).
@@ -443,9 +443,10 @@ def scenario_to_toml(scenario: Scenario, *, explain: bool = False, defaults: boo
             lines.extend(["", *note(path), f"[{'.'.join(map(_toml_key, path))}]"])
             for key, item in plain.items():
                 lines.extend([*note((*path, key)), f"{_toml_key(key)} = {_toml_value(item)}"])
-            if explain and path[0] == "segments" and len(path) == 3:
-                # The parameters of the other kinds of distribution, once, as comments.
-                for key in [k for k in Distribution.model_fields if k not in plain]:
+            if explain:
+                # Fields left unset (the parameters of the other kinds of distribution,
+                # optional labels and money), once each, as comments.
+                for key in [k for k in _allowed_keys(path) or [] if k not in value]:
                     if explained := note((*path, key)):
                         lines.extend([*explained, f"# {key} = ..."])
         elif len(path) == 1 and explain:

@@ -342,6 +342,25 @@ FIELDS: dict[str, FieldDoc] = {
         business="set it with deal_value to read revenue as money (€1.2M)",
         source="scenario design (unit of account)",
     ),
+    "market.margin": FieldDoc(
+        meaning="share of revenue kept after the cost of delivering a deal",
+        unit="share 0-1",
+        typical="0.2 (a developer's gross margin)",
+        business=(
+            "with cost_per_lead, decks show the contribution: revenue x margin minus "
+            "what the leads cost"
+        ),
+        default="none (no profit line is shown)",
+        source="the client's accounts",
+    ),
+    "market.cost_per_lead": FieldDoc(
+        meaning="what acquiring one lead costs, in deal_value's currency",
+        unit="currency per lead",
+        typical="150",
+        business="decks show the cost per closed deal (CAC): leads x cost_per_lead / deals",
+        default="none (no acquisition cost is shown)",
+        source="the client's marketing spend / leads",
+    ),
     # ------------------------------------------------------------------ trust
     "trust.prior_weight": FieldDoc(
         meaning="weight of the prior in subjective-logic trust",
@@ -857,6 +876,13 @@ FIELDS: dict[str, FieldDoc] = {
         source="scenario design (delivery trial: 0.5)",
     ),
     # ------------------------------------------------------------------ segments
+    f"segments.{NAME}.label": FieldDoc(
+        meaning="display name of the segment in charts and decks",
+        unit="text, any alphabet, up to 200 characters",
+        typical='"First-time buyers", "Покупатели первой квартиры"',
+        business="the persona's name as the client says it",
+        default="none (the table name, underscores as spaces)",
+    ),
     f"segments.{NAME}.share": FieldDoc(
         meaning="share of potential buyers in this segment",
         unit="share of the market",
@@ -949,6 +975,13 @@ FIELDS: dict[str, FieldDoc] = {
         business="a persona whose members are all alike in this trait",
     ),
     # ------------------------------------------------------------------ stages
+    f"stages.{NAME}.label": FieldDoc(
+        meaning="display name of the stage in charts and decks",
+        unit="text, any alphabet, up to 200 characters",
+        typical='"Contract signing", "Подписание договора"',
+        business="the step as the client's customers know it",
+        default="none (the table name, underscores as spaces)",
+    ),
     f"stages.{NAME}.stake": FieldDoc(
         meaning="what is at risk for the buyer at this step",
         unit="share of what the buyer can lose",

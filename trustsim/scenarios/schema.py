@@ -115,6 +115,7 @@ def _beta(mean: float, concentration: float = 10.0) -> Distribution:
 class Segment(_Strict):
     """A named persona: its share of leads and the distribution of each trait."""
 
+    label: str | None = Field(default=None, min_length=1, max_length=200)
     share: float = Field(gt=0.0, le=1.0)
     risk_aversion: Distribution = Field(default_factory=lambda: _beta(0.6))
     control_need: Distribution = Field(default_factory=lambda: _beta(0.5))
@@ -126,6 +127,7 @@ class Segment(_Strict):
 class Stage(_Strict):
     """One step of the journey as the service offers it."""
 
+    label: str | None = Field(default=None, min_length=1, max_length=200)
     stake: float = Field(default=0.5, ge=0.0, le=1.0)
     reliability: float = Field(default=0.95, ge=0.0, le=1.0)
     weights: list[float] = Field(
@@ -182,6 +184,8 @@ class Market(_Strict):
     reputation_prior: float = Field(default=20.0, gt=0.0)
     deal_value: float = Field(default=1.0, ge=0.0)
     currency: str = Field(default="", max_length=12)
+    margin: float | None = Field(default=None, ge=0.0, le=1.0)
+    cost_per_lead: float | None = Field(default=None, ge=0.0)
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Market:
@@ -313,6 +317,14 @@ class Scenario(_Strict):
     def display_name(self) -> str:
         """The label if the scenario has one, else its name."""
         return self.label or self.name
+
+    def stage_label(self, stage: str) -> str:
+        """A stage's display name: its label, else its name in words ("after sales")."""
+        return self.stages[stage].label or stage.replace("_", " ")
+
+    def segment_label(self, segment: str) -> str:
+        """A segment's display name: its label, else its name in words."""
+        return self.segments[segment].label or segment.replace("_", " ")
 
     @property
     def stage_names(self) -> list[str]:

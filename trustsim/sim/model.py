@@ -36,6 +36,8 @@ class TrustModel(mesa.Model):
             series). False computes the measures only when asked (`summary()`), which
             is what a sweep needs: the datacollector then holds only the set-up row.
             The summary is the same either way.
+        arrivals: another run's `lead_arrivals`: its new leads arrive at the same steps
+            instead of this run's own (`steps.arrive_as_recorded`; docs/ODD.md 7.13).
 
     Example:
         >>> model = TrustModel(scenario="real-estate", rng=1)
@@ -56,6 +58,7 @@ class TrustModel(mesa.Model):
         steps: int | None = None,
         record_choices: bool = False,
         series: bool = True,
+        arrivals: list[np.ndarray] | None = None,
     ):
         super().__init__(rng=rng)
         engine = fastest_engine() if engine is None else engine
@@ -87,6 +90,8 @@ class TrustModel(mesa.Model):
         self.short_horizon_snapshot: dict[str, float] | None = None
         self.record_choices = record_choices
         self.series = series
+        self.arrivals = arrivals
+        self.lead_arrivals: list[np.ndarray] = []  # the buyers who became leads, per step
         self._choice_records: list[dict] = []
         self.datacollector = measures.MeasureCollector(
             model_reporters=measures.model_reporters(self)
@@ -134,8 +139,11 @@ class TrustModel(mesa.Model):
             tr.base_rate, rep, float(self.stages.affordance.mean()),
             tr.reputation_shift, tr.affordance_shift,
         )  # fmt: skip
-        new = self.engine.arrive_leads(u, self.steps, hazard, deterrence, self.outside, base_rates)
+        t, given = self.steps, self.arrivals
+        recorded = given[t - 1] if given is not None and t <= len(given) else None
+        new = self.engine.arrive_leads(u, t, hazard, deterrence, self.outside, base_rates, recorded)
         self.new_leads = len(new)
+        self.lead_arrivals.append(new)
 
     def choice_log(self):
         """Every recorded choice as a DataFrame (needs `record_choices=True`).
