@@ -35,12 +35,12 @@ CASES = {
         "steps": None,
         "truth": {
             "choice.exit_bias": -1.0,
-            "market.outside_influence": 0.005,
+            "market.outside_influence": 0.26,  # per year (0.005 a week)
             "choice.verification_cost": 0.4,
         },
         "priors": {
             "choice.exit_bias": (-3.0, 0.0, "uniform"),
-            "market.outside_influence": (0.001, 0.02, "loguniform"),
+            "market.outside_influence": (0.052, 1.04, "loguniform"),  # 0.001-0.02 a week
             "choice.verification_cost": (0.1, 1.5, "uniform"),
         },
         "settings": Settings(),
@@ -50,10 +50,10 @@ CASES = {
         "scenario": "real-estate",
         "fixed": ["market.size=500"],
         "steps": 30,
-        "truth": {"choice.exit_bias": -1.0, "market.outside_influence": 0.02},
+        "truth": {"choice.exit_bias": -1.0, "market.outside_influence": 1.04},  # per year
         "priors": {
             "choice.exit_bias": (-3.0, 0.0, "uniform"),
-            "market.outside_influence": (0.005, 0.05, "loguniform"),
+            "market.outside_influence": (0.26, 2.6, "loguniform"),  # 0.005-0.05 a week
         },
         "settings": Settings(budget=500, replications=2, wave_points=30, final_draws=180),
         "keep": ("explore", "viewing", "payment"),
