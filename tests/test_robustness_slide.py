@@ -51,7 +51,7 @@ def test_the_title_names_the_share_and_the_side_where_it_weakens_only_when_estab
     title, takeaway = headline(study)
     assert title == (
         "alt raises closed deals in 87% of plausible worlds; weakest when "
-        "choice.reactance_weight is high"
+        "push out by reactance is high"
     )
     assert "95% CI 80%-92%" in takeaway and "established in 61%" in takeaway
     assert "not searched" in takeaway

@@ -86,12 +86,13 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
     Example:
         >>> headline(load("rob/", "closed_deals"))[0]  # doctest: +SKIP
         'real-estate-verifiable raises closed deals in 100% of plausible worlds; weakest
-         when choice.exit_bias is high'
+         when pull of walking away is high'
     """
     from trustsim.charts.base import percent
     from trustsim.robustness.charts import share
     from trustsim.robustness.discover import reading_for, region_found
     from trustsim.robustness.indices import deciding, deciding_text
+    from trustsim.scenarios.reference import field_label
 
     table = study.table
     row = table[(table["scenario"] == study.scenario) & (table["metric"] == study.metric)].iloc[0]
@@ -104,7 +105,7 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
         if len(monotonic):
             top = monotonic.iloc[0]
             side = "high" if top.direction == "weakens" else "low"
-            title += f"; weakest when {top.factor} is {side}"
+            title += f"; weakest when {field_label(top.factor)} is {side}"
     parts = [
         f"Holds in {share(row.share_holding)} of the plausible worlds sampled (95% CI "
         f"{percent(row.ci_low)}-{percent(row.ci_high)}); established in "

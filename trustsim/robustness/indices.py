@@ -77,8 +77,8 @@ def first_order(x, y, names: list[str], seed: int = 0, resamples: int = RESAMPLE
         >>> import numpy as np
         >>> x = np.random.default_rng(0).random((256, 3))
         >>> s = first_order(x, 3 * x[:, 0] + 0.1 * x[:, 1], ["a", "b", "c"])
-        >>> [round(float(v), 1) for v in s["S1"]]
-        [1.0, 0.0, -0.0]
+        >>> [round(float(v), 1) + 0.0 for v in s["S1"]]  # + 0.0: no "-0.0"
+        [1.0, 0.0, 0.0]
     """
     import warnings
 
@@ -180,18 +180,24 @@ def deciding_text(rows) -> str:
         >>> deciding_text(pd.DataFrame([{"factor": "choice.reactance_weight", "S1": 0.31,
         ...     "rho": -0.45, "direction": "weakens"}, {"factor": "choice.pressure_push",
         ...     "S1": 0.12, "rho": 0.02, "direction": ""}]))  # doctest: +NORMALIZE_WHITESPACE
-        'It fails more often when choice.reactance_weight is high (rank correlation with
-         the effect -0.45); its effect also depends on choice.pressure_push (S1 0.12).'
+        'It fails more often when push out by reactance (choice.reactance_weight) is high
+         (rank correlation with the effect -0.45); its effect also depends on hold of
+         pressure on leaving (choice.pressure_push) (S1 0.12).'
     """
+    from trustsim.scenarios.reference import field_label
+
     if len(rows) == 0:
         return ""
     fails, other = [], []
     for row in rows.itertuples():
+        # The display name for the reader, the path for whoever reruns the study.
+        label = field_label(row.factor)
+        named = label if label == row.factor else f"{label} ({row.factor})"
         if row.direction:
             side = "high" if row.direction == "weakens" else "low"
-            fails.append((row.factor, side, row.rho))
+            fails.append((named, side, row.rho))
         else:
-            other.append(f"{row.factor} (S1 {row.S1:.2f})")
+            other.append(f"{named} (S1 {row.S1:.2f})")
     parts = []
     if fails:
         clauses = [f"{factor} is {side}" for factor, side, _ in fails]
