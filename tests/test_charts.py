@@ -630,3 +630,21 @@ def test_money_is_written_for_executives():
     assert money(1_234_567, "€") == "€1.2M"
     assert money(-12_300, "USD") == "−12.3k USD"
     assert money(950) == "950"
+
+
+def test_line_end_labels_of_lines_ending_together_at_the_top_stay_inside_the_axes():
+    import matplotlib.pyplot as plt
+
+    from trustsim.charts.base import label_line_ends
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for end in (99.0, 99.5, 100.0, 100.5):
+        ax.plot([0, 10], [0, end])
+    ax.set_ylim(0, 101)
+    names = ["Buyers can check\neach step", "Online service as\ntoday", "Funnel", "Other"]
+    label_line_ends(ax, 10, [99.0, 99.5, 100.0, 100.5], names, ["k"] * 4)
+    low, high = ax.get_ylim()
+    heights = [t.xy[1] for t in ax.texts]
+    assert len(heights) == 4 and all(low <= y <= high for y in heights)
+    assert sorted(heights) == heights  # order of the line ends kept
+    plt.close(fig)

@@ -90,12 +90,20 @@ def room_for_labels(ax, share: float) -> None:
     ax.set_xticks([t for t in ax.get_xticks() if left <= t <= right])
 
 
-def spread_positions(values: list[float], min_gap: float) -> list[float]:
+def spread_positions(
+    values: list[float], min_gap: float, within: tuple[float, float] | None = None
+) -> list[float]:
     """Nudge label positions apart by at least `min_gap`, keeping their order.
+
+    With `within` = (low, high), the labels then move together (gaps kept) so that
+    they lie in that range, or are centred on it where they do not fit: a label
+    pushed past the top of the axes would be cut off.
 
     Example:
         >>> spread_positions([1.0, 1.05, 3.0], 0.2)
         [0.925, 1.125, 3.0]
+        >>> spread_positions([2.9, 3.0], 0.5, within=(0.0, 3.0))
+        [2.5, 3.0]
     """
     order = sorted(range(len(values)), key=lambda i: values[i])
     placed = [values[i] for i in order]
@@ -110,6 +118,14 @@ def spread_positions(values: list[float], min_gap: float) -> list[float]:
                 moved = True
         if not moved:
             break
+    if within is not None and placed:
+        low, high = within
+        bottom, top = placed[0], placed[-1]
+        if top - bottom > high - low:
+            shift = (low + high) / 2 - (bottom + top) / 2
+        else:
+            shift = min(high - top, 0.0) + max(low - bottom, 0.0)
+        placed = [y + shift for y in placed]
     out = [0.0] * len(values)
     for rank, i in enumerate(order):
         out[i] = round(placed[rank], 10)
@@ -129,7 +145,8 @@ def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: lis
     lines = max((t.count("\n") + 1 for t in texts), default=1)
     line = 1.5 * LABEL_PT * fig.dpi / 72  # pixels: the text and a gap
     per_line = max(0.075, line / max(ax.get_window_extent().height, 1.0))
-    positions = spread_positions(ys, min_gap=per_line * lines * (high - low))
+    gap = per_line * lines * (high - low)
+    positions = spread_positions(ys, min_gap=gap, within=(low + gap / 2, high - gap / 2))
     for y, text, color in zip(positions, texts, colors, strict=True):
         ax.annotate(
             text,
