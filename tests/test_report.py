@@ -490,3 +490,19 @@ def test_a_native_bar_chart_with_an_undefined_value_draws_a_blank_bar_instead_of
     points = list(frame.chart.plots[0].series[0].values)
     assert points[0] == 1.0 and points[1] is None
     assert frame.chart.value_axis.maximum_scale >= 1.5
+
+
+def test_an_appendix_too_long_for_its_slide_says_how_many_rows_it_leaves_out(tmp_path):
+    stages = ["explore", "viewing", "reservation", "mortgage", "contract", "payment"]
+    lines = ['name = "many-changes"', 'extends = "real-estate"']
+    for stage in stages:
+        lines += [f"[stages.{stage}]", "affordance = 0.5", "pressure = 0.3"]
+    (tmp_path / "many.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    small = SMALL | {"replications": 3, "steps": 10}
+    trustsim.run(["real-estate", str(tmp_path / "many.toml")], **small).write(tmp_path / "r")
+    deck = build_report(load_results(tmp_path / "r"), tmp_path / "d.pptx", info=INFO)
+    slide = Presentation(deck.pptx).slides[-1]
+    table = next(s for s in slide.shapes if s.has_table).table
+    last = table.cell(len(table.rows) - 1, 0).text
+    assert len(table.rows) == 12 and last == "... and 2 more (listed in the notes)"
+    assert "Rows not shown on the slide:" in slide.notes_slide.notes_text_frame.text

@@ -763,7 +763,10 @@ class _Builder:
 
         slide = self._content_slide(title)
         rows = rows if len(rows) > 1 else [*rows, ["(no setting differs)", "", ""]]
-        rows = rows[:12]
+        hidden = rows[11:] if len(rows) > 12 else []
+        if hidden:  # a table that would overflow says what it leaves out, and where it is
+            more = f"... and {len(hidden)} more (listed in the notes)"
+            rows = [*rows[:11], [more, *[""] * (len(rows[0]) - 1)]]
         left, top, width, room = self.frame.table_box(self._title_bottom(slide))
         height = min(0.5, room / len(rows))
         shape = slide.shapes.add_table(
@@ -781,7 +784,11 @@ class _Builder:
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 _cell_text(shape.table.cell(r, c), text, size, r == 0)
-        slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
+        left_out = "".join(f"\n{' | '.join(row)}" for row in hidden)
+        notes = _provenance_text(self.results)
+        if hidden:
+            notes += f"\n\nRows not shown on the slide:{left_out}"
+        slide.notes_slide.notes_text_frame.text = notes
 
     # -- pieces of a slide
     def _title(self, slide, text: str) -> None:

@@ -202,8 +202,8 @@ def _axes(chart, bars: Bars) -> None:
     title_run = values.axis_title.text_frame.paragraphs[0].runs[0]
     title_run.font.size, title_run.font.bold = Pt(FONT_PT), False
     title_run.font.name = DECK_FONT
-    low = min(0.0, *(v for v in bars.low if math.isfinite(v)))
-    high = max(0.0, *(v for v in bars.high if math.isfinite(v)))
+    low = min([0.0, *(v for v in bars.low if math.isfinite(v))])
+    high = max([0.0, *(v for v in bars.high if math.isfinite(v))])
     step = nice_step(high - low)
     values.major_unit = step
     values.minimum_scale = math.floor(low / step) * step
