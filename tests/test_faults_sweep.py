@@ -659,3 +659,26 @@ def test_a_killed_scheduler_stops_the_sweep_with_one_message_and_a_fresh_cluster
     keys = keys_in_parts(out)
     assert len(keys) == len(set(keys)) == 72
     pd.testing.assert_frame_equal(numbers(out), numbers(reference), check_exact=True)
+
+
+def test_while_a_sweep_is_connected_dask_logs_no_traceback_but_keeps_its_plain_messages():
+    import logging
+
+    from trustsim.experiments.sweep import cluster
+
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    dask_log = logging.getLogger("distributed")
+    dask_log.addHandler(handler)
+    try:
+        with cluster._connected(1, None, None, False, None):
+            try:
+                raise OSError("stream closed")
+            except OSError:
+                logging.getLogger("distributed.batched").exception("Error in batched write")
+            logging.getLogger("distributed.batched").warning("plain message")
+    finally:
+        dask_log.removeHandler(handler)
+    messages = [record.getMessage() for record in seen]
+    assert "plain message" in messages and "Error in batched write" not in messages

@@ -105,6 +105,12 @@ def _connected(workers, scheduler, client, dashboard, connect_timeout):
         yield client
         return
     client, cluster = open_client(workers, scheduler, dashboard, connect_timeout)
+    # Dask logs a lost connection with its traceback from its own threads, as soon as it
+    # happens and before the sweep notices; the sweep reports it in one message instead.
+    quiet = _DropTracebacks()
+    handlers = logging.getLogger("distributed").handlers
+    for handler in handlers:
+        handler.addFilter(quiet)
     try:
         if scheduler is not None:
             try:
@@ -117,6 +123,15 @@ def _connected(workers, scheduler, client, dashboard, connect_timeout):
         yield client
     finally:
         _close(client, cluster)
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
+class _DropTracebacks(logging.Filter):
+    """Drop Dask's records that carry a traceback (a broken connection's internals)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None and not record.exc_text
 
 
 def _close(client, cluster) -> None:
