@@ -95,3 +95,11 @@ def test_results_of_a_sweep_with_eight_metrics_fit_80_columns_without_cutting_a_
                               row["revenue_ci_high"])  # fmt: skip
         for line in cell.splitlines():  # mean, then ± half-width below it
             assert line in shown.output, f"{line} of {row['point']} is shown whole"
+
+
+def test_the_demo_split_table_at_80_columns_cuts_no_label_and_no_value():
+    result = CliRunner().invoke(main, ["demo", "-n", "2"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    split = result.output[result.output.index("Where the effects come from") :]
+    assert "…" not in split and "via conversion" in split
+    assert max(len(line) for line in split.splitlines()) <= 80

@@ -133,7 +133,7 @@ def print_demo(result, fmt: str) -> None:
         console.print(" - " + effect_sentence(label, diffs))
     split = split_table([(label, diffs) for label, _base, _other, diffs in effects])
     if split is not None:
-        console.print(split)
+        print_table(console, split)
 
 
 DEMO_COLUMNS = ("closed_deals", "conversion", "short_conversion", "satisfaction", "nps", "revenue")
