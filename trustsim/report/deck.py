@@ -25,6 +25,15 @@ from typing import TYPE_CHECKING
 
 from trustsim.errors import TrustsimInputError
 from trustsim.report import robustness_slide
+from trustsim.report.slide_parts import (
+    INSET_IN,
+    cell_text,
+    csv_name,
+    fit_size,
+    fits,
+    provenance_text,
+    text_height,
+)
 
 if TYPE_CHECKING:
     from trustsim.charts import Results
@@ -338,14 +347,10 @@ def _png(chart: Chart, size: tuple[float, float]) -> bytes:
     return buffer.getvalue()
 
 
-def _csv_name(index: int, chart: Chart) -> str:
-    return f"{index:02d}-{chart.kind}.csv"
-
-
 def _write_csvs(charts: list[Chart], folder: Path) -> None:
     """The numbers behind each chart, into the deck's (staged) CSV folder."""
     for i, chart in enumerate(charts, start=1):
-        chart.data.to_csv(folder / _csv_name(i, chart), index=False)
+        chart.data.to_csv(folder / csv_name(i, chart), index=False)
 
 
 def _write_workbook(path: Path, charts: list[Chart], scorecard, source: str) -> None:
@@ -441,89 +446,12 @@ def _body_placeholder(slide):
     return next((p for p in slide.placeholders if p.placeholder_format.idx == 1), None)
 
 
-def _provenance_text(results: Results) -> str:
-    prov = results.provenance
-    return "\n".join(
-        [
-            f"Scenarios: {', '.join(prov.get('scenarios', []))}",
-            f"Seed: {prov.get('seed')}; replications: {prov.get('replications')}; "
-            f"steps: {prov.get('steps') or 'scenario default'}; engine: {prov.get('engine')}",
-            f"trustsim version: {prov.get('trustsim_version')}",
-            f"Command: {prov.get('command')}",
-            f"Results directory: {results.path}",
-        ]
-    )
-
-
 def _notes(results: Results, chart: Chart, csv_dir: Path, index: int) -> str:
     return (
         f"{chart.title}\n\n{chart.takeaway}\nUncertainty shown: {chart.uncertainty}.\n"
-        f"Numbers behind this chart: {csv_dir.name}/{_csv_name(index, chart)} and sheet "
-        f"'{index:02d} {chart.kind}' of {csv_dir.name}.xlsx\n\n" + _provenance_text(results)
+        f"Numbers behind this chart: {csv_dir.name}/{csv_name(index, chart)} and sheet "
+        f"'{index:02d} {chart.kind}' of {csv_dir.name}.xlsx\n\n" + provenance_text(results)
     )
-
-
-# ------------------------------------------------------------------ text fitting
-def _measure_font(bold: bool, size_pt: float):
-    """DejaVu Sans (shipped with matplotlib) at `size_pt`: wider than Calibri, the deck's
-    font, so text that fits when measured with it fits in the deck on any machine."""
-    from matplotlib import font_manager
-    from PIL import ImageFont
-
-    path = font_manager.findfont(
-        font_manager.FontProperties(family="DejaVu Sans", weight="bold" if bold else "normal")
-    )
-    return ImageFont.truetype(path, size=max(1, round(size_pt * 10)))  # 10 px per pt
-
-
-def wrapped_lines(text: str, width_in: float, size_pt: float, bold: bool, font=None) -> int:
-    """Lines `text` takes in a box `width_in` wide when words wrap (greedy, as PowerPoint)."""
-    font = font or _measure_font(bold, size_pt)
-    limit = width_in * 72 * 10  # the font is at 10 px per pt, so inches -> px
-    lines = 0
-    for paragraph in text.split("\n"):
-        lines += 1
-        current = ""
-        for word in paragraph.split(" "):
-            trial = f"{current} {word}".strip()
-            if current and font.getlength(trial) > limit:
-                lines += 1
-                current = word
-            else:
-                current = trial
-    return lines
-
-
-def text_height(paragraphs: list[tuple[str, float, bool]], width_in: float, font_for=None) -> float:
-    """Height in inches of paragraphs (text, size pt, bold) at 1.2 line spacing plus the
-    space before each paragraph after the first."""
-    font_for = font_for or _measure_font
-    height = 0.0
-    for i, (text, size, bold) in enumerate(paragraphs):
-        lines = wrapped_lines(text, width_in, size, bold, font_for(bold, size))
-        height += lines * size * 1.2 / 72 + (PARAGRAPH_GAP_PT / 72 if i else 0.0)
-    return height
-
-
-PARAGRAPH_GAP_PT = 6
-INSET_IN = 0.1  # python-pptx text boxes: 0.1 in left and right, 0.05 in top and bottom
-
-
-def fits(paragraphs, box_w: float, box_h: float) -> bool:
-    """True if the paragraphs (text, pt, bold) fit a box of that size in inches."""
-    return text_height(paragraphs, box_w - 2 * INSET_IN) <= box_h - 0.1
-
-
-def fit_size(paragraphs, box_w: float, box_h: float, start: float, smallest: float) -> float:
-    """The largest scale (in pt of the first paragraph, others in proportion) at which the
-    paragraphs fit the box, stepping down by 1 pt; `smallest` if none does."""
-    size = start
-    while size > smallest:
-        scaled = [(t, s * size / start, b) for t, s, b in paragraphs]
-        if fits(scaled, box_w, box_h):
-            return size
-        size -= 1
-    return smallest
 
 
 # ------------------------------------------------------------------ the builder
@@ -632,14 +560,14 @@ class _Builder:
             _place(body, 0.9, 3.9, width - 1.8, 2.2)
         self._fit(title, [(info.title, 36, True)], 36, 20)
         self._fit(body, [(t, 20, False) for t in subtitle.split("\n")], 20, 12)
-        slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
+        slide.notes_slide.notes_text_frame.text = provenance_text(self.results)
         self.titles.append(info.title)
 
     def summary_slide(self, findings) -> None:
         """Three short findings; their intervals in the notes."""
         slide = self.text_slide("Executive summary", [f.text for f in findings])
         notes = "\n".join(f.note() for f in findings)
-        slide.notes_slide.notes_text_frame.text = f"{notes}\n\n{_provenance_text(self.results)}"
+        slide.notes_slide.notes_text_frame.text = f"{notes}\n\n{provenance_text(self.results)}"
 
     def recommendation_slide(self, rec) -> None:
         self.text_slide(rec.headline, ["What would have to be true:", *rec.conditions])
@@ -678,7 +606,7 @@ class _Builder:
             paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
             paragraph.text = text
         self._fit(box, [(t, BODY_PT, False) for t in paragraphs], BODY_PT, MIN_BODY_PT)
-        slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
+        slide.notes_slide.notes_text_frame.text = provenance_text(self.results)
         return slide
 
     def scorecard_slide(self, metrics: list[str]) -> None:
@@ -710,11 +638,11 @@ class _Builder:
             table.columns[c].width = Inches((width - first) / (len(headings) - 1))
         size = 14 if width > 11 else 12
         for c, text in enumerate(headings):
-            _cell_text(table.cell(0, c), text, size, True)
+            cell_text(table.cell(0, c), text, size, True)
         for r, row in enumerate(rows, start=1):
             for c, cell in enumerate(row):
                 text = cell.text + (" ★" if cell.best else "")
-                _cell_text(table.cell(r, c), text, size, cell.best or c == 0)
+                cell_text(table.cell(r, c), text, size, cell.best or c == 0)
             name = table.cell(r, 0).text_frame.paragraphs[0].runs[0].font
             name.color.rgb = RGBColor.from_string(scenario_color(r - 1).lstrip("#"))
         note = (
@@ -730,7 +658,7 @@ class _Builder:
         box.text_frame.text = note
         box.text_frame.word_wrap = True
         box.text_frame.paragraphs[0].runs[0].font.size = Pt(13)
-        slide.notes_slide.notes_text_frame.text = _provenance_text(self.results)
+        slide.notes_slide.notes_text_frame.text = provenance_text(self.results)
 
     def chart_slide(self, chart: Chart, index: int) -> None:
         """The chart, native where a PowerPoint bar chart shows it whole, else its
@@ -783,9 +711,9 @@ class _Builder:
         size = 14 if width > 11 else 12
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
-                _cell_text(shape.table.cell(r, c), text, size, r == 0)
+                cell_text(shape.table.cell(r, c), text, size, r == 0)
         left_out = "".join(f"\n{' | '.join(row)}" for row in hidden)
-        notes = _provenance_text(self.results)
+        notes = provenance_text(self.results)
         if hidden:
             notes += f"\n\nRows not shown on the slide:{left_out}"
         slide.notes_slide.notes_text_frame.text = notes
@@ -880,17 +808,6 @@ def _place(shape, left: float, top: float, width: float, height: float) -> None:
     shape.left, shape.top, shape.width, shape.height = (
         Inches(v) for v in (left, top, width, height)
     )
-
-
-def _cell_text(cell, text: str, size: int, bold: bool) -> None:
-    from pptx.util import Pt
-
-    from trustsim.charts.style import DECK_FONT
-
-    cell.text = text
-    for paragraph in cell.text_frame.paragraphs:
-        for run in paragraph.runs:
-            run.font.size, run.font.bold, run.font.name = Pt(size), bold, DECK_FONT
 
 
 def _robustness_note(results: Results) -> str:

@@ -297,7 +297,7 @@ def _table(slide, rows: list[list[str]], where: tuple[float, float, float], widt
     from pptx.util import Inches
 
     from trustsim.charts.style import ALERT
-    from trustsim.report.deck import _cell_text
+    from trustsim.report.slide_parts import cell_text
 
     left, top, width = where
     heights = _row_heights(rows, widths)
@@ -311,7 +311,7 @@ def _table(slide, rows: list[list[str]], where: tuple[float, float, float], widt
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
             cell = shape.table.cell(r, c)
-            _cell_text(cell, text, TABLE_PT, r == 0 or text == "NO")
+            cell_text(cell, text, TABLE_PT, r == 0 or text == "NO")
             if text == "NO":
                 cell.text_frame.paragraphs[0].runs[0].font.color.rgb = RGBColor.from_string(
                     ALERT.lstrip("#")
@@ -322,7 +322,7 @@ def _table(slide, rows: list[list[str]], where: tuple[float, float, float], widt
 def _row_heights(rows: list[list[str]], widths) -> list[float]:
     """Each row as tall as its most wrapped cell (measured as `deck.wrapped_lines` does,
     with a font wider than the deck's, so a row is never too short)."""
-    from trustsim.report.deck import wrapped_lines
+    from trustsim.report.slide_parts import wrapped_lines
 
     heights = []
     for r, row in enumerate(rows):
@@ -361,6 +361,6 @@ def _notes(fit: MarketFit, builder) -> str:
             f"{row.parameter}: prior {parameter_text(row.prior_low)} to "
             f"{parameter_text(row.prior_high)}"
         )
-    from trustsim.report.deck import _provenance_text
+    from trustsim.report.slide_parts import provenance_text
 
-    return "\n".join(lines) + "\n\n" + _provenance_text(builder.results)
+    return "\n".join(lines) + "\n\n" + provenance_text(builder.results)

@@ -140,7 +140,7 @@ def add(builder, study: RobustnessStudy | None, csv_dir: Path, index: int) -> st
         return None
     import matplotlib.pyplot as plt
 
-    from trustsim.report.deck import _csv_name
+    from trustsim.report.slide_parts import csv_name
     from trustsim.robustness.charts import robustness_chart, robustness_data
 
     scenarios = getattr(builder.results.run, "scenarios", None) or {}
@@ -154,7 +154,7 @@ def add(builder, study: RobustnessStudy | None, csv_dir: Path, index: int) -> st
             alt_text=f"Robustness chart: share of plausible worlds where each conclusion "
             f"about {study.scenario} holds. {takeaway}",
         )  # fmt: skip
-        chart.data.to_csv(csv_dir / _csv_name(index, chart), index=False)
+        chart.data.to_csv(csv_dir / csv_name(index, chart), index=False)
         builder.chart_slide(chart, index)
     finally:
         plt.close(chart.figure)

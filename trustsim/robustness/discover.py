@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trustsim.errors import TrustsimInputError
+from trustsim.scenarios.reference import field_symbol_unit
 
 BOX_COLUMNS = (
     "method", "factor", "symbol", "unit", "low", "high", "range_low", "range_high",
@@ -99,21 +100,13 @@ def _check_choice(directory, option: str, value: str, allowed: list[str]) -> Non
         )
 
 
-def field_doc(path: str) -> tuple[str, str]:
-    """(symbol, unit) of a factor from the field reference."""
-    from trustsim.scenarios.reference import FIELDS, generic_path
-
-    doc = FIELDS.get(generic_path(path))
-    return (doc.symbol, doc.unit) if doc else ("", "")
-
-
 def _prim_rows(found, factors: list[str], bounds) -> Any:
     import pandas as pd
 
     box = found.box
     rows = []
     for j, path in enumerate(factors):
-        symbol, unit = field_doc(path)
+        symbol, unit = field_symbol_unit(path)
         restricted = box.low[j] > bounds[0, j] or box.high[j] < bounds[1, j]
         rows.append({
             "method": "prim", "factor": path, "symbol": symbol, "unit": unit,
@@ -167,7 +160,7 @@ def _cart_rows(x, y, factors: list[str], bounds) -> Any:
     leaf = cart_leaf(x, y, bounds)
     rows = []
     for j, path in enumerate(factors):
-        symbol, unit = field_doc(path)
+        symbol, unit = field_symbol_unit(path)
         rows.append({
             "method": "cart", "factor": path, "symbol": symbol, "unit": unit,
             "low": leaf.low[j], "high": leaf.high[j], "range_low": bounds[0, j],
@@ -181,7 +174,7 @@ def _cart_rows(x, y, factors: list[str], bounds) -> Any:
 
 
 def _limit_text(path: str, j: int, box, bounds) -> str:
-    symbol, unit = field_doc(path)
+    symbol, unit = field_symbol_unit(path)
     name = f"{path} ({symbol})" if symbol else path
     parts = []
     if box.low[j] > bounds[0, j]:

@@ -136,7 +136,7 @@ def conclusion_indices(effects, factors: list[str], defaults: Mapping, seed: int
     import numpy as np
     import pandas as pd
 
-    from trustsim.robustness.discover import field_doc
+    from trustsim.scenarios.reference import field_symbol_unit
 
     rows = []
     for (alt, metric), group in effects.groupby(["scenario", "metric"], sort=False):
@@ -150,7 +150,7 @@ def conclusion_indices(effects, factors: list[str], defaults: Mapping, seed: int
         rank[order] = np.arange(1, len(factors) + 1)
         for j, factor in enumerate(factors):
             rho, p, way = direction(x[:, j], y, len(factors))
-            symbol, unit = field_doc(factor)
+            symbol, unit = field_symbol_unit(factor)
             rows.append({
                 "scenario": alt, "metric": metric, "factor": factor, "symbol": symbol,
                 "unit": unit, "S1": found["S1"][j], "ci_low": found["ci_low"][j],

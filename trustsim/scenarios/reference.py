@@ -1337,6 +1337,17 @@ def lookup(query: str) -> list[str]:
     )
 
 
+def field_symbol_unit(path: str) -> tuple[str, str]:
+    """(symbol, unit) of the field at a concrete path; ("", "") where the reference lacks it.
+
+    Example:
+        >>> field_symbol_unit("choice.reactance_weight")[0]
+        'g'
+    """
+    doc = FIELDS.get(generic_path(path))
+    return (doc.symbol, doc.unit) if doc else ("", "")
+
+
 def field_label(path: str, scenario: Scenario | None = None) -> str:
     """A field's display name at a concrete path, for chart axes and sentences.
 
