@@ -135,3 +135,23 @@ def test_compiled_sums_of_floats_add_in_numpys_order():
         values = rng.random(n) * rng.random(n) ** 4  # magnitudes apart, so order matters
         assert compiled_total(values) == values.sum()
         assert compiled_total(values[3:]) == values[3:].sum()
+
+
+def test_a_run_with_its_series_in_one_call_collects_what_stepping_collects(small_scenario):
+    scenario = small_scenario("real-estate-verifiable", busy=True)
+    stepped = TrustModel(scenario, rng=7, engine="compiled")
+    while stepped.running:
+        stepped.step()
+    at_once = TrustModel(scenario, rng=7, engine="compiled")
+    at_once.run_model()
+    assert at_once.datacollector._rows[-1].shape[0] == 30  # steps 11-40 in one call
+    for model in (stepped, at_once):
+        assert model.datacollector._collection_steps == [float(t) for t in range(41)]
+    assert pd.Series(at_once.summary()).equals(pd.Series(stepped.summary()))
+    one, other = at_once.datacollector, stepped.datacollector
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(one.model_vars), pd.DataFrame(other.model_vars), check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        one.get_model_vars_dataframe(), other.get_model_vars_dataframe(), check_exact=True
+    )

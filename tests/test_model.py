@@ -217,6 +217,32 @@ def test_works_under_mesa_batch_run():
     assert again["leads"].iloc[0] == first["leads"].iloc[0]
 
 
+def test_the_series_frame_is_the_one_mesa_builds_from_model_vars():
+    for engine in ("vectorized", "compiled"):
+        model = run(small("real-estate", **{"market.outside_influence": 0.05}), 2, engine=engine)
+        collector = model.datacollector
+        frame = collector.get_model_vars_dataframe()
+        pd.testing.assert_frame_equal(frame, pd.DataFrame(collector.model_vars), check_exact=True)
+        assert collector._collection_steps == [float(t) for t in range(41)]
+        assert frame["leads"].dtype == np.int64 and frame["conversion"].dtype == np.float64
+
+
+def test_a_datacollector_with_reporters_of_ones_own_collects_as_mesa_does():
+    reference = run(small("delivery-trial-funnel"), 3, engine="compiled")
+    model = TrustModel(small("delivery-trial-funnel"), rng=3, engine="compiled")
+    reporters = dict(model.datacollector.model_reporters, twice_the_step=lambda m: 2 * m.steps)
+    model.datacollector = mesa.DataCollector(model_reporters=reporters)
+    model.datacollector.collect(model)
+    model.run_model()
+    frame = model.datacollector.get_model_vars_dataframe()
+    assert frame["twice_the_step"].tolist() == [2 * t for t in range(41)]
+    pd.testing.assert_frame_equal(
+        frame.drop(columns="twice_the_step"),
+        reference.datacollector.get_model_vars_dataframe(),
+        check_exact=True,
+    )
+
+
 def test_choice_log_covers_every_choice():
     model = run(small("real-estate"), 5, record_choices=True)
     log = model.choice_log()

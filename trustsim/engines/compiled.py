@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from trustsim.engines.arrays import ArrayEngine
+from trustsim.model import series
 from trustsim.model.stages import StageTable
 from trustsim.model.state import StepRecord, allocate_record
 from trustsim.model.tally import BuyerValues
@@ -114,6 +115,7 @@ class CompiledEngine(ArrayEngine):
             np.empty(self.size), np.empty(self.size), np.empty((3, self.size)),
         )  # fmt: skip
         self._entries: dict[str, object] = {}
+        self.no_rows = np.empty((0, len(series.columns(stages.names))))
         if compile_seconds is None:
             if not self._cached():
                 print(
@@ -133,24 +135,30 @@ class CompiledEngine(ArrayEngine):
         cache = Path(numba.config.CACHE_DIR)
         return all(any(cache.rglob(f"kernels.{name}-*.nbi")) for name in ("leap", "take"))
 
-    def leap(self, draws: np.ndarray, t0: int, own: bool = True) -> list[np.ndarray]:
+    def leap(
+        self, draws: np.ndarray, t0: int, own: bool = True, rows: np.ndarray | None = None
+    ) -> list[np.ndarray]:
         """Steps t0, t0 + 1, ... as `Engine.step`, one per (5, buyers) block of `draws`
-        (without `own` arrivals: up to them).
+        (without `own` arrivals: up to them), each step's measures into a row of `rows`
+        if given (`trustsim.model.series.measure_row`; one row per step).
 
         Returns:
             the buyers who became leads, per step.
         """
         market = (self.talk, self.rates, self.base_rate, self.mean_affordance)
         arrived = (np.empty(self.size, np.intp), np.empty(len(draws), np.int64))
+        if rows is None:
+            rows = self.no_rows
         args = (
             draws, t0, self.buyers, self.record, self.table, self.numbers, self.counters,
-            self.places, self.left, market, arrived, own,
+            self.places, self.left, market, arrived, own, rows,
         )  # fmt: skip
-        logged = self._call("leap", self.k.leap, args)
+        self._call("leap", self.k.leap, args)
         active, acting = self.places.sizes
         self.active, self.acting = self.places.active[:active], self.places.acting[:acting]
         log, per_step = arrived
-        return np.split(log[:logged], np.cumsum(per_step)[:-1])
+        ends = np.cumsum(per_step).tolist()
+        return [log[start:end] for start, end in zip([0, *ends][:-1], ends, strict=True)]
 
     def step(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
         """One step, as `Engine.step`; another run's `recorded` arrivals come in through

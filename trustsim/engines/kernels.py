@@ -20,7 +20,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload, register_jitable
 
-from trustsim.model import codes, rules, stages, state, steps, tally
+from trustsim.model import codes, rules, series, stages, state, steps, tally
 
 
 def _cache_dir() -> Path:
@@ -29,7 +29,7 @@ def _cache_dir() -> Path:
     numba's own cache check watches only this file, so an edit to the rules or the
     sub-steps would otherwise reuse stale compiled code.
     """
-    sources = [Path(m.__file__) for m in (codes, rules, stages, state, steps, tally)]
+    sources = [Path(m.__file__) for m in (codes, rules, series, stages, state, steps, tally)]
     sources += [Path(__file__), Path(__file__).with_name("compiled.py")]
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -164,6 +164,8 @@ for _module in (rules, steps):
         if _function.__module__ == _module.__name__ and _function not in _OWN_FORMS:
             register_jitable(_nrt=_function in _ALLOCATING)(_function)
 register_jitable(tally.settle)
+for _function in (series.ratio, series.mean, series.measure_row):
+    register_jitable(_function)
 
 # The buyer loops allocate nothing, so they run without reference counting: the
 # namedtuples of arrays passed to each sub-step would otherwise cost an increment and
@@ -292,15 +294,31 @@ def settle_leavers(places, gone, buyers, p, counters, left):
 
 
 @numba.njit(cache=True, nogil=True)
-def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, arrived, own):
+def measure(places, buyers, p, counters, left, base_rate, new, row):
+    """This step's measures into `row` (`series.measure_row`), over the active buyers
+    gathered into the room `left`."""
+    status, stage, satisfaction, reactance, trust = left
+    m = places.sizes[0]
+    take(places.active[:m], buyers, p.trust.prior_weight, status, stage, satisfaction,
+         reactance, trust)  # fmt: skip
+    trust_sum = (rules.total(trust[0, :m]), rules.total(trust[1, :m]), rules.total(trust[2, :m]))
+    series.measure_row(
+        row, counters, status[:m], stage[:m], satisfaction[:m], reactance[:m], trust_sum, new,
+        p, base_rate,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, arrived, own, rows):
     """Whole steps t0, t0 + 1, ..., one per (5, buyers) block of `draws`, as `Engine.step`.
 
     `places` holds the active buyers (`active[:sizes[0]]`), this step's acting buyers
     (`acting[:sizes[1]]`) and room for leavers and arrivals; `left` room for the
     leavers' values; `market` the word of mouth (`talk`, `rates`) and what new leads'
     base rates start from. The buyers who became leads go to `arrived` (the buyers,
-    then how many per step); returns how many did in all. Without `own` arrivals the
-    steps end before word of mouth and arrivals (the caller brings another run's).
+    then how many per step); returns how many did in all. Step j's measures go to
+    `rows[j]` while there are rows. Without `own` arrivals the steps end before word of
+    mouth and arrivals (the caller brings another run's).
     """
     talk, rates, base_rate, affordance = market
     log, per_step = arrived
@@ -328,4 +346,6 @@ def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, a
         log[logged : logged + new] = places.scratch[:new]
         logged += new
         per_step[j] = new
+        if j < rows.shape[0]:
+            measure(places, buyers, p, counters, left, base_rate, new, rows[j])
     return logged

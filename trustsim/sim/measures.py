@@ -1,149 +1,182 @@
-"""What is measured per step and per run (MODEL.md, "What is measured").
+"""What is measured per step and per run, for the Mesa `DataCollector` (MODEL.md).
 
-`measure(model)` computes every measure once per step from the engine's running totals
-(`trustsim.model.tally`) and its active buyers' values; the Mesa `DataCollector` reporters
-read from that dict. Undefined ratios (no customers yet, a stage
-nobody reached) are NaN rather than a made-up number.
+The measures themselves are written once, in `trustsim.model.series.measure_row`. Here
+they are read for a model: `measure(model)` computes the current step's row with numpy
+(every engine can); the compiled engine also computes them inside its loop over whole
+steps and hands the rows over at the end (`MeasureCollector.collect_rows`). The
+DataCollector's reporters read the step's row, computed once however many ask.
 """
 
 from __future__ import annotations
 
-import math
+import functools
 
 import mesa
 import numpy as np
 
-from trustsim.model.codes import POST_PURCHASE
-from trustsim.scenarios.schema import LAYERS
+from trustsim.model import series
+
+stage_column = series.stage_column
 
 
-def _ratio(num: float, den: float) -> float:
-    return float(num) / float(den) if den else math.nan
+def measure_row(model) -> np.ndarray:
+    """The current step's measures as one float64 row (columns `model.measure_names`)."""
+    eng = model.engine
+    now = eng.take(eng.active)
+    row = np.empty(len(model.measure_names))
+    series.measure_row(
+        row, eng.tally, now.status, now.stage, now.satisfaction, now.reactance, now.trust_sum,
+        model.new_leads, eng.numbers, eng.base_rate,
+    )  # fmt: skip
+    return row
 
 
-def stage_column(measure: str, stage: str) -> str:
-    return f"{measure}[{stage}]"
-
-
-def _mean(frozen: float, active, count: int, default: float) -> float:
-    """(frozen sum over buyers who left + sum over active buyers) / count, or `default`.
-
-    `active` is the active buyers' values or already their sum.
-    """
-    total = active if isinstance(active, float) else float(active.sum())
-    return (frozen + total) / count if count else default
+def as_dict(model, row: np.ndarray) -> dict[str, float]:
+    """A row of measures by name, counts as ints and the rest as floats."""
+    values = row.tolist()
+    return {
+        name: int(value) if count else value
+        for name, value, count in zip(
+            model.measure_names, values, model.measure_counts, strict=True
+        )
+    }
 
 
 def measure(model) -> dict[str, float]:
-    """Every per-step measure of the model at its current step.
+    """Every per-step measure of the model at its current step, by name."""
+    return as_dict(model, measure_row(model))
 
-    Costs O(active buyers): counts and the sums over buyers who left the pipeline come
-    from the engine's running `Tally`; only active buyers' values are read.
-    """
-    eng, spec, tally = model.engine, model.spec, model.engine.tally
-    now = eng.take(eng.active)
-    leads, closed = tally.leads, tally.closed
-    post = now.status == POST_PURCHASE
-    out = {
-        "leads": leads,
-        "new_leads": model.new_leads,
-        "wom_leads": tally.wom_leads,
-        "active": len(now.status),
-        "post_purchase": int(np.count_nonzero(post)),
-        "finished": tally.finished,
-        "abandoned": tally.abandoned,
-        "churned": tally.churned,
-        "deterred": tally.deterred,
-        "closed_deals": closed,
-        "conversion": _ratio(closed, leads),
-        # Customers are the finished buyers and those after purchase.
-        "satisfaction": _mean(
-            tally.finished_satisfaction, now.satisfaction[post], closed, math.nan
-        ),
-        "lead_satisfaction": _mean(
-            tally.satisfaction, now.satisfaction, leads, spec.satisfaction.initial
-        ),
-        "nps": 100.0 * _ratio(tally.promoters - tally.finished_detractors, tally.finished),
-        "promoters": model.promoters,
-        "detractors": model.detractors,
-        "time_to_close": _ratio(tally.close_time, closed),
-        "incidents": tally.incidents,
-        "errors_caught": tally.caught,
-        "repeat_purchases": tally.repeats,
-        "revenue": spec.market.deal_value * closed + spec.repeat.value * tally.repeats,
-        "mean_reactance": _mean(tally.reactance, now.reactance, leads, 0.0),
-    }
-    for layer, name in enumerate(LAYERS):
-        out[f"trust_{name}"] = _mean(
-            tally.trust[layer], now.trust_sum[layer], leads, float(spec.trust.base_rate[layer])
-        )
-    active_at = np.bincount(now.stage, minlength=model.stages.count)
-    # A buyer's stage only moves forward and stays where they left or finished, so the
-    # leads who ever reached stage k are the leads whose stage is k or later.
-    at_stage = active_at + tally.left_at
-    reached = np.cumsum(at_stage[::-1])[::-1]
-    delegations, verifications, walk_aways = tally.actions_at.tolist()
-    choices = tally.choices_at.tolist()
-    for index, stage in enumerate(model.stages.names):
-        den = choices[index]
-        out[stage_column("delegation_rate", stage)] = _ratio(delegations[index], den)
-        out[stage_column("verification_rate", stage)] = _ratio(verifications[index], den)
-        out[stage_column("abandonment_rate", stage)] = _ratio(walk_aways[index], den)
-        out[stage_column("active_at", stage)] = int(active_at[index])
-        out[stage_column("reached", stage)] = int(reached[index])
-    return out
+
+def current_row(model) -> np.ndarray:
+    """This step's measures as a row, computed once per step however many readers ask."""
+    if model.measured_step != model.steps:
+        model.measured_row, model.measured = measure_row(model), None
+        model.measured_step = model.steps
+    return model.measured_row
 
 
 def current(model) -> dict[str, float]:
-    """This step's measures, computed once per step however many readers ask."""
-    if model.measured is None or model.measured_step != model.steps:
-        model.measured = measure(model)
-        model.measured_step = model.steps
+    """This step's measures by name, computed once per step however many readers ask."""
+    row = current_row(model)
+    if model.measured is None:
+        model.measured = as_dict(model, row)
     return model.measured
 
 
 def model_reporters(model) -> dict:
     """DataCollector reporters, one per measure, reading the step's measured values."""
-    # The set-up measures name the reporters and serve the first collection too.
-    model.measured = measure(model)
-    model.measured_step = model.steps
-    names = list(model.measured)
+    return dict(_reporters(tuple(model.measure_names)))
+
+
+@functools.cache
+def _reporters(names: tuple[str, ...]) -> tuple:
+    """(name, reporter) per measure; the same functions serve every model of a journey."""
 
     def reporter(name):
         def read(m):
             return current(m)[name]
 
         read.__name__ = name
-        read.measure_name = name  # lets `MeasureCollector` read the dict directly
+        read.measure_name = name  # lets `MeasureCollector` read the row directly
         return read
 
-    return {name: reporter(name) for name in names}
+    return tuple((name, reporter(name)) for name in names)
+
+
+@functools.cache
+def _column_index(names: tuple[str, ...]):
+    """The frame's column index (immutable, so shared by every run of a journey)."""
+    import pandas as pd
+
+    return pd.Index(names)
 
 
 class MeasureCollector(mesa.DataCollector):
-    """Mesa's DataCollector, storing this step's measures without deep-copying each one.
+    """Mesa's DataCollector, keeping the model's measures as rows of numbers.
 
-    Mesa deep-copies every reporter's value so a later step cannot change a stored
-    mutable object; the measures are fresh Python numbers, so the ~70 copies per step are
-    pure cost (a sizeable share of a step with 1,000 buyers). Reporters that are not
-    measures are collected by Mesa as usual.
+    Each collection of the measures is a row (`trustsim.model.series.measure_row`), and
+    a run of the compiled engine hands all its steps' rows at once (`collect_rows`).
+    Mesa's `model_vars` (a list per reporter) is made from the rows when read, and
+    `get_model_vars_dataframe` builds the same frame as Mesa's straight from them. Mesa
+    would call every reporter and deep-copy its value each step, ~70 calls and copies
+    that cost more than a small model's step. Given other reporters too, it collects
+    as Mesa does.
+
+    Args:
+        model: the `TrustModel` whose measures it collects.
+        **reporters: as `mesa.DataCollector`'s; by default one per measure
+            (`model_reporters`).
     """
 
+    def __init__(self, model, **reporters):
+        model.measure_names = series.columns(model.stages.names)
+        model.measure_counts = series.counts(model.stages.count).tolist()
+        model.measured_step = None
+        reporters.setdefault("model_reporters", model_reporters(model))
+        self._rows: list[np.ndarray] = []
+        self._listed = 0  # rows already in `model_vars`
+        self._names, self._counts = model.measure_names, model.measure_counts
+        super().__init__(**reporters)
+
     def collect(self, model) -> None:
-        if not self._all_measures():
+        if not self.measures_only():
             super().collect(model)
             return
-        if hasattr(self, "_collection_steps"):
-            self._collection_steps.append(model.time)
-        values = current(model)
-        for name, reporter in self.model_reporters.items():
-            self.model_vars[name].append(values[reporter.measure_name])
+        self._collection_steps.append(model.time)
+        self._rows.append(current_row(model)[np.newaxis])
 
-    def _all_measures(self) -> bool:
-        """Whether every reporter is a model measure (checked once: reporters are fixed)."""
+    def collect_rows(self, model, rows: np.ndarray, first_time: float) -> None:
+        """Rows of measures computed elsewhere (the compiled engine's steps), one per
+        step from `first_time` on, as if collected step by step (needs `measures_only`)."""
+        self._collection_steps.extend(first_time + np.arange(len(rows), dtype=float))
+        self._rows.append(rows)
+
+    @property
+    def model_vars(self) -> dict[str, list]:
+        """Each reporter's values, one per collection (Mesa's store, made from the rows)."""
+        if len(self._rows) > self._listed:
+            table = np.concatenate(self._rows[self._listed :])
+            self._listed = len(self._rows)
+            for at, values in enumerate(self._vars.values()):
+                values.extend(self._column(table, at).tolist())
+        return self._vars
+
+    @model_vars.setter
+    def model_vars(self, value: dict[str, list]) -> None:
+        self._vars = value
+
+    def _column(self, table: np.ndarray, at: int) -> np.ndarray:
+        """Column `at` of rows of measures, counts as int64."""
+        return table[:, at].astype(np.int64) if self._counts[at] else table[:, at]
+
+    def get_model_vars_dataframe(self):
+        """The series as a DataFrame, one column per reporter, one row per collection:
+        Mesa's frame (int64 counts, float64 otherwise, index 0, 1, ...), built in one go."""
+        if not self.measures_only():
+            return super().get_model_vars_dataframe()
+        import pandas as pd
+
+        table = np.concatenate(self._rows)
+        index, columns = pd.RangeIndex(len(table)), _column_index(tuple(self._names))
+        try:
+            from pandas.api.internals import create_dataframe_from_blocks
+        except ImportError:  # pandas < 2.3: column by column
+            data = {name: self._column(table, at) for at, name in enumerate(self._names)}
+            return pd.DataFrame(data, index=index)
+        # pandas keeps columns of one dtype as one 2-D block: two blocks, made at once.
+        counts = np.array(self._counts, dtype=bool)
+        ints, floats = np.flatnonzero(counts), np.flatnonzero(~counts)
+        blocks = [(table[:, ints].T.astype(np.int64), ints), (table[:, floats].T.copy(), floats)]
+        return create_dataframe_from_blocks(blocks, index=index, columns=columns)
+
+    def measures_only(self) -> bool:
+        """Whether the reporters are exactly the model's measures, in order (checked
+        once: reporters are fixed), so the rows are the whole store."""
         if not hasattr(self, "_measures_only"):
-            self._measures_only = not (self.agent_reporters or self.agenttype_reporters) and all(
-                hasattr(r, "measure_name") for r in self.model_reporters.values()
+            names = [getattr(r, "measure_name", None) for r in self.model_reporters.values()]
+            self._measures_only = (
+                not (self.agent_reporters or self.agenttype_reporters)
+                and names == list(self.model_reporters) == self._names
             )
         return self._measures_only
 
@@ -152,12 +185,12 @@ def closing_snapshot(model) -> dict[str, float]:
     """Closed deals and conversion at the short horizon."""
     tally = model.engine.tally
     leads, closed = tally.leads, tally.closed
-    return {"short_closed_deals": closed, "short_conversion": _ratio(closed, leads)}
+    return {"short_closed_deals": closed, "short_conversion": series.ratio(closed, leads)}
 
 
 def run_summary(model) -> dict[str, float]:
     """Per-run measures: the final step's values plus the short-horizon snapshot."""
-    values = dict(model.measured if model.measured_step == model.steps else measure(model))
+    values = dict(current(model))
     snapshot = model.short_horizon_snapshot or closing_snapshot(model)
     values.update(snapshot)
     values["steps"] = model.steps

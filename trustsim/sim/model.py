@@ -96,9 +96,7 @@ class TrustModel(mesa.Model):
         self.spared = np.concatenate(arrivals) if arrivals else None  # all its leads
         self.lead_arrivals: list[np.ndarray] = []  # the buyers who became leads, per step
         self._choice_records: list[dict] = []
-        self.datacollector = measures.MeasureCollector(
-            model_reporters=measures.model_reporters(self)
-        )
+        self.datacollector = measures.MeasureCollector(self)
         self.datacollector.collect(self)
 
     def step(self) -> None:
@@ -114,27 +112,41 @@ class TrustModel(mesa.Model):
     def run_model(self) -> None:
         """Run to the horizon.
 
-        Without the per-step series and choice log, an engine that runs many steps per
-        call (the compiled one: `engine.leap`) runs them all, stopping only at the short
-        horizon for its snapshot: the same draws, in the same order, as step by step.
+        An engine that runs many steps per call (the compiled one: `engine.leap`) runs
+        them all at once, stopping only at the short horizon for its snapshot: the same
+        draws, in the same order, as step by step. With the per-step series it measures
+        every step inside that call and the rows go to the DataCollector at the end.
+        Step by step instead with the choice log, another run's arrivals, or reporters
+        of one's own in the DataCollector.
         """
-        leaps = hasattr(self.engine, "leap") and self.arrivals is None
-        if self.series or self.record_choices or not leaps:
+        leaps = (
+            hasattr(self.engine, "leap")
+            and self.arrivals is None
+            and not self.record_choices
+            and (not self.series or self._collects_rows())
+        )
+        if not leaps:
             super().run_model()
             return
+        size = self.engine.size
+        # One block of draws, filled again for each block: a fresh 1 MB array per block
+        # would cost the page faults of mapping it (as long as drawing it, measured).
+        draws = np.empty(
+            (max(1, LEAP_DRAWS // (UNIFORM_ROWS * size)), UNIFORM_ROWS, size), np.float32
+        )
         for until in (min(self.spec.time.short_horizon, self.horizon), self.horizon):
             if self.running and self.steps < until:
-                self._leap(until - self.steps)
+                self._leap(until - self.steps, draws)
 
-    def _leap(self, count: int) -> None:
-        """`count` steps in the engine's loop, drawn in blocks of up to LEAP_DRAWS uniforms."""
-        size = self.engine.size
-        block = max(1, LEAP_DRAWS // (UNIFORM_ROWS * size))
-        for done in range(0, count, block):
-            u = self.step_rng.random(
-                (min(block, count - done), UNIFORM_ROWS, size), dtype=np.float32
-            )
-            self.record_arrivals(self.engine.leap(u, self.steps + done + 1))
+    def _leap(self, count: int, draws: np.ndarray) -> None:
+        """`count` steps in the engine's loop, drawn a block of `draws` at a time (with the
+        series: each step's measures, one row per step, collected at the end)."""
+        first_time = self.time + 1.0
+        rows = np.empty((count if self.series else 0, len(self.measure_names)))
+        for done in range(0, count, len(draws)):
+            u = self.step_rng.random(out=draws[: min(len(draws), count - done)], dtype=np.float32)
+            t0 = self.steps + done + 1
+            self.record_arrivals(self.engine.leap(u, t0, rows=rows[done : done + len(u)]))
         # Mesa calls `step` from a recurring event: stop it, move the clock on, restart it.
         self._default_schedule.stop()
         self.steps += count
@@ -142,21 +154,30 @@ class TrustModel(mesa.Model):
         self._default_schedule = EventGenerator(
             self, self._do_step, Schedule(interval=1.0, start=self.time + 1.0), Priority.HIGH
         ).start()
-        self.end_step()
+        if self.series:
+            self.datacollector.collect_rows(self, rows, first_time)
+            self.measured_row, self.measured, self.measured_step = rows[-1], None, self.steps
+        self.end_step(collect=False)
+
+    def _collects_rows(self) -> bool:
+        """Whether the DataCollector takes the measures as rows (`collect_rows`)."""
+        collector = self.datacollector
+        return isinstance(collector, measures.MeasureCollector) and collector.measures_only()
 
     def record_arrivals(self, new_per_step: list[np.ndarray]) -> None:
         """The buyers who became leads in each step just run (`lead_arrivals`)."""
         self.lead_arrivals.extend(new_per_step)
         self.new_leads = len(new_per_step[-1])
 
-    def end_step(self) -> None:
-        """What follows a step: word of mouth, the choice record, snapshot and measures."""
+    def end_step(self, collect: bool = True) -> None:
+        """What follows a step: word of mouth, the choice record, snapshot and measures
+        (not `collect`ed: they were collected already)."""
         self.promoters, self.detractors = self.engine.word_of_mouth()
         if self.record_choices:
             self._choice_records.append(self.engine.choice_record(self.steps))
         if self.steps == min(self.spec.time.short_horizon, self.horizon):
             self.short_horizon_snapshot = measures.closing_snapshot(self)
-        if self.series:
+        if self.series and collect:
             self.datacollector.collect(self)
         if self.steps >= self.horizon:
             self.running = False
