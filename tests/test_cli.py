@@ -52,6 +52,15 @@ def test_run_json_has_mean_and_ci_per_metric():
         assert leads["ci_low"] <= leads["mean"] <= leads["ci_high"]
 
 
+def test_single_runs_use_the_fastest_engine_unless_told_and_give_the_same_numbers():
+    pytest.importorskip("numba")
+    default = json.loads(invoke("run", "real-estate", *SMALL, "--format", "json").stdout)
+    told = invoke("run", "real-estate", *SMALL, "--format", "json", "--engine", "vectorized")
+    vectorized = json.loads(told.stdout)
+    assert default[0]["engine"] == "compiled" and vectorized[0]["engine"] == "vectorized"
+    assert default[0]["metrics"] == vectorized[0]["metrics"]
+
+
 def test_run_table_and_csv():
     table = invoke("run", "delivery-trial-journey", *SMALL)
     assert table.exit_code == 0

@@ -149,7 +149,7 @@ def run_with_posterior(
     seed: int = 0,
     steps: int | None = None,
     overrides: Sequence[str] = (),
-    engine: str = "vectorized",
+    engine: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunResult:
     """Like `trustsim.run`, with replication r's parameters drawn from the posterior
@@ -165,7 +165,7 @@ def run_with_posterior(
 
 def compare_with_posterior(
     base, others, posterior_dir, replications=20, seed=0, steps=None, overrides=(),
-    engine="vectorized", progress=None, decompose=True,
+    engine=None, progress=None, decompose=True,
 ):  # fmt: skip
     """Like `trustsim.compare`, with replication r's parameters drawn from the posterior
     (the same draw in every scenario, so differences stay paired)."""

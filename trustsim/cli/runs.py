@@ -151,7 +151,9 @@ def demo(replications, seed, fmt, out_dir, force, decompose):
 @seed_option()
 @steps_option("Horizon in steps.")
 @set_option()
-@engine_option("Simulation engine (both give the same trace).", ("vectorized", "agents"))
+@engine_option(
+    "Simulation engine (both give the same trace).", ("vectorized", "agents"), "vectorized"
+)
 @format_option(("table", "json"))
 @out_option(
     "out_path",

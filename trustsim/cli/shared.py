@@ -65,9 +65,11 @@ def set_option(help_text: str = "Override a scenario value (repeatable)."):
     return click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=help_text)
 
 
-def engine_option(help_text: str, choices=ENGINES):
+def engine_option(help_text: str, choices=ENGINES, default: str | None = None):
+    """--engine; by default (None) the fastest installed: compiled where numba is."""
+    shown = default or "the fastest installed: compiled where numba is, else vectorized"
     return click.option(
-        "--engine", type=click.Choice(choices), default="vectorized", show_default=True,
+        "--engine", type=click.Choice(choices), default=default, show_default=shown,
         help=help_text,
     )  # fmt: skip
 

@@ -31,7 +31,7 @@ _kernels = None
 compile_seconds: float | None = None  # time of the first import and compilation, if any
 # What a cold compilation took on the benchmark machine (`benchmarks/run.py`), numba's
 # import included: what the terminal is told to expect.
-COLD_COMPILE_SECONDS = 5
+COLD_COMPILE_SECONDS = 15
 
 # What numba is handed instead of the Python objects (module level: its cache pickles
 # the types by name).

@@ -58,7 +58,7 @@ def simulate(
     scenario: Scenario,
     seed: np.random.SeedSequence | int,
     steps: int | None = None,
-    engine: str = "vectorized",
+    engine: str | None = None,
     series: bool = True,
 ) -> tuple[dict[str, float], pd.DataFrame | None]:
     """One run of one scenario.
@@ -77,7 +77,7 @@ def run_model(
     scenario: Scenario,
     seed: np.random.SeedSequence | int,
     steps: int | None = None,
-    engine: str = "vectorized",
+    engine: str | None = None,
     series: bool = True,
     arrivals: list[np.ndarray] | None = None,
 ):
@@ -302,7 +302,7 @@ def run(
     seed: int = 0,
     steps: int | None = None,
     overrides: Sequence[str] = (),
-    engine: str = "vectorized",
+    engine: str | None = None,
     progress: ProgressCallback | None = None,
     variant: ReplicationVariant | None = None,
     decompose: Sequence[tuple[str, str]] = (),
@@ -316,7 +316,8 @@ def run(
         steps: horizon override (default: each scenario's `time.steps`).
         overrides: `PATH=VALUE` strings applied to every scenario.
         engine: "vectorized", "agents" (slower) or "compiled" (faster, needs numba); the
-            same results, see docs/ENGINES.md.
+            same results, see docs/ENGINES.md. Default: the fastest installed
+            (`trustsim.engines.fastest_engine`).
         progress: called as progress(done, total) after each run.
         variant: variant(name, scenario, r) gives the scenario replication r of `name`
             runs (default: the scenario itself); e.g. parameters drawn per replication.
@@ -334,7 +335,10 @@ def run(
     """
     import pandas as pd
 
+    from trustsim.engines import fastest_engine
+
     check_run_options(replications, seed, steps)
+    engine = engine or fastest_engine()
     resolved = resolve_scenarios(scenarios, overrides)
     pairs = _check_pairs(decompose, resolved)
     bases = {base for base, _ in pairs}
@@ -482,7 +486,7 @@ def compare(
     seed: int = 0,
     steps: int | None = None,
     overrides: Sequence[str] = (),
-    engine: str = "vectorized",
+    engine: str | None = None,
     progress: ProgressCallback | None = None,
     variant: ReplicationVariant | None = None,
     decompose: bool = True,
