@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import sys
 
 import mesa
 import numpy as np
@@ -225,6 +226,18 @@ def test_the_series_frame_is_the_one_mesa_builds_from_model_vars():
         pd.testing.assert_frame_equal(frame, pd.DataFrame(collector.model_vars), check_exact=True)
         assert collector._collection_steps == [float(t) for t in range(41)]
         assert frame["leads"].dtype == np.int64 and frame["conversion"].dtype == np.float64
+        numbered = frame.copy()
+        numbered.insert(0, "step", np.arange(len(frame)))
+        with_step = collector.get_model_vars_dataframe(step="step")
+        pd.testing.assert_frame_equal(with_step, numbered, check_exact=True)
+
+
+def test_the_series_frame_is_the_same_without_pandas_block_constructor(monkeypatch):
+    model = run(small("delivery-trial-journey"), 2, engine="compiled")
+    frames = [model.datacollector.get_model_vars_dataframe(step="step")]
+    monkeypatch.setitem(sys.modules, "pandas.api.internals", None)  # makes the import fail
+    frames.append(model.datacollector.get_model_vars_dataframe(step="step"))
+    pd.testing.assert_frame_equal(*frames, check_exact=True)
 
 
 def test_a_datacollector_with_reporters_of_ones_own_collects_as_mesa_does():

@@ -105,9 +105,7 @@ def outputs(model, series: bool = True) -> tuple[dict[str, float], pd.DataFrame 
     """A finished run's summary and (with `series`) its time series with a step column."""
     if not series:
         return model.summary(), None
-    series = model.datacollector.get_model_vars_dataframe()
-    series.insert(0, "step", np.arange(len(series)))
-    return model.summary(), series.reset_index(drop=True)
+    return model.summary(), model.datacollector.get_model_vars_dataframe(step="step")
 
 
 def resolve_scenarios(refs: Iterable[str | Path | Scenario], overrides: Sequence[str] = ()):

@@ -149,24 +149,37 @@ class MeasureCollector(mesa.DataCollector):
         """Column `at` of rows of measures, counts as int64."""
         return table[:, at].astype(np.int64) if self._counts[at] else table[:, at]
 
-    def get_model_vars_dataframe(self):
+    def get_model_vars_dataframe(self, step: str | None = None):
         """The series as a DataFrame, one column per reporter, one row per collection:
-        Mesa's frame (int64 counts, float64 otherwise, index 0, 1, ...), built in one go."""
+        Mesa's frame (int64 counts, float64 otherwise, index 0, 1, ...), built in one go.
+
+        Args:
+            step: also a first column of this name numbering the rows 0, 1, ... (int64).
+        """
         if not self.measures_only():
-            return super().get_model_vars_dataframe()
+            frame = super().get_model_vars_dataframe()
+            if step is not None:
+                frame.insert(0, step, np.arange(len(frame)))
+            return frame
         import pandas as pd
 
         table = np.concatenate(self._rows)
-        index, columns = pd.RangeIndex(len(table)), _column_index(tuple(self._names))
+        counts = np.array(self._counts, dtype=bool)
+        ints, floats = np.flatnonzero(counts), np.flatnonzero(~counts)
+        int_block, float_block = table[:, ints].T.astype(np.int64), table[:, floats].T.copy()
+        names = tuple(self._names)
+        if step is not None:  # a first column numbering the rows; every other one place on
+            int_block = np.vstack((np.arange(len(table)), int_block))
+            ints, floats, names = np.concatenate(([-1], ints)) + 1, floats + 1, (step, *names)
+        index, columns = pd.RangeIndex(len(table)), _column_index(names)
         try:
             from pandas.api.internals import create_dataframe_from_blocks
         except ImportError:  # pandas < 2.3: column by column
-            data = {name: self._column(table, at) for at, name in enumerate(self._names)}
-            return pd.DataFrame(data, index=index)
-        # pandas keeps columns of one dtype as one 2-D block: two blocks, made at once.
-        counts = np.array(self._counts, dtype=bool)
-        ints, floats = np.flatnonzero(counts), np.flatnonzero(~counts)
-        blocks = [(table[:, ints].T.astype(np.int64), ints), (table[:, floats].T.copy(), floats)]
+            data = dict(zip(columns[ints], int_block, strict=True))
+            data |= dict(zip(columns[floats], float_block, strict=True))
+            return pd.DataFrame({name: data[name] for name in columns}, index=index)
+        # pandas keeps the columns of one dtype as one 2-D block: two blocks, made at once.
+        blocks = [(int_block, ints), (float_block, floats)]
         return create_dataframe_from_blocks(blocks, index=index, columns=columns)
 
     def measures_only(self) -> bool:
