@@ -71,7 +71,9 @@ def scenarios(draw) -> Scenario:
         "name": "random",
         "closing_stage": f"s{draw(st.integers(0, n_stages - 1))}",
         "time": {
-            "steps": steps, "short_horizon": draw(st.integers(1, steps)), "step_unit": step_unit,
+            "steps": steps,
+            "short_horizon": draw(st.integers(1, steps)),
+            "step_unit": step_unit,
         },
         "market": {
             "size": draw(st.integers(1, 300)),

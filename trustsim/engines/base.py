@@ -129,8 +129,10 @@ class Engine:
         gone = self.gather("status", self.acting) >= FINISHED
         if gone.any():
             self.take(self.acting[gone]).settle_into(self.tally, FINISHED)
-            # Only acting buyers can have left; the others are mid-visit.
-            self.active = self.active[self.gather("status", self.active) < FINISHED]
+            if self.acting is self.active:  # every visit ended (the common case): no gather
+                self.active = self.acting[~gone]
+            else:  # only acting buyers can have left; the others are mid-visit
+                self.active = self.active[self.gather("status", self.active) < FINISHED]
 
     def take(self, index: np.ndarray) -> BuyerValues:
         """The state of buyers `index` as arrays (what the measures and the tally read)."""
