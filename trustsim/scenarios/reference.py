@@ -469,7 +469,7 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     "trust.forgetting": FieldDoc(
         label="memory of past visits",
-        meaning="share of evidence kept from one stage visit to the next (applied as the buyer acts)",
+        meaning="share of evidence kept from one stage visit to the next (as the buyer acts)",
         unit="per stage visit",
         typical="0.97 per visit (a week in real estate, a day in the trial)",
         business="0.97 per visit: experience loses half its weight in about 23 visits",
@@ -719,7 +719,7 @@ FIELDS: dict[str, FieldDoc] = {
         meaning="pull out per visit to a stage that did not complete it, times 1 - patience",
         unit="utility per visit waited",
         typical="0.15",
-        business="a buyer of patience 0.5 back for a 5th visit feels 0.3 utility more pull to leave",
+        business="a buyer of patience 0.5 on a 5th visit feels 0.3 utility more pull to leave",
         source="calibrated",
         symbol="eta",
         basis="calibrated",
