@@ -300,7 +300,8 @@ def advance_journeys(i, b, k, buyers, record, u, t, stages, p, tally):
 
     completed (and not leaving) -> next stage; completing the closing stage -> post_purchase
     (the deal closes); completing the last stage -> finished; walking away or a collapse
-    -> abandoned, or finished (churned) after purchase.
+    -> abandoned, or finished (churned) after purchase. A visit that did not complete the
+    stage counts in `waited`; the next visit, of whichever stage, begins now.
     """
     action, incident = record.action[i], record.incident[i]
     rules.count_pairs(tally.actions_at, action, k)
@@ -369,7 +370,8 @@ def arrive(b, u, hazard, tally):
 
 
 def become_leads(b, buyers, u, t, outside, base_rates, p, tally):
-    """Buyers `b`, drawn by the market's hazard, become leads: they act from next step.
+    """Buyers `b`, drawn by the market's hazard, become leads: their first stage visit
+    begins now, and they act when it ends (`visit_ends`).
 
     A lead whose draw lies above the outside influence p (per step, in the draws'
     precision) came by word of mouth.
