@@ -47,7 +47,7 @@ class WholeBuyerSteps(TrustModel):
 
     def step_each_buyer(self, u, t):
         engine = self.engine
-        engine.begin_step()  # who acts this step, as the engine fixes it
+        engine.begin_step(t)  # who acts this step, as the engine fixes it
         for buyer in engine.buyers:
             buyer.step(u[:, buyer.index], t)
         engine.settle_leavers()  # those who left go to the tally, as the engine does

@@ -59,9 +59,11 @@ class Buyer(mesa.Agent):
     def status_name(self) -> str:
         return STATUSES[self.status]
 
-    @property
-    def is_acting(self) -> bool:
-        return bool(steps.is_acting(self.status))
+    def acts(self, t: int) -> bool:
+        """In the journey, and its stage visit ends in step `t`."""
+        return bool(steps.is_acting(self.status)) and bool(
+            steps.visit_ends(0, self.state, self.engine.stages, t)
+        )
 
     def face_stage(self) -> None:
         """Start a step at the current stage."""
@@ -80,7 +82,7 @@ class Buyer(mesa.Agent):
         """
         draws = draws.reshape(-1, 1)  # the sub-steps read draws[row][0]
         self.repeat_purchases(draws, t)
-        if self.is_acting:
+        if self.acts(t):
             self.face_stage()
             for step in steps.ACTING_STEPS:
                 getattr(self, step.__name__)(draws, t)
@@ -153,9 +155,9 @@ class AgentsEngine(Engine):
             return empty if layer is None else empty[layer]
         return np.concatenate(values, axis=-1)
 
-    def begin_step(self) -> None:
-        """The active buyers act, each at its current stage."""
-        self.acting = self.active
+    def begin_step(self, t: int) -> None:
+        """The active buyers whose stage visit ends act, each at its current stage."""
+        self.acting = np.array([i for i in self.active if self.buyers[i].acts(t)], dtype=np.intp)
         for i in self.acting:
             self.buyers[i].face_stage()
 

@@ -116,6 +116,7 @@ class CompiledEngine(ArrayEngine):
         )  # fmt: skip
         self._entries: dict[str, object] = {}
         self.no_rows = np.empty((0, len(series.columns(stages.names))))
+        self.days_per_step = float(scenario.time.days_per_step)
         if compile_seconds is None:
             if not self._cached():
                 print(
@@ -151,7 +152,7 @@ class CompiledEngine(ArrayEngine):
             rows = self.no_rows
         args = (
             draws, t0, self.buyers, self.record, self.table, self.numbers, self.counters,
-            self.places, self.left, market, arrived, own, rows,
+            self.places, self.left, market, arrived, own, (rows, self.days_per_step),
         )  # fmt: skip
         self._call("leap", self.k.leap, args)
         active, acting = self.places.sizes

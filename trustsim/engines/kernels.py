@@ -209,25 +209,30 @@ def buy_again(buyers, u, p, counters):
 
 
 @kernel
-def begin(places, record, buyers):
-    """The active buyers act this step (`places.acting`); their stages go into the record."""
-    n = places.sizes[0]
-    for i in range(n):
-        places.acting[i] = places.active[i]
-        record.stage[i] = buyers.stage[places.active[i]]
+def begin(places, record, buyers, stages, t):
+    """The active buyers whose visit ends act this step (`places.acting`, `steps.visit_ends`);
+    their stages go into the record."""
+    n = 0
+    for i in range(places.sizes[0]):
+        b = places.active[i]
+        if steps.visit_ends(b, buyers, stages, t):
+            places.acting[n] = b
+            record.stage[n] = buyers.stage[b]
+            n += 1
     places.sizes[1] = n
     return n
 
 
 @kernel
 def part_ways(places, buyers):
-    """Acting buyers who finished or walked away move from `active` to `scratch`, in order.
+    """Buyers who finished or walked away (acting ones: the others are mid-visit) move from
+    `active` to `scratch`, in order.
 
     Returns how many left.
     """
     stay = gone = 0
-    for i in range(places.sizes[1]):
-        b = places.acting[i]
+    for i in range(places.sizes[0]):
+        b = places.active[i]
         if buyers.status[b] >= codes.FINISHED:
             places.scratch[gone] = b
             gone += 1
@@ -294,7 +299,7 @@ def settle_leavers(places, gone, buyers, p, counters, left):
 
 
 @numba.njit(cache=True, nogil=True)
-def measure(places, buyers, p, counters, left, base_rate, new, row):
+def measure(places, buyers, p, counters, left, base_rate, new, row, days_per_step):
     """This step's measures into `row` (`series.measure_row`), over the active buyers
     gathered into the room `left`."""
     status, stage, satisfaction, reactance, trust = left
@@ -304,30 +309,33 @@ def measure(places, buyers, p, counters, left, base_rate, new, row):
     trust_sum = (rules.total(trust[0, :m]), rules.total(trust[1, :m]), rules.total(trust[2, :m]))
     series.measure_row(
         row, counters, status[:m], stage[:m], satisfaction[:m], reactance[:m], trust_sum, new,
-        p, base_rate,
+        p, base_rate, days_per_step,
     )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
-def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, arrived, own, rows):
+def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, arrived, own,
+         measured):  # fmt: skip
     """Whole steps t0, t0 + 1, ..., one per (5, buyers) block of `draws`, as `Engine.step`.
 
     `places` holds the active buyers (`active[:sizes[0]]`), this step's acting buyers
     (`acting[:sizes[1]]`) and room for leavers and arrivals; `left` room for the
     leavers' values; `market` the word of mouth (`talk`, `rates`) and what new leads'
     base rates start from. The buyers who became leads go to `arrived` (the buyers,
-    then how many per step); returns how many did in all. Step j's measures go to
-    `rows[j]` while there are rows. Without `own` arrivals the steps end before word of
-    mouth and arrivals (the caller brings another run's).
+    then how many per step); returns how many did in all. `measured` is room for the
+    steps' measures (one row per step, while there are rows) and the step's length in
+    days. Without `own` arrivals the steps end before word of mouth and arrivals (the
+    caller brings another run's).
     """
     talk, rates, base_rate, affordance = market
     log, per_step = arrived
+    rows, days_per_step = measured
     logged = 0
     for j in range(draws.shape[0]):
         u, t = draws[j], t0 + j
         if p.repeat.rate != 0.0:  # nobody buys again: skip the scan of the market
             buy_again(buyers, u, p, counters)
-        n = begin(places, record, buyers)
+        n = begin(places, record, buyers, stages, t)
         act(places.acting[:n], buyers, record, u, t, stages, p, counters)
         gone = part_ways(places, buyers)
         if gone:
@@ -347,5 +355,5 @@ def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, a
         logged += new
         per_step[j] = new
         if j < rows.shape[0]:
-            measure(places, buyers, p, counters, left, base_rate, new, rows[j])
+            measure(places, buyers, p, counters, left, base_rate, new, rows[j], days_per_step)
     return logged

@@ -99,14 +99,15 @@ def mean(frozen, active, count, default):
 
 
 def measure_row(row, tally, status, stage, satisfaction, reactance, trust_sum, new_leads, p,
-                base_rate):  # fmt: skip
+                base_rate, days_per_step):  # fmt: skip
     """Every measure of the current step into `row` (columns as `columns`).
 
     Costs O(active buyers): counts and the sums over buyers who left come from the
     running `tally`; `status`, `stage`, `satisfaction` and `reactance` are the active
     buyers' (ascending buyer order), `trust_sum` their expected trust summed per layer.
     `new_leads` arrived this step; `p` the rule numbers; `base_rate` the scenario's
-    base rate per layer (the mean trust before any lead).
+    base rate per layer (the mean trust before any lead); `days_per_step` the length of
+    a step (the tally counts time to close in steps; the measure is in days).
 
         conversion = closed / leads;  mean over leads = (frozen + active sum) / leads
         nps = 100 (promoters - finished detractors) / finished
@@ -129,7 +130,7 @@ def measure_row(row, tally, status, stage, satisfaction, reactance, trust_sum, n
     )
     row[NPS] = 100.0 * ratio(c[t.PROMOTERS] - c[t.FINISHED_DETRACTORS], c[t.FINISHED_COUNT])
     row[PROMOTERS], row[DETRACTORS] = c[t.PROMOTERS], c[t.DETRACTORS]
-    row[TIME_TO_CLOSE] = ratio(c[t.CLOSE_TIME], closed)
+    row[TIME_TO_CLOSE] = ratio(c[t.CLOSE_TIME], closed) * days_per_step
     row[INCIDENTS], row[ERRORS_CAUGHT], row[REPEAT_PURCHASES] = (
         c[t.INCIDENTS], c[t.CAUGHT], c[t.REPEATS],
     )  # fmt: skip

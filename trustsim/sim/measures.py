@@ -26,7 +26,7 @@ def measure_row(model) -> np.ndarray:
     row = np.empty(len(model.measure_names))
     series.measure_row(
         row, eng.tally, now.status, now.stage, now.satisfaction, now.reactance, now.trust_sum,
-        model.new_leads, eng.numbers, eng.base_rate,
+        model.new_leads, eng.numbers, eng.base_rate, model.spec.time.days_per_step,
     )  # fmt: skip
     return row
 
