@@ -10,7 +10,7 @@ compiles it unchanged and every engine writes the same bits.
 
 Undefined ratios (no customers yet, a stage nobody reached) are NaN rather than a
 made-up number. Every value is stored as a float64; counts are exact there (below 2^53)
-and read back as integers (`COUNTS`).
+and read back as integers (`counts`).
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ class TrustModel(mesa.Model):
         series: collect every measure at every step in `datacollector` (the time
             series). False computes the measures only when asked (`summary()`), which
             is what a sweep needs: the datacollector then holds only the set-up row.
-            The summary is the same either way.
+            The summary is the same either way. (The compiled engine measures inside
+            its compiled steps, so the series costs it little.)
         arrivals: another run's `lead_arrivals`: its new leads arrive at the same steps
             instead of this run's own (`steps.arrive_as_recorded`; docs/ODD.md 7.13).
 
@@ -129,8 +130,8 @@ class TrustModel(mesa.Model):
             super().run_model()
             return
         size = self.engine.size
-        # One block of draws, filled again for each block: a fresh 1 MB array per block
-        # would cost the page faults of mapping it (as long as drawing it, measured).
+        # One buffer of draws, refilled for each block: a fresh 1 MB array per block cost
+        # the page faults of mapping it, as long again as drawing it in a real-estate run.
         draws = np.empty(
             (max(1, LEAP_DRAWS // (UNIFORM_ROWS * size)), UNIFORM_ROWS, size), np.float32
         )
