@@ -4,7 +4,8 @@ A subclass provides `store(traits)` (build the buyer columns), `gather(name, ind
 layer)` (values of some buyers as an array), `begin_step()` (fix who acts this step),
 `each_acting(step, u, t)` (run one sub-step over the acting buyers), `apply(function,
 index, u, *args)` (run a function of buyers `index`) and `step_record()` (this step's
-record over the acting buyers as arrays).
+record over the acting buyers as arrays); `end_acting()` if the acting buyers' values
+must be written back once their sub-steps are done.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class Engine:
             return self.gather(name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def end_acting(self) -> None:
+        """The acting buyers' sub-steps are done (their columns are already written)."""
+
     # ---------------------------------------------------------------- schedule
     def repeat_purchases(self, u: np.ndarray, t: int) -> None:
         if self.numbers.repeat.rate == 0.0:
@@ -84,6 +88,7 @@ class Engine:
 
     def advance_journeys(self, u: np.ndarray, t: int) -> None:
         self.each_acting(steps.advance_journeys, u, t)
+        self.end_acting()
         self.settle_leavers()
 
     def arrive_leads(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
