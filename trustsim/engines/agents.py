@@ -20,6 +20,7 @@ from trustsim.model import steps
 from trustsim.model.codes import STATUSES
 from trustsim.model.state import (
     BUYER_STATE,
+    Buyers,
     StepRecord,
     Traits,
     allocate_buyers,
@@ -40,7 +41,7 @@ class Buyer(mesa.Agent):
     Args:
         model: the Mesa model.
         index: the buyer's slot; it reads column `index` of each step's draws.
-        traits: this buyer's traits (`Traits` of length-one arrays).
+        state: this buyer's own columns (`Buyers` of length one, traits included).
         engine: the engine whose stages, parameters and tally it uses.
 
     Example:
@@ -50,11 +51,11 @@ class Buyer(mesa.Agent):
         'potential'
     """
 
-    def __init__(self, model, index: int, traits: Traits, engine: AgentsEngine):
+    def __init__(self, model, index: int, state: Buyers, engine: AgentsEngine):
         super().__init__(model)
         self.index = index
         self.engine = engine
-        self.state = allocate_buyers(1, traits)
+        self.state = state
 
     @property
     def status_name(self) -> str:
@@ -132,6 +133,13 @@ class Gathered:
                         part[slot] = value
 
 
+def _slot(columns: tuple, i: int) -> tuple:
+    """A copy of buyer `i`'s values in `columns` (namedtuples in namedtuples), length one."""
+    return type(columns)(*(
+        _slot(c, i) if isinstance(c, tuple) else c[..., i : i + 1].copy() for c in columns
+    ))  # fmt: skip
+
+
 def _empty(name: str) -> np.ndarray:
     """A column of no buyers, in its declared dtype (traits are float64)."""
     return _DECLARED[name].empty(0) if name in _DECLARED else np.empty(0)
@@ -153,10 +161,8 @@ class AgentsEngine(Engine):
         super().__init__(scenario, stages, rng)
 
     def store(self, traits: Traits) -> None:
-        self.buyers = [
-            Buyer(self.model, i, Traits(*(trait[i : i + 1].copy() for trait in traits)), self)
-            for i in range(self.size)
-        ]
+        market = allocate_buyers(self.size, traits)  # each agent takes a copy of its slot
+        self.buyers = [Buyer(self.model, i, _slot(market, i), self) for i in range(self.size)]
         self.states = [buyer.state for buyer in self.buyers]
 
     def group(self, index: np.ndarray | None) -> Gathered:

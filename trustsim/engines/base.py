@@ -137,20 +137,18 @@ class Engine:
 
     def take(self, index: np.ndarray) -> BuyerValues:
         """The state of buyers `index` as arrays (what the measures and the tally read)."""
-        prior = self.numbers.trust.prior_weight
         index = None if len(index) == self.size else index  # everyone: no gather
-
-        def trust_sum(layer: int) -> float:
-            # One layer at a time keeps the temporaries small (peak memory).
-            good, bad, base = (self.gather(n, index, layer) for n in ("good", "bad", "base_rate"))
-            return float(rules.expected_trust(good, bad, base, prior).sum())
-
-        # Trust first, before the other gathers are alive (peak memory).
-        trust = (trust_sum(0), trust_sum(1), trust_sum(2))
+        # Trust first, one layer at a time, before the other gathers are alive (peak memory).
+        trust = tuple(float(self.layer_trust(index, layer).sum()) for layer in range(3))
         return BuyerValues(
             self.gather("status", index), self.gather("stage", index),
             self.gather("satisfaction", index), self.gather("reactance", index), trust,
         )  # fmt: skip
+
+    def layer_trust(self, index: np.ndarray | None, layer: int) -> np.ndarray:
+        """T_l = expected_trust(r_l, s_l, a_l, W) of buyers `index` (all: None) in `layer`."""
+        good, bad, base = (self.gather(n, index, layer) for n in ("good", "bad", "base_rate"))
+        return rules.expected_trust(good, bad, base, self.numbers.trust.prior_weight)
 
     def word_of_mouth(self) -> tuple[int, int]:
         """Promoters among finished customers; detractors among finished and abandoned buyers.
@@ -167,7 +165,6 @@ class Engine:
             The columns `trustsim.trace_columns.RECORDED`, in that order.
         """
         acting, record = self.acting, self.step_record()
-        prior = self.numbers.trust.prior_weight
         outcome = steps.outcome_code(
             record.success, record.caught, record.incident, record.collapsed
         )
@@ -187,6 +184,5 @@ class Engine:
             "status": self.gather("status", acting),
         }
         for layer, name in enumerate(LAYERS):
-            good, bad, base = (self.gather(n, acting, layer) for n in ("good", "bad", "base_rate"))
-            columns[f"trust_{name}"] = rules.expected_trust(good, bad, base, prior)
+            columns[f"trust_{name}"] = self.layer_trust(acting, layer)
         return {name: columns[name] for name in RECORDED}
