@@ -27,8 +27,6 @@ from trustsim.model.state import (
     allocate_record,
 )
 
-_DECLARED = {column.name: column for column in BUYER_STATE}
-
 
 class Buyer(mesa.Agent):
     """A potential buyer who may become a lead, then trusts, delegates, verifies or leaves.
@@ -42,7 +40,6 @@ class Buyer(mesa.Agent):
         model: the Mesa model.
         index: the buyer's slot; it reads column `index` of each step's draws.
         state: this buyer's own columns (`Buyers` of length one, traits included).
-        engine: the engine whose stages, parameters and tally it uses.
 
     Example:
         >>> from trustsim.sim import TrustModel
@@ -51,10 +48,9 @@ class Buyer(mesa.Agent):
         'potential'
     """
 
-    def __init__(self, model, index: int, state: Buyers, engine: AgentsEngine):
+    def __init__(self, model, index: int, state: Buyers):
         super().__init__(model)
         self.index = index
-        self.engine = engine
         self.state = state
 
     @property
@@ -72,7 +68,7 @@ class Buyer(mesa.Agent):
             draws: this buyer's column of the step's uniform draws (5 values).
             t: the step number.
         """
-        e, me = self.engine, self.state
+        e, me = self.model.engine, self.state  # the engine's stages, numbers and tally
         draws = draws.reshape(-1, 1)  # the sub-steps read draws[row][0]
         if steps.may_buy_again(self.status, self.churned):
             steps.repeat_purchases(0, me, draws, e.numbers, e.tally)
@@ -104,20 +100,21 @@ class Gathered:
 
     Args:
         states: the agents' own columns (`Buyers` or `Traits` of length one), in order.
+        nobody: the same columns for no buyer (what an empty group reads).
     """
 
-    def __init__(self, states: list):
-        self._states = states
+    def __init__(self, states: list, nobody: tuple):
+        self._states, self._nobody = states, nobody
         self._parts: dict[str, tuple[list, np.ndarray]] = {}
 
     def __getattr__(self, name: str):  # a column not read yet
         if name.startswith("_"):
             raise AttributeError(name)  # not a column (and `_states` before it is set)
         if name == "traits":
-            value = Gathered([state.traits for state in self._states])
+            value = Gathered([state.traits for state in self._states], self._nobody.traits)
         else:
             parts = [getattr(state, name) for state in self._states]
-            value = np.concatenate(parts, axis=-1) if parts else _empty(name)
+            value = np.concatenate(parts, axis=-1) if parts else getattr(self._nobody, name)
             self._parts[name] = (parts, value)
         setattr(self, name, value)  # later reads find it without __getattr__
         return value
@@ -133,16 +130,11 @@ class Gathered:
                         part[slot] = value
 
 
-def _slot(columns: tuple, i: int) -> tuple:
-    """A copy of buyer `i`'s values in `columns` (namedtuples in namedtuples), length one."""
+def _slots(columns: tuple, part: slice) -> tuple:
+    """A copy of buyers `part` of `columns` (namedtuples in namedtuples)."""
     return type(columns)(*(
-        _slot(c, i) if isinstance(c, tuple) else c[..., i : i + 1].copy() for c in columns
+        _slots(c, part) if isinstance(c, tuple) else c[..., part].copy() for c in columns
     ))  # fmt: skip
-
-
-def _empty(name: str) -> np.ndarray:
-    """A column of no buyers, in its declared dtype (traits are float64)."""
-    return _DECLARED[name].empty(0) if name in _DECLARED else np.empty(0)
 
 
 class AgentsEngine(Engine):
@@ -162,13 +154,16 @@ class AgentsEngine(Engine):
 
     def store(self, traits: Traits) -> None:
         market = allocate_buyers(self.size, traits)  # each agent takes a copy of its slot
-        self.buyers = [Buyer(self.model, i, _slot(market, i), self) for i in range(self.size)]
+        self.buyers = [
+            Buyer(self.model, i, _slots(market, slice(i, i + 1))) for i in range(self.size)
+        ]
         self.states = [buyer.state for buyer in self.buyers]
+        self.nobody = _slots(market, slice(0, 0))
 
     def group(self, index: np.ndarray | None) -> Gathered:
         """The columns of buyers `index` (all: None), gathered as a step reads them."""
         states = self.states if index is None else [self.states[i] for i in index.tolist()]
-        return Gathered(states)
+        return Gathered(states, self.nobody)
 
     def gather(self, name: str, index: np.ndarray | None = None, layer: int | None = None):
         """Column `name` (one `layer` of a per-layer column) of buyers `index` (all: None)."""

@@ -16,7 +16,7 @@ from trustsim.model import rules, steps
 from trustsim.model.codes import FINISHED
 from trustsim.model.stages import StageTable, draw_traits, numbers
 from trustsim.model.state import BUYER_STATE
-from trustsim.model.tally import BuyerValues, Tally
+from trustsim.model.tally import BuyerValues, Tally, settle
 from trustsim.scenarios.schema import LAYERS, Scenario
 from trustsim.trace_columns import RECORDED
 
@@ -132,7 +132,11 @@ class Engine:
         """Buyers who finished or walked away this step leave `active` for the tally."""
         gone = self.gather("status", self.acting) >= FINISHED
         if gone.any():
-            self.take(self.acting[gone]).settle_into(self.tally, FINISHED)
+            left = self.take(self.acting[gone])
+            settle(
+                self.tally, left.status == FINISHED, left.satisfaction, left.reactance,
+                left.trust_sum, left.stage,
+            )  # fmt: skip
             self.active = self.acting[~gone]
 
     def take(self, index: np.ndarray) -> BuyerValues:

@@ -112,10 +112,3 @@ class BuyerValues:
     # Per layer, the sum over these buyers of T_l = expected_trust(r_l, s_l, a_l, W),
     # summed by numpy over a float64 array in buyer order (the same in every engine).
     trust_sum: tuple[float, float, float]
-
-    def settle_into(self, tally: Tally, finished_code: int) -> None:
-        """Add these buyers, who just left the pipeline, to `tally`'s frozen sums."""
-        settle(
-            tally, self.status == finished_code, self.satisfaction, self.reactance,
-            self.trust_sum, self.stage,
-        )  # fmt: skip
