@@ -27,7 +27,7 @@ class Engine:
     """Buyers of one model run through the schedule of `trustsim.model.steps`.
 
     Attributes:
-        scenario, stages, numbers: the scenario, its per-stage table and rule numbers.
+        stages, numbers: the scenario's per-stage table and rule numbers.
         size: potential buyers in the market.
         segment: each buyer's segment index.
         tally: the running totals the measures read.
@@ -38,7 +38,6 @@ class Engine:
     """
 
     def __init__(self, scenario: Scenario, stages: StageTable, rng: np.random.Generator):
-        self.scenario = scenario
         self.stages = stages
         self.numbers = numbers(scenario)
         self.size = scenario.market.size
