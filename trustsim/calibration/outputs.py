@@ -28,7 +28,7 @@ from trustsim.experiments.stats import weighted_quantiles
 if TYPE_CHECKING:
     import pandas as pd
 
-    from trustsim.calibration.calibrate import Calibration
+    from trustsim.calibration.result import Calibration
 
 BAND = (0.05, 0.5, 0.95)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from trustsim.calibration.outputs import posterior_summary, predictive_table
 
 if TYPE_CHECKING:
-    from trustsim.calibration.calibrate import Calibration
+    from trustsim.calibration.result import Calibration
 
 
 def print_calibration(result: Calibration) -> None:
