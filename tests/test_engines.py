@@ -39,20 +39,25 @@ def test_buyers_are_mesa_agents_of_the_model(small_scenario, run_model):
 
 def buyer_by_buyer(engine, u, t, recorded=None, spared=None):
     """`Engine.step` with each buyer's whole `Buyer.step` in turn, not sub-step by sub-step."""
-    engine.begin_step()  # who acts this step, fixed before anyone moves
+    engine.begin_step(t)  # who acts this step, fixed before anyone moves
     for buyer in engine.buyers:
         buyer.step(u[:, buyer.index], t)
     engine.settle_leavers()  # those who left go to the tally, as the engine does
     return engine.arrive_leads(u, t, recorded, spared)
 
 
-@pytest.mark.parametrize("name", builtin_names())
+# Every built-in scenario, and one run a day at a time, where buyers mid-visit do not act.
+IN_TURN = [pytest.param(name, (), id=name) for name in builtin_names()]
+IN_TURN.append(pytest.param("real-estate", ("time.step_unit=day", "time.steps=120"), id="daily"))
+
+
+@pytest.mark.parametrize(("name", "extra"), IN_TURN)
 def test_each_buyer_stepping_alone_in_turn_equals_the_array_engine(
-    name, small_scenario, run_model, monkeypatch
+    name, extra, small_scenario, run_model, monkeypatch
 ):
     # Buyers do not interact within a step, so the order of updates must not matter, and
     # the sub-steps give the same bits on one buyer's own values as over arrays.
-    scenario = small_scenario(name, busy=True)
+    scenario = small_scenario(name, busy=True, extra=extra)
     arrays = run_model(scenario, "vectorized", 3).datacollector.get_model_vars_dataframe()
     monkeypatch.setattr(AgentsEngine, "step", buyer_by_buyer)
     in_turn = run_model(scenario, "agents", 3).datacollector.get_model_vars_dataframe()

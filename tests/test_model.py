@@ -46,7 +46,10 @@ unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 
 @st.composite
 def scenarios(draw) -> Scenario:
-    """Random valid scenarios: 1-6 stages with any stakes, features, pressure and forcing."""
+    """Random valid scenarios: 1-6 stages with any stakes, features, pressure, forcing and
+    durations of 1-3 steps of a day or a week."""
+    step_unit = draw(st.sampled_from(["day", "week"]))
+    days = {"day": 1.0, "week": 7.0}[step_unit]
     n_stages = draw(st.integers(1, 6))
     stages = {}
     for index in range(n_stages):
@@ -61,12 +64,17 @@ def scenarios(draw) -> Scenario:
             "pressure": draw(unit),
             "forced": forced,
             "competition": draw(st.floats(0.0, 3.0)),
+            "duration": days * draw(st.integers(1, 3)),
         }
     steps = draw(st.integers(1, 30))
     raw = {
         "name": "random",
         "closing_stage": f"s{draw(st.integers(0, n_stages - 1))}",
-        "time": {"steps": steps, "short_horizon": draw(st.integers(1, steps))},
+        "time": {
+            "steps": steps,
+            "short_horizon": draw(st.integers(1, steps)),
+            "step_unit": step_unit,
+        },
         "market": {
             "size": draw(st.integers(1, 300)),
             # per year: up to a weekly hazard of about 1 (clipped above it)
@@ -79,7 +87,8 @@ def scenarios(draw) -> Scenario:
             "base_rate": [draw(st.floats(0.01, 0.99)) for _ in range(3)],
         },
         "choice": {"temperature": draw(st.floats(0.05, 3.0))},
-        "repeat": {"rate": draw(unit), "value": draw(st.floats(0.0, 2.0))},
+        # per day: at most one purchase per step
+        "repeat": {"rate": draw(st.floats(0.0, 1.0 / days)), "value": draw(st.floats(0.0, 2.0))},
         "segments": {
             "a": {"share": 0.4, "risk_aversion": {"dist": "uniform", "low": 0.0, "high": 1.0}},
             "b": {"share": 0.6, "patience": {"dist": "constant", "value": draw(unit)}},
@@ -238,7 +247,7 @@ def bass_market(stages: int, half_life: float) -> Scenario:
     """A market of 100,000 buyers, one step a year, where everyone who arrives completes
     every stage without fail, one a step, and becomes a promoter: `stages` steps after
     arriving. Literature p = 0.03 and q = 0.38 a year."""
-    stage = {"stake": 0.0, "reliability": 1.0, "competition": 0.0}
+    stage = {"stake": 0.0, "reliability": 1.0, "competition": 0.0, "duration": 365.25}
     return Scenario.model_validate({
         "name": "bass",
         "closing_stage": "s0",

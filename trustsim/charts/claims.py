@@ -51,6 +51,7 @@ def _wording(metric) -> MetricWords:
     kind, unit = {
         "points": ("score", "points"),
         "steps": ("time", "steps"),
+        "days": ("time", "days"),
     }.get(metric.unit, (metric.unit, ""))
     return MetricWords(metric.words, metric.label, kind, unit, metric.higher_is_better)
 

@@ -58,7 +58,8 @@ class Buyer(mesa.Agent):
         return STATUSES[self.status]
 
     def step(self, draws: np.ndarray, t: int) -> None:
-        """All of one step's sub-steps for this buyer alone, in `STEP_ORDER`.
+        """All of one step's sub-steps for this buyer alone, in `STEP_ORDER` (the acting
+        ones if it is in the journey and its stage visit ends in step `t`).
 
         Buyers do not affect each other within a step, so running each buyer's whole
         step in turn equals running each sub-step for all buyers (synchronous update),
@@ -72,7 +73,7 @@ class Buyer(mesa.Agent):
         draws = draws.reshape(-1, 1)  # the sub-steps read draws[row][0]
         if steps.may_buy_again(self.status, self.churned):
             steps.repeat_purchases(0, me, draws, e.numbers, e.tally)
-        if steps.is_acting(self.status):
+        if steps.is_acting(self.status) and steps.visit_ends(0, me, e.stages, t):
             record = allocate_record(1)  # this step's choice and outcome
             record.stage[0] = k = self.stage
             for step in steps.ACTING_STEPS:
@@ -170,10 +171,13 @@ class AgentsEngine(Engine):
         column = getattr(self.group(index), name)
         return column if layer is None else column[layer]
 
-    def begin_step(self) -> None:
-        """The active buyers act, each at its current stage."""
-        self.acting = self.active
-        self.block = self.group(self.acting)
+    def begin_step(self, t: int) -> None:
+        """The active buyers whose stage visit ends act, each at its current stage."""
+        active = self.group(self.active)
+        ends = steps.visit_ends(np.arange(len(self.active)), active, self.stages, t)
+        every = ends.all()  # the common case: the active buyers' group is the acting one
+        self.acting = self.active if every else self.active[ends]
+        self.block = active if every else self.group(self.acting)
         self.record = allocate_record(len(self.acting))
         self.record.stage[:] = self.block.stage
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from trustsim.engines.base import Engine
+from trustsim.model import steps
 from trustsim.model.state import StepRecord, Traits, allocate_buyers, allocate_record
 
 # Buyers per block. Sub-steps work block by block so that a block's inputs and
@@ -40,10 +41,11 @@ class ArrayEngine(Engine):
         # whose result is also F-ordered, which slows every operation on it.
         return column.take(index, axis=-1)
 
-    def begin_step(self) -> None:
-        """The active buyers act; their stages go into a fresh step record."""
+    def begin_step(self, t: int) -> None:
+        """The active buyers whose visit ends act; their stages go into a fresh record."""
         self.record = None  # free the last step's record first (peak memory)
-        self.acting = self.active
+        ends = steps.visit_ends(self.active, self.buyers, self.stages, t)
+        self.acting = self.active if ends.all() else self.active[ends]
         self.record = allocate_record(len(self.acting))
         self.record.stage[:] = self.buyers.stage[self.acting]
 

@@ -1,7 +1,8 @@
 """What every engine does the same way; a subclass says how buyers are stored and visited.
 
 A subclass provides `store(traits)` (build the buyer columns), `gather(name, index,
-layer)` (values of some buyers as an array), `begin_step()` (fix who acts this step),
+layer)` (values of some buyers as an array), `begin_step(t)` (fix who acts this step:
+the active buyers whose stage visit ends, `steps.visit_ends`),
 `each_acting(step, u, t)` (run one sub-step over the acting buyers), `apply(function,
 index, u, *args)` (run a function of buyers `index`) and `step_record()` (this step's
 record over the acting buyers as arrays); `end_acting()` if the acting buyers' values
@@ -31,8 +32,8 @@ class Engine:
         size: potential buyers in the market.
         segment: each buyer's segment index.
         tally: the running totals the measures read.
-        active: buyers active or after purchase, ascending (they act next step).
-        acting: the buyers acting in the current step.
+        active: buyers active or after purchase, ascending (in the journey).
+        acting: the active buyers acting in the current step (their visit ends in it).
     Every buyer column of `trustsim.model.state.BUYER_STATE` reads as an attribute over
     all buyers (`engine.status`).
     """
@@ -70,7 +71,7 @@ class Engine:
         self.apply(steps.repeat_purchases, loyal, u, self.numbers, self.tally)
 
     def feel_pressure(self, u: np.ndarray, t: int) -> None:
-        self.begin_step()
+        self.begin_step(t)
         self.each_acting(steps.feel_pressure, u, t)
 
     def decide(self, u: np.ndarray, t: int) -> None:
@@ -136,7 +137,10 @@ class Engine:
                 self.tally, left.status == FINISHED, left.satisfaction, left.reactance,
                 left.trust_sum, left.stage,
             )  # fmt: skip
-            self.active = self.acting[~gone]
+            if self.acting is self.active:  # every visit ended (the common case): no gather
+                self.active = self.acting[~gone]
+            else:  # only acting buyers can have left; the others are mid-visit
+                self.active = self.active[self.gather("status", self.active) < FINISHED]
 
     def take(self, index: np.ndarray) -> BuyerValues:
         """The state of buyers `index` as arrays (what the measures and the tally read)."""

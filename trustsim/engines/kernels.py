@@ -207,25 +207,30 @@ def buy_again(buyers, u, p, counters):
 
 
 @kernel
-def begin(places, record, buyers):
-    """The active buyers act this step (`places.acting`); their stages go into the record."""
-    n = places.sizes[0]
-    for i in range(n):
-        places.acting[i] = places.active[i]
-        record.stage[i] = buyers.stage[places.active[i]]
+def begin(places, record, buyers, stages, t):
+    """The active buyers whose visit ends act this step (`places.acting`, `steps.visit_ends`);
+    their stages go into the record."""
+    n = 0
+    for i in range(places.sizes[0]):
+        b = places.active[i]
+        if steps.visit_ends(b, buyers, stages, t):
+            places.acting[n] = b
+            record.stage[n] = buyers.stage[b]
+            n += 1
     places.sizes[1] = n
     return n
 
 
 @kernel
 def part_ways(places, buyers):
-    """Acting buyers who finished or walked away move from `active` to `scratch`, in order.
+    """Buyers who finished or walked away (acting ones: the others are mid-visit) move from
+    `active` to `scratch`, in order.
 
     Returns how many left.
     """
     stay = gone = 0
-    for i in range(places.sizes[1]):
-        b = places.acting[i]
+    for i in range(places.sizes[0]):
+        b = places.active[i]
         if buyers.status[b] >= codes.FINISHED:
             places.scratch[gone] = b
             gone += 1
@@ -309,7 +314,7 @@ def leap(draws, t0, buyers, record, stages, p, counters, places, left, market, a
         u, t = draws[j], t0 + j
         if p.repeat.rate != 0.0:  # nobody buys again: skip the scan of the market
             buy_again(buyers, u, p, counters)
-        n = begin(places, record, buyers)
+        n = begin(places, record, buyers, stages, t)
         act(places.acting[:n], buyers, record, u, t, stages, p, counters)
         gone = part_ways(places, buyers)
         if gone:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-UNITS = ("count", "share", "score", "points", "steps", "money")
+UNITS = ("count", "share", "score", "points", "steps", "days", "money")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +53,8 @@ _ALL = (
             True, "mean satisfaction of customers", headline=True, sweep_default=True),
     _metric("nps", "NPS (finished customers)", "NPS", "NPS", "points", True,
             "net promoter score among finished buyers", headline=True, sweep_default=True),
-    _metric("time_to_close", "Time to close (steps)", "Close time", "time to close", "steps",
-            False, "mean steps from arrival to closing", headline=True, sweep_default=True),
+    _metric("time_to_close", "Time to close (days)", "Close time", "time to close", "days",
+            False, "mean days from arrival to closing", headline=True, sweep_default=True),
     _metric("revenue", "Revenue (deal units)", "Revenue", "revenue", "money", True,
             "deal value of closed deals plus repeat purchases", headline=True,
             sweep_default=True),

@@ -29,6 +29,7 @@ class StageTable:
     pressure: np.ndarray
     forced: np.ndarray  # float 0/1
     competition: np.ndarray
+    visit_steps: np.ndarray  # int64: steps a visit lasts, its duration over the step
     closing: int
     count: int
 
@@ -51,6 +52,7 @@ class StageTable:
             pressure=column(lambda s: s.pressure),
             forced=column(lambda s: float(s.forced)),
             competition=column(lambda s: s.competition),
+            visit_steps=np.array(scenario.visit_steps(), dtype=np.int64),
             closing=scenario.closing_index,
             count=len(stages),
         )
@@ -110,11 +112,16 @@ Numbers = namedtuple("Numbers", "market choice trust outcomes reactance satisfac
 
 
 def numbers(scenario: Scenario) -> Numbers:
-    """The rule parameters as plain floats, by section (`p.choice.temperature`)."""
+    """The rule parameters as plain floats, by section (`p.choice.temperature`).
+
+    The only one stated per unit of time, the repeat-purchase rate (per day), comes as
+    a chance per step (`Scenario.repeat_chance_per_step`).
+    """
 
     def section(kind: type, values) -> tuple:
         return kind(*(float(getattr(values, name)) for name in kind._fields))
 
+    repeat = section(RepeatNumbers, scenario.repeat)
     return Numbers(
         section(MarketNumbers, scenario.market),
         section(ChoiceNumbers, scenario.choice),
@@ -122,5 +129,5 @@ def numbers(scenario: Scenario) -> Numbers:
         section(OutcomesNumbers, scenario.outcomes),
         section(ReactanceNumbers, scenario.reactance),
         section(SatisfactionNumbers, scenario.satisfaction),
-        section(RepeatNumbers, scenario.repeat),
+        repeat._replace(rate=scenario.repeat_chance_per_step()),
     )

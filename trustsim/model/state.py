@@ -43,7 +43,8 @@ class Column:
 BUYER_STATE = (
     Column("status", np.int8, POTENTIAL, "one of trustsim.model.codes.STATUSES"),
     Column("stage", np.int16, 0, "the stage the buyer faces (the last one once finished)"),
-    Column("waited", np.int32, 0, "steps spent at the current stage without completing it"),
+    Column("waited", np.int32, 0, "visits to the current stage that did not complete it"),
+    Column("visit_start", np.int32, -1, "step the current stage visit began (-1: no visit)"),
     Column("good", np.float64, 0.0, "r_l, positive evidence per trust layer", per_layer=True),
     Column("bad", np.float64, 0.0, "s_l, negative evidence per trust layer", per_layer=True),
     Column("base_rate", np.float64, 0.0, "a_l, prior per layer, fixed at arrival", per_layer=True),

@@ -77,8 +77,20 @@ STEP_ORDER = (
 
 # ------------------------------------------------------------------ who acts
 def is_acting(status):
-    """Active or after purchase: the buyer faces a stage this step."""
+    """Active or after purchase: the buyer is in the journey, at some stage visit."""
     return (status == ACTIVE) | (status == POST_PURCHASE)
+
+
+def visit_ends(b, buyers, stages, t):
+    """Whether the stage visits of buyers `b` (in the journey) end in step `t`.
+
+    A visit begins in the step the buyer arrives or ends its last visit and lasts n_k
+    steps (`stages.visit_steps`: the stage's duration over the step's length). Only a
+    buyer whose visit ends acts (all the sub-steps below), once per visit:
+
+        acts in step t  <=>  t - t_visit >= n_k
+    """
+    return t - buyers.visit_start[b] >= stages.visit_steps[buyers.stage[b]]
 
 
 def may_arrive(status):
@@ -288,7 +300,8 @@ def advance_journeys(i, b, k, buyers, record, u, t, stages, p, tally):
 
     completed (and not leaving) -> next stage; completing the closing stage -> post_purchase
     (the deal closes); completing the last stage -> finished; walking away or a collapse
-    -> abandoned, or finished (churned) after purchase.
+    -> abandoned, or finished (churned) after purchase. A visit that did not complete the
+    stage counts in `waited`; the next visit, of whichever stage, begins now.
     """
     action, incident = record.action[i], record.incident[i]
     rules.count_pairs(tally.actions_at, action, k)
@@ -317,6 +330,8 @@ def advance_journeys(i, b, k, buyers, record, u, t, stages, p, tally):
     tally.counts[CLOSE_TIME] += total(where(closes, t - buyers.arrived[b], 0))
     buyers.stage[b] = np.minimum(next_stage, stages.count - 1)
     buyers.waited[b] = where(completed, 0, buyers.waited[b] + 1)
+    # The next visit (of the next stage, or of this one again) begins now.
+    buyers.visit_start[b] = t
 
 
 def lead_flow(talk, promoters, detractors, size, base_rate, mean_affordance, rates, p):
@@ -355,13 +370,15 @@ def arrive(b, u, hazard, tally):
 
 
 def become_leads(b, buyers, u, t, outside, base_rates, p, tally):
-    """Buyers `b`, drawn by the market's hazard, become leads: they act from next step.
+    """Buyers `b`, drawn by the market's hazard, become leads: their first stage visit
+    begins now, and they act when it ends (`visit_ends`).
 
     A lead whose draw lies above the outside influence p (per step, in the draws'
     precision) came by word of mouth.
     """
     buyers.status[b] = ACTIVE
     buyers.arrived[b] = t
+    buyers.visit_start[b] = t
     from_word_of_mouth = u[ARRIVAL][b] >= np.float32(outside)
     buyers.from_word_of_mouth[b] = from_word_of_mouth
     for layer in range(3):

@@ -192,16 +192,20 @@ FIELDS: dict[str, FieldDoc] = {
     "time.step_unit": FieldDoc(
         label="step unit",
         meaning=(
-            "what one step is; rates given per year (market.outside_influence, "
-            "market.word_of_mouth) and the talk half-life are converted by its length"
+            "what one step is: hour, day, week, month, quarter or year; a numerical "
+            "resolution only. Rates per year (market.outside_influence, "
+            "market.word_of_mouth), the talk half-life, the repeat-purchase rate per day "
+            "and the stage durations (days) are converted by its length"
         ),
         unit="a length of time",
-        typical='"week", "day"',
+        typical='"week" for real estate, "day" for a trial; finer runs the same calendar',
         business=(
-            "the market's rates follow it; the buyers' per-step rates (forgetting, reactance "
-            "decay, impatience, repeat purchase) do not yet: change them with it"
+            "a finer step gives the same results within sampling error at more steps (set "
+            "time.steps and time.short_horizon to the same calendar); it may not be longer "
+            "than the shortest stage, and every stage must last whole steps"
         ),
         source="scenario design",
+        rule="at most the shortest `stages.<name>.duration`, which it must divide",
     ),
     # ------------------------------------------------------------------ market
     "market.size": FieldDoc(
@@ -464,11 +468,11 @@ FIELDS: dict[str, FieldDoc] = {
         calibrated_to=("pattern not recorded",),
     ),
     "trust.forgetting": FieldDoc(
-        label="memory of past steps",
-        meaning="share of evidence kept from one step to the next",
-        unit="per step",
-        typical="0.97 per week",
-        business="0.97 per week: experience loses half its weight in about 23 weeks",
+        label="memory of past visits",
+        meaning="share of evidence kept from one stage visit to the next (as the buyer acts)",
+        unit="per stage visit",
+        typical="0.97 per visit (a week in real estate, a day in the trial)",
+        business="0.97 per visit: experience loses half its weight in about 23 visits",
         source=(
             "form: forgetting factor of the beta reputation system (Jøsang & Ismail 2002); "
             "value: MODEL.md design choice"
@@ -476,7 +480,7 @@ FIELDS: dict[str, FieldDoc] = {
         symbol="lambda",
         basis="assumption",
         plausible=(0.9, 0.995),
-        range_note="evidence half-lives of about 7 weeks to 2.7 years",
+        range_note="evidence half-lives of about 7 to 140 visits (weeks in real estate)",
     ),
     "trust.reputation_shift": FieldDoc(
         label="pull of reputation on new leads",
@@ -712,10 +716,10 @@ FIELDS: dict[str, FieldDoc] = {
     ),
     "choice.impatience": FieldDoc(
         label="impatience when waiting",
-        meaning="pull out per step spent waiting at a stage, times 1 - patience",
-        unit="utility per step waited",
+        meaning="pull out per visit to a stage that did not complete it, times 1 - patience",
+        unit="utility per visit waited",
         typical="0.15",
-        business="a buyer of patience 0.5 stuck 4 steps feels 0.3 utility more pull to leave",
+        business="a buyer of patience 0.5 on a 5th visit feels 0.3 utility more pull to leave",
         source="calibrated",
         symbol="eta",
         basis="calibrated",
@@ -748,10 +752,10 @@ FIELDS: dict[str, FieldDoc] = {
     # ------------------------------------------------------------------ reactance
     "reactance.decay": FieldDoc(
         label="persistence of reactance",
-        meaning="share of reactance carried over to the next step",
-        unit="per step",
+        meaning="share of reactance carried over to the next stage visit",
+        unit="per stage visit",
         typical="0.5",
-        business="irritation at being pushed halves each step",
+        business="irritation at being pushed halves from one visit to the next",
         source="form: Brehm 1966; value calibrated",
         symbol="delta",
         basis="calibrated",
@@ -914,11 +918,15 @@ FIELDS: dict[str, FieldDoc] = {
     # ------------------------------------------------------------------ repeat
     "repeat.rate": FieldDoc(
         label="repeat-purchase rate",
-        meaning="chance per step of a repeat purchase by a customer of satisfaction 1",
-        unit="probability per step",
+        meaning=(
+            "repeat purchases per day by a customer of satisfaction 1; r * days per step "
+            "is the chance per step (at most 1)"
+        ),
+        unit="per day",
         typical="0 (none); 0.08 per day for the delivery trial",
         business="0.08 per day: a delighted customer reorders about every 12 days",
         source="scenario design (delivery trial: 0.08 per day)",
+        rule="times the step's length in days at most 1",
         symbol="r_max",
     ),
     "repeat.threshold": FieldDoc(
@@ -1140,6 +1148,25 @@ FIELDS: dict[str, FieldDoc] = {
         ),
         source="scenario design; the built-in values are calibrated (browsing at the first stages)",
         symbol="kappa_k",
+    ),
+    f"stages.{NAME}.duration": FieldDoc(
+        label="visit length",
+        meaning=(
+            "how long one visit to the stage lasts; the buyer acts (chooses, the stage "
+            "resolves, it moves on, retries or leaves) once per visit, as the visit ends"
+        ),
+        unit="days",
+        typical="7 (real estate: a week a stage); 1 (the delivery trial)",
+        business="a viewing or a contract takes about a week; a trial's menu or payment a day",
+        # Scenario design per stage, like the stake: not a shared constant that
+        # `trustsim robustness` could sample (a sampled length would rarely be whole steps).
+        source=(
+            "assumption: the step length the model was calibrated at (a week per "
+            "real-estate stage, a day per trial stage); plausibly 3 to 21 days a "
+            "real-estate stage, a quarter of a day to 3 days a trial stage"
+        ),
+        symbol="D_k",
+        rule="a whole number of steps, at least one (`time.step_unit`)",
     ),
 }
 

@@ -140,6 +140,8 @@ class Stage(_Strict):
     pressure: float = Field(default=0.0, ge=0.0, le=1.0)
     forced: bool = Field(default=False)
     competition: float = Field(default=0.0, ge=0.0, le=5.0)
+    # Days a visit to the stage lasts; a whole number of steps (`Scenario.visit_steps`).
+    duration: float = Field(default=7.0, gt=0.0, le=3653.0)
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> Stage:
@@ -152,23 +154,42 @@ class Stage(_Strict):
 
 # Length of one step in years, by `time.step_unit` (a year of 365.25 days).
 YEARS_PER_STEP = {
+    "hour": 1 / (24 * 365.25),
     "day": 1 / 365.25,
     "week": 7 / 365.25,
     "month": 1 / 12,
     "quarter": 1 / 4,
     "year": 1.0,
 }
+# Length of one step in days, by `time.step_unit`.
+DAYS_PER_STEP = {
+    "hour": 1 / 24,
+    "day": 1.0,
+    "week": 7.0,
+    "month": 365.25 / 12,
+    "quarter": 365.25 / 4,
+    "year": 365.25,
+}
+
+
+# Relative slack when a stage's duration is divided into steps (365.25 / 12 is inexact).
+STEP_TOLERANCE = 1e-9
 
 
 class TimeSettings(_Strict):
     steps: int = Field(default=104, ge=1, le=100_000)
     short_horizon: int = Field(default=13, ge=1)
-    step_unit: Literal["day", "week", "month", "quarter", "year"] = "week"
+    step_unit: Literal["hour", "day", "week", "month", "quarter", "year"] = "week"
 
     @property
     def years_per_step(self) -> float:
         """Length of one step in years: a rate per year times it is a rate per step."""
         return YEARS_PER_STEP[self.step_unit]
+
+    @property
+    def days_per_step(self) -> float:
+        """Length of one step in days: a duration in days over it is a number of steps."""
+        return DAYS_PER_STEP[self.step_unit]
 
 
 class Market(_Strict):
@@ -301,7 +322,55 @@ class Scenario(_Strict):
             )
         if len(self.stages) > 100:
             raise ValueError("at most 100 stages")
+        self._check_durations()
+        self._check_repeat_rate()
         return self
+
+    def _check_durations(self) -> None:
+        """Every stage visit lasts a whole number of steps, at least one.
+
+        A step longer than a visit would hold several stages in one step; a visit that
+        is not a whole number of steps would end between two steps.
+        """
+        unit, days = self.time.step_unit, self.time.days_per_step
+        for name, stage in self.stages.items():
+            steps = stage.duration / days
+            if steps < 1.0 - STEP_TOLERANCE:
+                raise ValueError(
+                    f"stages.{name}.duration = {stage.duration:g} days is shorter than one "
+                    f"step (time.step_unit = {unit!r}, {days:g} days): a step may not hold "
+                    f"several stages. Use a shorter time.step_unit or a duration of at "
+                    f"least {days:g} days"
+                )
+            if abs(steps - round(steps)) > STEP_TOLERANCE * steps:
+                raise ValueError(
+                    f"stages.{name}.duration = {stage.duration:g} days is not a whole "
+                    f"number of steps of {days:g} days (time.step_unit = {unit!r}). Give "
+                    f"a multiple of {days:g} days or a shorter time.step_unit"
+                )
+
+    def _check_repeat_rate(self) -> None:
+        chance = self.repeat.rate * self.time.days_per_step
+        if chance > 1.0:
+            raise ValueError(
+                f"repeat.rate = {self.repeat.rate:g} per day is {chance:g} purchases per "
+                f"step of {self.time.days_per_step:g} days, more than one a step can hold. "
+                f"Use a shorter time.step_unit or a repeat.rate of at most "
+                f"{1.0 / self.time.days_per_step:.4g} per day"
+            )
+
+    def visit_steps(self) -> list[int]:
+        """Steps each stage visit lasts: its duration in days over the step's length."""
+        days = self.time.days_per_step
+        return [round(stage.duration / days) for stage in self.stages.values()]
+
+    def repeat_chance_per_step(self) -> float:
+        """The repeat-purchase rate per day as a chance per step, r * days per step.
+
+        Linear, not 1 - (1 - r) ** days: the measure is a count of purchases, and r *
+        days keeps their expected number per day at any step length (r itself at a day).
+        """
+        return self.repeat.rate * self.time.days_per_step
 
     def word_of_mouth_per_step(self) -> tuple[float, float, float]:
         """(p, q, kept): the market's rates per year as rates per step, and the share of

@@ -66,7 +66,8 @@ def measure(model) -> dict[str, float]:
         "nps": 100.0 * _ratio(tally.promoters - tally.finished_detractors, tally.finished),
         "promoters": model.promoters,
         "detractors": model.detractors,
-        "time_to_close": _ratio(tally.close_time, closed),
+        # The tally counts steps; days per step makes it calendar time.
+        "time_to_close": _ratio(tally.close_time, closed) * spec.time.days_per_step,
         "incidents": tally.incidents,
         "errors_caught": tally.caught,
         "repeat_purchases": tally.repeats,
