@@ -37,15 +37,6 @@ def test_buyers_are_mesa_agents_of_the_model(small_scenario, run_model):
     assert all(isinstance(agent, Buyer) for agent in model.agents)
 
 
-def buyer_by_buyer(engine, u, t, recorded=None, spared=None):
-    """`Engine.step` with each buyer's whole `Buyer.step` in turn, not sub-step by sub-step."""
-    engine.begin_step(t)  # who acts this step, fixed before anyone moves
-    for buyer in engine.buyers:
-        buyer.step(u[:, buyer.index], t)
-    engine.settle_leavers()  # those who left go to the tally, as the engine does
-    return engine.arrive_leads(u, t, recorded, spared)
-
-
 # Every built-in scenario, and one run a day at a time, where buyers mid-visit do not act.
 IN_TURN = [pytest.param(name, (), id=name) for name in builtin_names()]
 IN_TURN.append(pytest.param("real-estate", ("time.step_unit=day", "time.steps=120"), id="daily"))
@@ -59,7 +50,7 @@ def test_each_buyer_stepping_alone_in_turn_equals_the_array_engine(
     # the sub-steps give the same bits on one buyer's own values as over arrays.
     scenario = small_scenario(name, busy=True, extra=extra)
     arrays = run_model(scenario, "vectorized", 3).datacollector.get_model_vars_dataframe()
-    monkeypatch.setattr(AgentsEngine, "step", buyer_by_buyer)
+    monkeypatch.setattr(AgentsEngine, "step", AgentsEngine.step_in_turn)
     in_turn = run_model(scenario, "agents", 3).datacollector.get_model_vars_dataframe()
     assert arrays["closed_deals"].iloc[-1] > 0
     pd.testing.assert_frame_equal(arrays, in_turn, check_exact=True)
