@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from trustsim.engines.agents import AgentsEngine, Buyer
+from trustsim.model import steps
 from trustsim.scenarios import builtin_names
 from trustsim.sim import TrustModel
 
@@ -36,38 +37,30 @@ def test_buyers_are_mesa_agents_of_the_model(small_scenario, run_model):
     assert all(isinstance(agent, Buyer) for agent in model.agents)
 
 
-class WholeBuyerSteps(TrustModel):
-    """Runs each buyer's whole `Buyer.step` in turn instead of sub-step by sub-step."""
-
-    STEP_ORDER = ("step_each_buyer",)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, engine="agents", **kwargs)
-        self.engine.step_each_buyer = self.step_each_buyer
-
-    def step_each_buyer(self, u, t):
-        engine = self.engine
-        engine.begin_step(t)  # who acts this step, as the engine fixes it
-        for buyer in engine.buyers:
-            buyer.step(u[:, buyer.index], t)
-        engine.settle_leavers()  # those who left go to the tally, as the engine does
+# Every built-in scenario, and one run a day at a time, where buyers mid-visit do not act.
+IN_TURN = [pytest.param(name, (), id=name) for name in builtin_names()]
+IN_TURN.append(pytest.param("real-estate", ("time.step_unit=day", "time.steps=120"), id="daily"))
 
 
-def test_buyer_step_in_turn_equals_synchronous_sub_steps(small_scenario, run_model):
-    # Buyers do not interact within a step, so the order of updates must not matter.
-    scenario = small_scenario("delivery-trial-funnel", busy=True)
-    synchronous = run_model(scenario, "agents", 3).datacollector.get_model_vars_dataframe()
-    in_turn = WholeBuyerSteps(scenario, rng=3)
-    in_turn.run_model()
-    pd.testing.assert_frame_equal(
-        synchronous, in_turn.datacollector.get_model_vars_dataframe(), check_exact=True
-    )
+@pytest.mark.parametrize(("name", "extra"), IN_TURN)
+def test_each_buyer_stepping_alone_in_turn_equals_the_array_engine(
+    name, extra, small_scenario, run_model, monkeypatch
+):
+    # Buyers do not interact within a step, so the order of updates must not matter, and
+    # the sub-steps give the same bits on one buyer's own values as over arrays.
+    scenario = small_scenario(name, busy=True, extra=extra)
+    arrays = run_model(scenario, "vectorized", 3).datacollector.get_model_vars_dataframe()
+    monkeypatch.setattr(AgentsEngine, "step", AgentsEngine.step_in_turn)
+    in_turn = run_model(scenario, "agents", 3).datacollector.get_model_vars_dataframe()
+    assert arrays["closed_deals"].iloc[-1] > 0
+    pd.testing.assert_frame_equal(arrays, in_turn, check_exact=True)
 
 
-def test_buyer_sub_steps_follow_the_model_schedule():
-    sub_steps = list(TrustModel.STEP_ORDER)
-    assert all(callable(getattr(Buyer, name)) for name in sub_steps)
-    assert all(callable(getattr(AgentsEngine, name)) for name in sub_steps)
+def test_engines_and_buyers_follow_the_model_schedule():
+    assert all(callable(getattr(AgentsEngine, name)) for name in TrustModel.STEP_ORDER)
+    # A buyer alone: repeat purchases, then the acting sub-steps in the schedule's order.
+    acting = [step.__name__ for step in steps.ACTING_STEPS]
+    assert ["repeat_purchases", *acting] == list(TrustModel.STEP_ORDER)
 
 
 def test_unknown_engine_is_refused():

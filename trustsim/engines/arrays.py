@@ -49,18 +49,11 @@ class ArrayEngine(Engine):
         self.record = allocate_record(len(self.acting))
         self.record.stage[:] = self.buyers.stage[self.acting]
 
-    def blocks(self):
-        """(record rows, buyer indices, their stages) per block of acting buyers.
-
-        Stages come as intp: indexing the stage tables with intp is faster than with the
-        int16 they are stored in.
-        """
+    def each_acting(self, step, u: np.ndarray, t: int) -> None:
         for start in range(0, len(self.acting), BLOCK):
             part = slice(start, start + BLOCK)
-            yield part, self.acting[part], self.record.stage[part].astype(np.intp)
-
-    def each_acting(self, step, u: np.ndarray, t: int) -> None:
-        for part, b, k in self.blocks():
+            # Stages as intp: indexing the stage tables with intp is faster than with int16.
+            b, k = self.acting[part], self.record.stage[part].astype(np.intp)
             step(part, b, k, self.buyers, self.record, u, t, self.stages, self.numbers, self.tally)
 
     def apply(self, function, index: np.ndarray, u: np.ndarray, *args) -> None:

@@ -5,7 +5,8 @@ layer)` (values of some buyers as an array), `begin_step(t)` (fix who acts this 
 the active buyers whose stage visit ends, `steps.visit_ends`),
 `each_acting(step, u, t)` (run one sub-step over the acting buyers), `apply(function,
 index, u, *args)` (run a function of buyers `index`) and `step_record()` (this step's
-record over the acting buyers as arrays).
+record over the acting buyers as arrays); `end_acting()` if the acting buyers' values
+must be written back once their sub-steps are done.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from trustsim.model import rules, steps
 from trustsim.model.codes import FINISHED
 from trustsim.model.stages import StageTable, draw_traits, numbers
 from trustsim.model.state import BUYER_STATE
-from trustsim.model.tally import BuyerValues, Tally
+from trustsim.model.tally import BuyerValues, Tally, settle
 from trustsim.scenarios.schema import LAYERS, Scenario
 from trustsim.trace_columns import RECORDED
 
@@ -27,7 +28,7 @@ class Engine:
     """Buyers of one model run through the schedule of `trustsim.model.steps`.
 
     Attributes:
-        scenario, stages, numbers: the scenario, its per-stage table and rule numbers.
+        stages, numbers: the scenario's per-stage table and rule numbers.
         size: potential buyers in the market.
         segment: each buyer's segment index.
         tally: the running totals the measures read.
@@ -38,7 +39,6 @@ class Engine:
     """
 
     def __init__(self, scenario: Scenario, stages: StageTable, rng: np.random.Generator):
-        self.scenario = scenario
         self.stages = stages
         self.numbers = numbers(scenario)
         self.size = scenario.market.size
@@ -59,6 +59,9 @@ class Engine:
         if name in _COLUMNS:
             return self.gather(name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def end_acting(self) -> None:
+        """The acting buyers' sub-steps are done (their columns are already written)."""
 
     # ---------------------------------------------------------------- schedule
     def repeat_purchases(self, u: np.ndarray, t: int) -> None:
@@ -85,6 +88,7 @@ class Engine:
 
     def advance_journeys(self, u: np.ndarray, t: int) -> None:
         self.each_acting(steps.advance_journeys, u, t)
+        self.end_acting()
         self.settle_leavers()
 
     def arrive_leads(self, u: np.ndarray, t: int, recorded=None, spared=None) -> np.ndarray:
@@ -128,7 +132,11 @@ class Engine:
         """Buyers who finished or walked away this step leave `active` for the tally."""
         gone = self.gather("status", self.acting) >= FINISHED
         if gone.any():
-            self.take(self.acting[gone]).settle_into(self.tally, FINISHED)
+            left = self.take(self.acting[gone])
+            settle(
+                self.tally, left.status == FINISHED, left.satisfaction, left.reactance,
+                left.trust_sum, left.stage,
+            )  # fmt: skip
             if self.acting is self.active:  # every visit ended (the common case): no gather
                 self.active = self.acting[~gone]
             else:  # only acting buyers can have left; the others are mid-visit
@@ -136,20 +144,18 @@ class Engine:
 
     def take(self, index: np.ndarray) -> BuyerValues:
         """The state of buyers `index` as arrays (what the measures and the tally read)."""
-        prior = self.numbers.trust.prior_weight
         index = None if len(index) == self.size else index  # everyone: no gather
-
-        def trust_sum(layer: int) -> float:
-            # One layer at a time keeps the temporaries small (peak memory).
-            good, bad, base = (self.gather(n, index, layer) for n in ("good", "bad", "base_rate"))
-            return float(rules.expected_trust(good, bad, base, prior).sum())
-
-        # Trust first, before the other gathers are alive (peak memory).
-        trust = (trust_sum(0), trust_sum(1), trust_sum(2))
+        # Trust first, one layer at a time, before the other gathers are alive (peak memory).
+        trust = tuple(float(self.layer_trust(index, layer).sum()) for layer in range(3))
         return BuyerValues(
             self.gather("status", index), self.gather("stage", index),
             self.gather("satisfaction", index), self.gather("reactance", index), trust,
         )  # fmt: skip
+
+    def layer_trust(self, index: np.ndarray | None, layer: int) -> np.ndarray:
+        """T_l = expected_trust(r_l, s_l, a_l, W) of buyers `index` (all: None) in `layer`."""
+        good, bad, base = (self.gather(n, index, layer) for n in ("good", "bad", "base_rate"))
+        return rules.expected_trust(good, bad, base, self.numbers.trust.prior_weight)
 
     def word_of_mouth(self) -> tuple[int, int]:
         """Promoters among finished customers; detractors among finished and abandoned buyers.
@@ -166,7 +172,6 @@ class Engine:
             The columns `trustsim.trace_columns.RECORDED`, in that order.
         """
         acting, record = self.acting, self.step_record()
-        prior = self.numbers.trust.prior_weight
         outcome = steps.outcome_code(
             record.success, record.caught, record.incident, record.collapsed
         )
@@ -186,6 +191,5 @@ class Engine:
             "status": self.gather("status", acting),
         }
         for layer, name in enumerate(LAYERS):
-            good, bad, base = (self.gather(n, acting, layer) for n in ("good", "bad", "base_rate"))
-            columns[f"trust_{name}"] = rules.expected_trust(good, bad, base, prior)
+            columns[f"trust_{name}"] = self.layer_trust(acting, layer)
         return {name: columns[name] for name in RECORDED}

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trustsim.model.codes import ABANDON, DELEGATE, VERIFY
 from trustsim.model.rules import total
 
 # Slots of `Tally.counts`, each also an attribute of the tally (`tally.closed`).
@@ -32,14 +31,6 @@ COUNTERS = (
 # Slots of `Tally.sums`: frozen sums over buyers who left (trust per layer first).
 SUMS = ("trust_0", "trust_1", "trust_2", "satisfaction", "finished_satisfaction", "reactance")
 TRUST, SATISFACTION, FINISHED_SATISFACTION, REACTANCE = 0, 3, 4, 5
-
-
-def _counter(slot: int) -> property:
-    return property(lambda self: int(self.counts[slot]), doc=f"`{COUNTERS[slot]}` so far.")
-
-
-def _sum(slot: int) -> property:
-    return property(lambda self: float(self.sums[slot]), doc=f"`{SUMS[slot]}` so far.")
 
 
 class Tally:
@@ -63,16 +54,6 @@ class Tally:
         self.left_at = np.zeros(stage_count, dtype=np.int64)
         self.sums = np.zeros(len(SUMS))
 
-    leads, wom_leads, closed, close_time, repeats, incidents, caught, churned, deterred = (
-        _counter(slot) for slot in range(FINISHED_COUNT)
-    )
-    finished, abandoned, promoters, finished_detractors, detractors = (
-        _counter(slot) for slot in range(FINISHED_COUNT, len(COUNTERS))
-    )
-    satisfaction, finished_satisfaction, reactance = (
-        _sum(slot) for slot in (SATISFACTION, FINISHED_SATISFACTION, REACTANCE)
-    )
-
     @property
     def trust(self) -> list[float]:
         """Frozen sum of expected trust per layer."""
@@ -83,17 +64,16 @@ class Tally:
         """Choices made per stage."""
         return self.actions_at.sum(axis=0)
 
-    @property
-    def delegations_at(self) -> np.ndarray:
-        return self.actions_at[DELEGATE]
 
-    @property
-    def verifications_at(self) -> np.ndarray:
-        return self.actions_at[VERIFY]
+def _read(values: str, slot: int, kind: type, name: str) -> property:
+    return property(lambda self: kind(getattr(self, values)[slot]), doc=f"`{name}` so far.")
 
-    @property
-    def abandoned_at(self) -> np.ndarray:
-        return self.actions_at[ABANDON]
+
+# Every counter, and the satisfaction and reactance sums, read as attributes.
+for _slot, _name in enumerate(COUNTERS):
+    setattr(Tally, _name, _read("counts", _slot, int, _name))
+for _slot in (SATISFACTION, FINISHED_SATISFACTION, REACTANCE):
+    setattr(Tally, SUMS[_slot], _read("sums", _slot, float, SUMS[_slot]))
 
 
 def settle(tally, finished, satisfaction, reactance, trust_sum, stage):
@@ -132,10 +112,3 @@ class BuyerValues:
     # Per layer, the sum over these buyers of T_l = expected_trust(r_l, s_l, a_l, W),
     # summed by numpy over a float64 array in buyer order (the same in every engine).
     trust_sum: tuple[float, float, float]
-
-    def settle_into(self, tally: Tally, finished_code: int) -> None:
-        """Add these buyers, who just left the pipeline, to `tally`'s frozen sums."""
-        settle(
-            tally, self.status == finished_code, self.satisfaction, self.reactance,
-            self.trust_sum, self.stage,
-        )  # fmt: skip
