@@ -189,7 +189,8 @@ def test_ctrl_c_of_a_real_process_leaves_the_previous_result_intact(tmp_path):
     out = tmp_path / "r"
     assert_exit(invoke("run", PAIR[0], *SMALL, "--out", out), 0)
     before = snapshot(out)
-    args = ["run", PAIR[0], "--set", "market.size=3000", "-n", "200", "--out", str(out)]
+    # Runs long enough to be interrupted mid-way with the compiled engine too (~10 s).
+    args = ["run", PAIR[0], "--set", "market.size=30000", "-n", "200", "--out", str(out)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "trustsim", *args], stderr=subprocess.PIPE, text=True
     )

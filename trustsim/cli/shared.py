@@ -67,7 +67,7 @@ def set_option(help_text: str = "Override a scenario value (repeatable)."):
 
 def engine_option(help_text: str, choices=ENGINES, default: str | None = None):
     """--engine; by default (None) the fastest installed: compiled where numba is."""
-    shown = default or "the fastest installed: compiled where numba is, else vectorized"
+    shown = default is not None or "the fastest installed: compiled where numba is, else vectorized"
     return click.option(
         "--engine", type=click.Choice(choices), default=default, show_default=shown,
         help=help_text,
