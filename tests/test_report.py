@@ -367,6 +367,22 @@ def test_cli_report_bad_input_exits_2(results_dir, tmp_path, extra, message):
     assert len(lines) == 1 and message in lines[0]
 
 
+def test_a_deck_of_two_markets_is_refused_naming_each_and_nothing_is_written(tmp_path):
+    # The demo's results hold two families: delivery-trial scenarios are not options for
+    # the real-estate market they would be compared with.
+    results = tmp_path / "demo"
+    mixed = dict(SMALL, overrides=[])
+    trustsim.run(["real-estate", "delivery-trial-funnel"], **mixed).write(results)
+    out = tmp_path / "deck.pptx"
+    res = CliRunner().invoke(main, ["report", str(results), "--out", str(out)])
+    assert res.exit_code == 2
+    message = res.output.strip()
+    assert "real-estate (2,000 buyers, 30 weeks)" in message
+    assert "delivery-trial-funnel (10,000 buyers, 30 days)" in message
+    assert "one results directory per market" in message and "Traceback" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
 def test_cli_report_on_a_missing_directory_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "no such directory" in res.output
