@@ -381,6 +381,9 @@ def test_a_deck_of_two_markets_is_refused_naming_each_and_nothing_is_written(tmp
     assert "delivery-trial-funnel (10,000 buyers, 30 days)" in message
     assert "one results directory per market" in message and "Traceback" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+    res = CliRunner().invoke(main, ["chart", str(results), "--kind", "difference"])
+    assert res.exit_code == 2 and "a difference chart compares alternatives" in res.output
+    assert not (results / "charts").exists()
 
 
 def test_cli_report_on_a_missing_directory_exits_2(tmp_path):

@@ -94,11 +94,19 @@ class Staging:
     """
 
     entries: list[_Entry] = field(default_factory=list)
+    made: list[Path] = field(default_factory=list)  # folders created for the targets
+
+    def _parent(self, target: Path) -> None:
+        """Create `target`'s missing folders, remembered so `discard` can take them away."""
+        missing = [folder for folder in (target.parent, *target.parent.parents)
+                   if not folder.exists()]  # fmt: skip
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.made.extend(reversed(missing))
 
     def file(self, target: str | Path) -> Path:
         """A temporary file beside `target` (created empty, to be written by the caller)."""
         target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._parent(target)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
         self.entries.append(_Entry(target, Path(tmp)))
@@ -107,7 +115,7 @@ class Staging:
     def directory(self, target: str | Path) -> Path:
         """An empty temporary directory beside `target`."""
         target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._parent(target)
         tmp = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         self.entries.append(_Entry(target, Path(tmp)))
         return Path(tmp)
@@ -132,10 +140,14 @@ class Staging:
                 _remove(entry.aside)
 
     def discard(self) -> None:
-        """Delete the temporary copies; the targets are left as they were."""
+        """Delete the temporary copies and the folders made for them; the targets are left
+        as they were."""
         for entry in self.entries:
             if entry.staged is not None and not entry.placed:
                 _remove(entry.staged)
+        for folder in reversed(self.made):  # deepest first; only if nothing else is there
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
     def _make_durable(self) -> None:
         mask = _umask()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trustsim.chart_kinds import KINDS
-from trustsim.charts.results import Results, load_results, load_trace
+from trustsim.charts.results import Results, check_one_market, load_results, load_trace
 from trustsim.charts.style import chart_style, save_figure
 from trustsim.errors import TrustsimInputError
 
@@ -109,6 +109,8 @@ def make_chart(
     with chart_style():
         if kind == "comparison":
             return comparison.comparison_chart(comparison.comparison_data(run, metric), with_title)
+        if kind in ("difference", "horizon"):
+            check_one_market(results, f"a {kind} chart")
         if kind == "difference":
             data = comparison.difference_data(run, base, metric, results.differences)
             return comparison.difference_chart(data, with_title)

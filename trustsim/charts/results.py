@@ -58,6 +58,39 @@ class Results:
         return bool(self.provenance.get("trace_only"))
 
 
+def check_one_market(results: Results, what: str) -> None:
+    """A deck or a chart of differences weighs alternatives for one market: the same
+    buyers over the same time.
+
+    Every scenario is compared with a base, so one of another market size, step or
+    horizon (the demo's results hold the real-estate and the delivery-trial families)
+    would be read as an option for the base's market.
+
+    Args:
+        results: the loaded results.
+        what: what is refused, for the message ("a deck").
+
+    Raises:
+        TrustsimInputError: naming each market's scenarios and the fix.
+    """
+    markets: dict[tuple, list[str]] = {}
+    for name, spec in results.run.scenarios.items():
+        steps = results.run.steps or spec.time.steps
+        key = (spec.market.size, steps, spec.time.step_unit)
+        markets.setdefault(key, []).append(name)
+    if len(markets) < 2:
+        return
+    described = "; ".join(
+        f"{', '.join(names)} ({size:,} buyers, {steps:,} {unit}s)"
+        for (size, steps, unit), names in markets.items()
+    )
+    raise TrustsimInputError(
+        f"{results.path}: {what} compares alternatives for one market, but these results "
+        f"hold {len(markets)}: {described}. Write one results directory per market "
+        f"(e.g. `trustsim compare BASE ALT... --out DIR`) and {what} from each."
+    )
+
+
 def load_results(directory: str | Path) -> Results:
     """Load a results directory written by `trustsim run/compare/features --out DIR`, a
     sweep directory, or a buyer trace alone (`trustsim trace --out DIR` or its file).

@@ -169,7 +169,7 @@ def build_report(
         >>> from trustsim.charts import load_results
         >>> deck = build_report(load_results("results/"), "deck.pptx")  # doctest: +SKIP
     """
-    from trustsim.charts import available_kinds
+    from trustsim.charts import available_kinds, check_one_market
     from trustsim.output import reporting_failures, staged_outputs
 
     out = Path(out)
@@ -178,7 +178,7 @@ def build_report(
     # Every input is checked before the first chart is drawn.
     from trustsim.report.story import with_money_measures
 
-    _check_one_market(results)
+    check_one_market(results, "a deck")
     soffice = _libreoffice() if pdf else None
     prs = _presentation(template)
     results = replace(results, run=with_money_measures(results.run))
@@ -203,34 +203,6 @@ def build_report(
 
 
 VIEW_FILE = "view.json"  # written by `trustsim explore`'s "Add to deck"
-
-
-def _check_one_market(results: Results) -> None:
-    """A deck weighs alternatives for one market: the same buyers over the same time.
-
-    Every scenario is compared with the first, so one of another market size, step or
-    horizon (the demo's results hold the real-estate and the delivery-trial families)
-    would be read as an option for the base's market.
-
-    Raises:
-        TrustsimInputError: naming each market's scenarios and the fix.
-    """
-    markets: dict[tuple, list[str]] = {}
-    for name, spec in results.run.scenarios.items():
-        steps = results.run.steps or spec.time.steps
-        key = (spec.market.size, steps, spec.time.step_unit)
-        markets.setdefault(key, []).append(name)
-    if len(markets) < 2:
-        return
-    described = "; ".join(
-        f"{', '.join(names)} ({size:,} buyers, {steps:,} {unit}s)"
-        for (size, steps, unit), names in markets.items()
-    )
-    raise TrustsimInputError(
-        f"{results.path}: a deck compares alternatives for one market, but these results "
-        f"hold {len(markets)}: {described}. Write one results directory per market "
-        "(e.g. `trustsim compare BASE ALT... --out DIR`) and a deck from each."
-    )
 
 
 def chosen_charts(results_dir: str | Path) -> list[str] | None:
