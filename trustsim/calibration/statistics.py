@@ -23,8 +23,8 @@ from typing import Literal
 import numpy as np
 
 from trustsim.calibration.data import FunnelData, NpsCounts, SatisfactionMean, StageCounts
+from trustsim.model.series import stage_column
 from trustsim.scenarios import Scenario
-from trustsim.sim.measures import stage_column
 
 Kind = Literal["share", "count", "mean"]
 SUMMARY_TOTALS = (

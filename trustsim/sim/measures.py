@@ -1,7 +1,7 @@
 """What is measured per step and per run, for the Mesa `DataCollector` (MODEL.md).
 
 The measures themselves are written once, in `trustsim.model.series.measure_row`. Here
-they are read for a model: `measure(model)` computes the current step's row with numpy
+they are read for a model: `measure_row(model)` computes the current step's row with numpy
 (every engine can); the compiled engine also computes them inside its loop over whole
 steps and hands the rows over at the end (`MeasureCollector.collect_rows`). The
 DataCollector's reporters read the step's row, computed once however many ask.
@@ -15,8 +15,6 @@ import mesa
 import numpy as np
 
 from trustsim.model import series
-
-stage_column = series.stage_column
 
 
 def measure_row(model) -> np.ndarray:
@@ -40,11 +38,6 @@ def as_dict(model, row: np.ndarray) -> dict[str, float]:
             model.measure_names, values, model.measure_counts, strict=True
         )
     }
-
-
-def measure(model) -> dict[str, float]:
-    """Every per-step measure of the model at its current step, by name."""
-    return as_dict(model, measure_row(model))
 
 
 def current_row(model) -> np.ndarray:
