@@ -126,7 +126,7 @@ def test_funnel_starts_at_leads_and_reaches_closing_with_the_closed_deals(result
     )
     assert "lever" not in chart.takeaway
     # The funnel's measure is buyers lost at a stage, named and defined as in the registry.
-    from trustsim.model.metrics import METRICS
+    from trustsim.metrics import METRICS
 
     labels = [t.get_text() for t in chart.figure.axes[0].texts]
     assert any(f"{percent(worst.left_share)} lost" in t for t in labels)

@@ -70,7 +70,7 @@ def test_run_table_and_csv():
 
 
 def test_the_run_table_names_walk_aways_per_choice_apart_from_the_funnels_buyers_lost():
-    from trustsim.model.metrics import METRICS
+    from trustsim.metrics import METRICS
 
     walk, lost = METRICS["abandonment_rate"], METRICS["left_share"]
     assert walk.label != lost.label and walk.short != lost.short and walk.words != lost.words

@@ -26,7 +26,7 @@ from trustsim.cli import main
 from trustsim.explore import HOST, check_port, command_line
 from trustsim.explore import controls as ctl
 from trustsim.explore.views import TABLE_METRICS
-from trustsim.model.metrics import fmt_interval, label
+from trustsim.metrics import fmt_interval, label
 from trustsim.scenarios import load_scenario
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -103,12 +103,12 @@ def test_every_sub_step_is_documented_in_schedule_order():
 
 
 def test_every_measure_is_registered_and_documented():
-    from trustsim.model.metrics import METRICS, UNITS, metric
+    from trustsim.metrics import METRICS, UNITS, metric
 
     model = TrustModel("real-estate", rng=1, steps=3)
     model.run_model()
     unregistered = sorted({c for c in model.summary() if metric(c) is None})
-    assert not unregistered, f"trustsim/model/metrics.py does not register: {unregistered}"
+    assert not unregistered, f"trustsim/metrics.py does not register: {unregistered}"
     assert {m.unit for m in METRICS.values()} <= set(UNITS)
     spans = {span.split("[")[0] for span in code_spans(odd_text())}
     undocumented = sorted(name for name in METRICS if name not in spans)

@@ -20,7 +20,7 @@ import trustsim
 from trustsim.charts import load_results
 from trustsim.charts.claims import claim_words_in, metric_words
 from trustsim.cli import main
-from trustsim.model.metrics import label
+from trustsim.metrics import label
 from trustsim.report import DeckInfo, build_report
 from trustsim.report.deck import text_height
 from trustsim.report.story import DEFAULT_METRICS

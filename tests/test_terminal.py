@@ -87,7 +87,7 @@ def test_results_of_a_sweep_with_eight_metrics_fit_80_columns_without_cutting_a_
     assert max(len(line) for line in shown.output.splitlines()) <= 80
     csv = runner.invoke(main, ["results", str(out), "--format", "csv"]).output
     table = pd.read_csv(io.StringIO(csv))
-    from trustsim.model.metrics import fmt_plus_minus
+    from trustsim.metrics import fmt_plus_minus
 
     assert "[viewing]" in shown.output, "a stage measure's header keeps its stage"
     for row in table.to_dict("records"):

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 from trustsim.charts.base import number
-from trustsim.model.metrics import METRICS
+from trustsim.metrics import METRICS
 
 ALPHA = 0.05
 # Words that state a difference as a fact; a test checks each is backed by an
@@ -47,7 +47,7 @@ class MetricWords:
 
 
 def _wording(metric) -> MetricWords:
-    """A registry metric (trustsim.model.metrics) as the deck reads it."""
+    """A registry metric (trustsim.metrics) as the deck reads it."""
     kind, unit = {
         "points": ("score", "points"),
         "steps": ("time", "steps"),

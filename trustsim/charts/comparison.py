@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trustsim import metrics
 from trustsim.charts import claims
 from trustsim.charts.base import Chart, finish, new_figure, note, number
 from trustsim.charts.style import LIGHT_GREY, TEXT, scenario_color, wrap_title
-from trustsim.model import metrics
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trustsim import metrics
 from trustsim.charts.base import Chart, finish, new_figure, note, number, percent
 from trustsim.charts.style import ALERT, LIGHT_GREY, TEXT
-from trustsim.model import metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,7 +69,7 @@ def _share_out(total: float, weights: np.ndarray) -> np.ndarray:
 
 def funnel_data(run: RunResult, scenario: str | None = None) -> pd.DataFrame:
     """Per stage: buyers reaching it (mean, 95% CI), share who moved on, were lost there
-    (`left_share`: walked away or deal collapsed, per buyer; see trustsim.model.metrics),
+    (`left_share`: walked away or deal collapsed, per buyer; see trustsim.metrics),
     or are still there.
 
     Example:

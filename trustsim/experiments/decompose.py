@@ -101,7 +101,7 @@ def split_lines(diffs) -> list[str]:
     """Lines under a comparison table: each split measure's parts with their intervals and
     driver ("Closed deals: +92.25 [+87.06, +97.44] via conversion, +222 [+203, +241] via
     word of mouth (mostly word of mouth)"), then what the parts are; [] if none is split."""
-    from trustsim.model.metrics import label
+    from trustsim.metrics import label
 
     lines = []
     for row in diffs.to_dict("records"):
@@ -143,7 +143,7 @@ def _driver(row) -> str | None:
 
 
 def _part(metric: str, row, part: str) -> str:
-    from trustsim.model.metrics import fmt_signed
+    from trustsim.metrics import fmt_signed
 
     low, high = row[f"{part}_ci_low"], row[f"{part}_ci_high"]
     return (
@@ -153,7 +153,7 @@ def _part(metric: str, row, part: str) -> str:
 
 def _stacked(metric: str, value: float, low: float, high: float, mark: bool = False) -> str:
     """A value over its interval, for a narrow column; `mark` stars the value."""
-    from trustsim.model.metrics import fmt_signed
+    from trustsim.metrics import fmt_signed
 
     star = " *" if mark else ""
     interval = f"[{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
@@ -177,7 +177,7 @@ def split_table(effects, metrics=None):
     """
     from rich.table import Table
 
-    from trustsim.model.metrics import METRICS
+    from trustsim.metrics import METRICS
 
     split = [(label, diffs[diffs["conversion"].notna()]) for label, diffs in effects]
     shown = metrics or list(dict.fromkeys(m for _, d in split for m in d["metric"]))

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from trustsim.errors import TrustsimInputError
-from trustsim.model.metrics import SWEEP_DEFAULTS
+from trustsim.metrics import SWEEP_DEFAULTS
 from trustsim.scenarios import Scenario, load_scenario
 from trustsim.scenarios.schema import Slug
 

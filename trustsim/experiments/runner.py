@@ -275,7 +275,7 @@ def _json_number(value: float) -> float | None:
 
 def metric_names(summaries: pd.DataFrame) -> list[str]:
     """Run measures in display order: headline measures first, then the rest."""
-    from trustsim.model.metrics import HEADLINE
+    from trustsim.metrics import HEADLINE
 
     skip = {"scenario", "replication", "seed", "steps", "engine"}
     rest = [c for c in summaries.columns if c not in skip and c not in HEADLINE]

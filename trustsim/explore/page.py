@@ -17,7 +17,7 @@ import streamlit as st
 from trustsim.errors import TrustsimInputError
 from trustsim.explore import controls as ctl
 from trustsim.explore import views
-from trustsim.model.metrics import METRICS
+from trustsim.metrics import METRICS
 from trustsim.scenarios import Scenario
 
 log = logging.getLogger("trustsim.explore")
@@ -202,13 +202,13 @@ def _show(images: list[tuple[str, bytes]]) -> None:
 
 
 def _text(metric: str, value: float) -> str:
-    from trustsim.model.metrics import fmt_value
+    from trustsim.metrics import fmt_value
 
     return fmt_value(metric, value)
 
 
 def _signed(metric: str, value: float) -> str:
-    from trustsim.model.metrics import fmt_signed
+    from trustsim.metrics import fmt_signed
 
     return fmt_signed(metric, value)
 

@@ -121,7 +121,7 @@ def interval_table(run: RunResult, metrics: list[str] | tuple[str, ...]) -> pd.D
     """One row per measure, one column per scenario: mean [95% CI], as `trustsim run` shows."""
     import pandas as pd
 
-    from trustsim.model.metrics import fmt_interval, label
+    from trustsim.metrics import fmt_interval, label
 
     present = [m for m in metrics if m in run.summaries.columns]
     table = run.metric_table(present).set_index(["scenario", "metric"])
@@ -151,7 +151,7 @@ def _p_text(p: float) -> str:
 
 
 def _difference_text(metric: str, diff: pd.Series) -> str:
-    from trustsim.model.metrics import fmt_signed
+    from trustsim.metrics import fmt_signed
 
     if math.isnan(diff["diff"]):
         return "n/a"

@@ -62,7 +62,7 @@ def bars_for(chart: Chart) -> Bars | None:
 
 def _comparison(chart: Chart) -> Bars:
     from trustsim.charts.base import number
-    from trustsim.model.metrics import label
+    from trustsim.metrics import label
 
     rows = chart.data.reset_index(drop=True)
     metric = str(rows["metric"].iloc[0])

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from trustsim.model.metrics import METRICS, fmt_plus_minus, fmt_relative, fmt_signed
+from trustsim.metrics import METRICS, fmt_plus_minus, fmt_relative, fmt_signed
 from trustsim.terminal.console import console as _console
 from trustsim.terminal.console import print_table
 from trustsim.terminal.runs import difference_record

@@ -22,7 +22,7 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
         return
     from rich.table import Table
 
-    from trustsim.model.metrics import fmt_signed
+    from trustsim.metrics import fmt_signed
 
     result = value.result
     out = Table(
@@ -57,7 +57,7 @@ def print_features(value: FeatureValue, fmt: str = "table") -> None:
 
 def _effect(row, metric: str, fmt_signed) -> str:
     """The change with its CI, and the relative change with its own (Fieller) CI."""
-    from trustsim.model.metrics import fmt_relative
+    from trustsim.metrics import fmt_relative
 
     change = getattr(row, f"{metric}_change")
     low, high = getattr(row, f"{metric}_ci_low"), getattr(row, f"{metric}_ci_high")

@@ -6,7 +6,7 @@ import json
 import math
 import sys
 
-from trustsim.model.metrics import (
+from trustsim.metrics import (
     HEADLINE,
     METRICS,
     fmt_interval,
@@ -14,7 +14,7 @@ from trustsim.model.metrics import (
     fmt_signed,
     fmt_value,
 )
-from trustsim.model.metrics import label as metric_label
+from trustsim.metrics import label as metric_label
 from trustsim.terminal.console import console as _console
 from trustsim.terminal.console import print_table
 

@@ -17,7 +17,7 @@ def print_summary(sweep_dir, table, fmt: str = "table", limit: int = 50) -> None
         return
     from rich.table import Table
 
-    from trustsim.model.metrics import fmt_plus_minus
+    from trustsim.metrics import fmt_plus_minus
 
     meta = SweepDir(sweep_dir).read_meta()
     metrics = [c for c in table.columns if f"{c}_ci_low" in table.columns]
