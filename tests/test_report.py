@@ -654,6 +654,25 @@ def test_the_robustness_charts_sheet_holds_the_studys_numbers_for_the_headline_a
     assert any(s.startswith(f"Robustness: study {study_dir.name}/") for s in contents)
 
 
+def test_the_robustness_slides_source_is_its_study_and_every_other_slide_keeps_the_decks(
+    full_deck, study_dir
+):
+    prs = Presentation(str(full_deck.pptx))
+    sources = {
+        s.shapes.title.text: shape.text_frame.text
+        for s in prs.slides
+        for shape in s.shapes
+        if shape.name == "Source"
+    }
+    (robust,) = [title for title in sources if "of plausible worlds" in title]
+    assert sources[robust].startswith(f"Source: trustsim robustness study {study_dir.name}/")
+    assert "plausible worlds x" in sources[robust]
+    others = {text for title, text in sources.items() if title != robust}
+    assert len(others) == 1 and "runs per scenario" in others.pop()
+    (slide,) = [s for s in prs.slides if s.shapes.title.text == robust]
+    assert f"Robustness: study {study_dir.name}/" in slide.notes_slide.notes_text_frame.text
+
+
 def test_the_market_fit_sheets_hold_the_calibrations_tables_in_the_slides_order(
     full_deck, calibration_dir
 ):

@@ -607,10 +607,13 @@ class _Builder:
     def recommendation_slide(self, rec) -> None:
         self.text_slide(rec.headline, ["What would have to be true:", *rec.conditions])
 
-    def _content_slide(self, title: str, layout: str = "Title Only", fallback: int = 5):
+    def _content_slide(
+        self, title: str, layout: str = "Title Only", fallback: int = 5, source: str | None = None
+    ):
+        """A slide with its title and footer; `source` replaces the deck's source line."""
         slide = self.prs.slides.add_slide(_layout(self.prs, layout, fallback))
         self._title(slide, title)
-        self._footer(slide)
+        self._footer(slide, source or self.source_line())
         self.titles.append(title)
         return slide
 
@@ -705,7 +708,10 @@ class _Builder:
 
         from trustsim.report.native import add_bar_chart, bars_for
 
-        slide = self._content_slide(chart.title)
+        # The robustness chart's numbers come from its study, not from the deck's runs.
+        study = self.robustness if chart.kind == "robustness" else None
+        source = None if study is None else robustness_slide.source_line(study)
+        slide = self._content_slide(chart.title, source=source)
         box = self.frame.chart_box(self._title_bottom(slide))
         bars = bars_for(chart)
         alt = chart.alt_text or f"{chart.kind} chart: {chart.title}"
@@ -722,7 +728,10 @@ class _Builder:
             picture.name = f"Chart: {chart.kind}"
         self._takeaway(slide, chart, self.frame.takeaway_box(self._title_bottom(slide)))
         self.effects += chart.effects
-        slide.notes_slide.notes_text_frame.text = _notes(self.results, chart, self.csv_dir, index)
+        notes = _notes(self.results, chart, self.csv_dir, index)
+        if study is not None:
+            notes += f"\n{study.provenance}"
+        slide.notes_slide.notes_text_frame.text = notes
 
     def table_slide(self, title: str, rows: list[list[str]]) -> None:
         from pptx.util import Inches
@@ -815,7 +824,7 @@ class _Builder:
             for run in paragraph.runs:
                 run.font.color.rgb = RGBColor(0x33, 0x33, 0x33)
 
-    def _footer(self, slide) -> None:
+    def _footer(self, slide, source: str) -> None:
         """Source line and page number on every content slide."""
         from pptx.enum.text import PP_ALIGN
         from pptx.util import Inches, Pt
@@ -825,7 +834,7 @@ class _Builder:
         page = len(self.prs.slides)
         width, top = self.frame.width, self.frame.footer_top
         for name, text, left, box_width, align in (
-            ("Source", self.source_line(), MARGIN, width - 2.333, PP_ALIGN.LEFT),
+            ("Source", source, MARGIN, width - 2.333, PP_ALIGN.LEFT),
             ("Page number", str(page), width - 1.433, 1.0, PP_ALIGN.RIGHT),
         ):
             box = slide.shapes.add_textbox(

@@ -160,6 +160,11 @@ def chart(study: RobustnessStudy, scenarios: dict) -> Chart:
     )  # fmt: skip
 
 
+def source_line(study: RobustnessStudy) -> str:
+    """The robustness slide's footer: its numbers come from the study, not the deck's runs."""
+    return f"Source: trustsim robustness {study.provenance.removeprefix('Robustness: ')}; see notes"
+
+
 def condition(study: RobustnessStudy, drawn: Chart) -> str:
     """The recommendation's robustness condition: the slide's title and its study."""
     return f"Robustness: {drawn.title} (robustness study {study.directory.name}/)."
