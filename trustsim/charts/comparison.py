@@ -217,7 +217,7 @@ def _comparison_without_effects(rows: pd.DataFrame, words: str) -> tuple[str, st
             f"(95% CI {number(r.ci_low)}–{number(r.ci_high)})"
         )
         return title, f"One scenario: {words} with its 95% CI over {int(r.n)} runs."
-    each = "; ".join(f"{r.label} {number(r['mean'])} ({r.market})" for r in rows.itertuples())
+    each = "; ".join(f"{r.label} {number(r.mean)} ({r.market})" for r in rows.itertuples())
     title = f"{words.capitalize()} on average, one market each: {each}"
     takeaway = f"{words.capitalize()} with its 95% CI over {int(rows['n'].max())} runs. " + (
         markets_sentence(list(dict.fromkeys(rows["market"])))
