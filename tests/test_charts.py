@@ -696,6 +696,12 @@ def test_a_chart_of_two_markets_draws_one_panel_per_market_titled_with_the_marke
     scenarios = chart.data.drop_duplicates("scenario").set_index("scenario")["market"]
     assert scenarios.to_dict() == {n: m for m, names in TWO_MARKETS.items() for n in names}
     assert "not comparable" in chart.takeaway
+    fig = chart.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for ax in axes for t in [*ax.texts, *ax.get_yticklabels()]]
+    assert all(fig.bbox.contains(*t.get_window_extent(renderer).p1) for t in labels)
+    assert not overlapping(labels, renderer)  # one panel's numbers off the next one's names
     assert_deck_ready(chart)
 
 

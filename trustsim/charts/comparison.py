@@ -165,6 +165,9 @@ def comparison_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
             panel_title(ax, market)
     if len(panels) > 1:
         figure_note(fig, marks)
+        # A panel's numbers end where the next panel's scenario names begin, and the last
+        # ones at the figure's edge: keep a gap and some slack for the layout.
+        fig.get_layout_engine().set(wspace=0.08, w_pad=0.1)
     effects = comparison_effects(rows)
     if not effects:
         title, takeaway = _comparison_without_effects(rows, words)
