@@ -648,3 +648,148 @@ def test_line_end_labels_of_lines_ending_together_at_the_top_stay_inside_the_axe
     assert len(heights) == 4 and all(low <= y <= high for y in heights)
     assert sorted(heights) == heights  # order of the line ends kept
     plt.close(fig)
+
+
+# ------------------------------------------------------------ results of two markets
+# The demo's two families: real estate (2,000 buyers, weekly) and the delivery trial
+# (10,000 buyers, daily), cut to 20 steps each.
+REAL_ESTATE = ["real-estate", "real-estate-verifiable"]
+DELIVERY = ["delivery-trial-funnel", "delivery-trial-journey"]
+TWO_MARKETS = {"2,000 buyers, 20 weeks": REAL_ESTATE, "10,000 buyers, 20 days": DELIVERY}
+MIXED = dict(replications=3, seed=0, steps=20)
+
+
+@pytest.fixture(scope="module")
+def two_markets_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("two-markets")
+    trustsim.run(REAL_ESTATE + DELIVERY, **MIXED).write(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def two_markets(two_markets_dir):
+    return load_results(two_markets_dir)
+
+
+def display_names(results, names):
+    return [results.run.scenarios[n].display_name for n in names]
+
+
+def axis_names(ax, kind):
+    """The scenario names an axis shows: its y tick labels (comparison) or its line-end
+    labels (leads), unwrapped."""
+    texts = ax.get_yticklabels() if kind == "comparison" else ax.texts
+    return [t.get_text().replace("-\n", "-").replace("\n", " ") for t in texts]
+
+
+@pytest.mark.parametrize("kind", ["comparison", "leads"])
+def test_a_chart_of_two_markets_draws_one_panel_per_market_titled_with_the_market(
+    two_markets, kind
+):
+    chart = make_chart(two_markets, kind)
+    axes = chart.figure.axes
+    assert len(axes) == len(TWO_MARKETS)
+    for ax, (market, names) in zip(axes, TWO_MARKETS.items(), strict=True):
+        assert ax.get_title(loc="left") == market
+        # No axis holds scenarios of two markets: each shows exactly its market's.
+        assert sorted(axis_names(ax, kind)) == sorted(display_names(two_markets, names))
+    scenarios = chart.data.drop_duplicates("scenario").set_index("scenario")["market"]
+    assert scenarios.to_dict() == {n: m for m, names in TWO_MARKETS.items() for n in names}
+    assert "not comparable" in chart.takeaway
+    fig = chart.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t for ax in axes for t in [*ax.texts, *ax.get_yticklabels()]]
+    assert all(fig.bbox.contains(*t.get_window_extent(renderer).p1) for t in labels)
+    assert not overlapping(labels, renderer)  # one panel's numbers off the next one's names
+    assert_deck_ready(chart)
+
+
+def test_each_market_panel_runs_on_its_own_time_and_scale(two_markets):
+    chart = make_chart(two_markets, "leads")
+    weeks, days = chart.figure.axes
+    assert weeks.get_xlabel() == "Weeks since launch" and days.get_xlabel() == "Days since launch"
+    for ax, names in zip((weeks, days), TWO_MARKETS.values(), strict=True):
+        runs = two_markets.run.summaries[two_markets.run.summaries["scenario"].isin(names)]
+        top = runs.groupby("scenario")["leads"].mean().max()
+        assert top <= ax.get_ylim()[1] < 1.5 * top  # the other market's counts are not on it
+        assert ax.spines["bottom"].get_bounds() == (0, MIXED["steps"])
+    plt.close(chart.figure)
+
+
+@pytest.mark.parametrize("kind, metric", [("comparison", "closed_deals"), ("leads", "leads")])
+def test_two_markets_are_each_compared_with_their_own_base(two_markets, kind, metric):
+    chart = make_chart(two_markets, kind)
+    wide = two_markets.run.summaries.pivot(index="replication", columns="scenario", values=metric)
+    effects = {e.scenario: e for e in chart.effects}
+    assert len(effects) == len(TWO_MARKETS)  # one alternative per market, none across
+    for base, other in (REAL_ESTATE, DELIVERY):
+        effect = effects[two_markets.run.scenarios[other].display_name]
+        assert effect.base == two_markets.run.scenarios[base].display_name
+        assert effect.diff == pytest.approx((wide[other] - wide[base]).mean())
+    plt.close(chart.figure)
+
+
+def test_a_market_panel_shows_what_that_market_alone_would(two_markets):
+    from trustsim.charts.comparison import comparison_data
+
+    alone = trustsim.run(DELIVERY, **MIXED)
+    panel = comparison_data(two_markets.run).query("scenario in @DELIVERY")
+    expected = comparison_data(alone)
+    shown = panel.drop(columns=["market", "color"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(shown, expected.drop(columns="color"), check_like=True)
+
+
+def test_one_scenario_in_each_market_is_titled_per_market_without_a_comparison(two_markets):
+    from dataclasses import replace
+
+    from trustsim.charts.comparison import comparison_chart, comparison_data
+    from trustsim.charts.timeseries import leads_chart, leads_data
+    from trustsim.experiments.runner import subset
+
+    names = [REAL_ESTATE[0], DELIVERY[0]]
+    run = subset(two_markets.run, names)
+    run = replace(run, timeseries=two_markets.run.timeseries.query("scenario in @names"))
+    with chart_style():
+        charts = [comparison_chart(comparison_data(run)), leads_chart(leads_data(run))]
+    for chart in charts:
+        assert len(chart.figure.axes) == 2 and not chart.effects
+        assert " vs " not in chart.title and not claim_words_in(chart.title)
+        for name in display_names(two_markets, names):
+            assert name in chart.title
+        plt.close(chart.figure)
+    assert "by week 20" in charts[1].title and "by day 20" in charts[1].title
+
+
+def test_one_market_keeps_one_axis_with_its_note_and_no_market_column(results):
+    for kind in ("comparison", "leads"):
+        chart = make_chart(results, kind)
+        (ax,) = chart.figure.axes
+        assert ax.get_title(loc="left").startswith(("Dot: mean of 3 runs", "Line: mean over 3"))
+        assert "market" not in chart.data.columns and "markets" not in chart.takeaway
+        assert sorted(axis_names(ax, kind)) == sorted(display_names(results, SCENARIOS))
+        plt.close(chart.figure)
+
+
+def test_results_of_two_markets_offer_no_chart_that_weighs_them_against_one_base(two_markets):
+    from trustsim.charts import available_kinds
+
+    kinds = available_kinds(two_markets)
+    assert "comparison" in kinds and "leads" in kinds
+    assert "difference" not in kinds and "horizon" not in kinds
+    for kind in ("difference", "horizon"):
+        with pytest.raises(trustsim.errors.TrustsimInputError, match="one results directory"):
+            make_chart(two_markets, kind)
+
+
+def test_cli_chart_of_two_markets_writes_the_market_of_each_row(two_markets_dir, tmp_path):
+    out = tmp_path / "leads.png"
+    res = CliRunner().invoke(
+        main, ["chart", str(two_markets_dir), "-k", "leads", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    numbers = pd.read_csv(out.with_suffix(".csv"))
+    per_scenario = numbers.groupby("scenario")["market"].unique()
+    assert all(len(markets) == 1 for markets in per_scenario)
+    assert set(numbers["market"]) == set(TWO_MARKETS)
+    assert out.read_bytes().startswith(b"\x89PNG")

@@ -42,7 +42,11 @@ def available_kinds(results: Results) -> list[str]:
 
     For `trustsim features` output the variants with one feature removed are inputs to
     the usage-value chart, not scenarios to present, so only the full offer is charted.
+    Results of several markets have no difference or horizon chart: those weigh every
+    scenario against one base (`check_one_market`).
     """
+    from trustsim.charts.markets import markets_of
+
     if results.is_trace_only:
         return ["story"]
     if results.is_sweep:
@@ -51,11 +55,12 @@ def available_kinds(results: Results) -> list[str]:
         extra = ["story"] if results.trace is not None else []
         return ["usage-value", "funnel", "trust", "leads", *extra]
     kinds = ["comparison"]
-    several = len(results.names) >= 2
-    if several:
+    # Alternatives to weigh against one base: two or more scenarios of one market.
+    alternatives = len(results.names) >= 2 and len(markets_of(results.run)) == 1
+    if alternatives:
         kinds.append("difference")
     kinds += ["funnel", "trust"]
-    if several:
+    if alternatives:
         kinds.append("horizon")
     kinds.append("leads")
     if results.features is not None:

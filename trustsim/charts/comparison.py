@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from trustsim import metrics
 from trustsim.charts import claims
-from trustsim.charts.base import Chart, finish, new_figure, note, number
+from trustsim.charts.base import Chart, figure_note, finish, new_figure, note, number
+from trustsim.charts.markets import by_market, market_panels, markets_sentence, panel_title
 from trustsim.charts.style import LIGHT_GREY, TEXT, scenario_color, wrap_title
 
 if TYPE_CHECKING:
@@ -35,7 +38,8 @@ def comparison_data(run: RunResult, metric: str = "closed_deals") -> pd.DataFram
     Columns: scenario, label, color, mean, ci_low, ci_high, n, metric, base, base_label,
     and, for scenarios other than the base (the first), the `paired_differences` columns
     prefixed `vs_base_` (diff, ci_low, ci_high, relative, relative_ci_low,
-    relative_ci_high, p_holm).
+    relative_ci_high, p_holm). Results of several markets (`markets.by_market`) add a
+    `market` column, and each scenario's base is the first scenario of its market.
 
     Example:
         >>> import trustsim
@@ -43,9 +47,22 @@ def comparison_data(run: RunResult, metric: str = "closed_deals") -> pd.DataFram
         >>> comparison_data(run)["scenario"].tolist()
         ['real-estate']
     """
-    from trustsim.experiments.runner import paired_differences
+    import pandas as pd
 
     _check_metric(run, metric)
+    parts = by_market(run)
+    if len(parts) == 1:
+        return _market_comparison(run, metric)
+    frames = [_market_comparison(part, metric).assign(market=m.label) for m, part in parts]
+    table = pd.concat(frames, ignore_index=True)
+    # Colours follow the position in the whole results, so no two scenarios share one.
+    return table.assign(**scenario_columns(run, table["scenario"]))
+
+
+def _market_comparison(run: RunResult, metric: str) -> pd.DataFrame:
+    """`comparison_data` of the scenarios of one market."""
+    from trustsim.experiments.runner import paired_differences
+
     table = run.metric_table([metric]).drop(columns="metric").assign(metric=metric)
     table = table.assign(**scenario_columns(run, table["scenario"]))
     base = run.names[0]
@@ -93,17 +110,23 @@ PAIRED_COLUMNS = [
 
 
 def comparison_effects(rows: pd.DataFrame) -> list[claims.Effect]:
-    """The paired effects vs the base stored in comparison data (none for one scenario)."""
+    """The paired effects vs the base stored in comparison data (none for one scenario),
+    each against the base of its own market."""
     if "vs_base_diff" not in rows.columns:
         return []
     import pandas as pd
 
-    others = rows[rows["scenario"] != rows["base"]]
-    table = pd.DataFrame({c: others[f"vs_base_{c}"] for c in PAIRED_COLUMNS[1:]})
-    table = table.assign(scenario=others["scenario"], metric=others["metric"], mean=others["mean"])
-    labels = dict(zip(rows["scenario"], rows["label"], strict=True))
-    labels["__base__"] = str(rows["base_label"].iloc[0])
-    return claims.effects_from(table, labels)
+    effects = []
+    for _, group in rows.groupby("base", sort=False):
+        others = group[group["scenario"] != group["base"]]
+        table = pd.DataFrame({c: others[f"vs_base_{c}"] for c in PAIRED_COLUMNS[1:]})
+        table = table.assign(
+            scenario=others["scenario"], metric=others["metric"], mean=others["mean"]
+        )
+        labels = dict(zip(group["scenario"], group["label"], strict=True))
+        labels["__base__"] = str(group["base_label"].iloc[0])
+        effects += claims.effects_from(table, labels)
+    return effects
 
 
 def headline_effect(effects: list[claims.Effect]) -> claims.Effect:
@@ -117,6 +140,9 @@ def headline_effect(effects: list[claims.Effect]) -> claims.Effect:
 def comparison_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     """Dot and 95% CI per scenario, each in its colour; the title compares with the base.
 
+    Data of several markets (a `market` column) is drawn one panel per market, side by
+    side, each on its own axis and titled with its market.
+
     Example:
         >>> import pandas as pd
         >>> data = pd.DataFrame({"scenario": ["a"], "label": ["A"], "color": ["#4D4D4D"],
@@ -128,7 +154,45 @@ def comparison_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     metric = str(data["metric"].iloc[0])
     words = metric_words(metric)
     rows = data.reset_index(drop=True)
-    fig, ax = new_figure()
+    panels = market_panels(rows)
+    fig, axes = new_figure(ncols=len(panels))
+    marks = f"Dot: mean of {int(rows['n'].max())} runs; line: 95% CI of the mean"
+    for ax, (market, frame) in zip(np.atleast_1d(axes), panels, strict=True):
+        _comparison_panel(ax, frame.reset_index(drop=True), metric)
+        if market is None:
+            note(ax, marks)
+        else:
+            panel_title(ax, market)
+    if len(panels) > 1:
+        figure_note(fig, marks)
+        # A panel's numbers end where the next panel's scenario names begin, and the last
+        # ones at the figure's edge: keep a gap and some slack for the layout.
+        fig.get_layout_engine().set(wspace=0.08, w_pad=0.1)
+    effects = comparison_effects(rows)
+    if not effects:
+        title, takeaway = _comparison_without_effects(rows, words)
+    else:
+        lead = headline_effect(effects)
+        title = lead.sentence()
+        takeaway = (
+            f"Each scenario is compared with {claims.in_sentence(lead.base)} on the same "
+            "random numbers (paired runs); the paired 95% CI decides, not the overlap of "
+            "the lines above. "
+            f"{lead.scenario}, relative change: {lead.relative_interval()}."
+        )
+        if len(panels) > 1:
+            takeaway = (
+                "Each scenario is compared with the base of its market on the same random "
+                "numbers (paired runs); the paired 95% CI decides, not the overlap of the "
+                f"lines. {lead.scenario}, relative change: {lead.relative_interval()}. "
+                + markets_sentence([market for market, _ in panels])
+            )
+    finish(fig, title, with_title)
+    return Chart("comparison", title, takeaway, fig, rows, "95% CI of the mean", effects=effects)
+
+
+def _comparison_panel(ax, rows: pd.DataFrame, metric: str) -> None:
+    """The dots and 95% CIs of the scenarios of one market."""
     for i, row in rows.iterrows():
         ax.plot([row.ci_low, row.ci_high], [i, i], color=row.color, lw=4, solid_capstyle="round")
         ax.plot(row["mean"], i, "o", color=row.color, ms=13)
@@ -144,26 +208,24 @@ def comparison_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     _scenario_axis(ax, rows)
     ax.set_xlabel(_axis_label(metric))
     ax.margins(x=0.35)
-    note(ax, f"Dot: mean of {int(rows['n'].max())} runs; line: 95% CI of the mean")
-    effects = comparison_effects(rows)
-    if not effects:
+
+
+def _comparison_without_effects(rows: pd.DataFrame, words: str) -> tuple[str, str]:
+    """Title and takeaway where no scenario has a base to be compared with: one scenario,
+    or one scenario in each of several markets."""
+    if "market" not in rows.columns or rows["market"].nunique() < 2:
         r = rows.iloc[0]
         title = (
             f"{r.label}: {number(r['mean'])} {words} on average "
             f"(95% CI {number(r.ci_low)}–{number(r.ci_high)})"
         )
-        takeaway = f"One scenario: {words} with its 95% CI over {int(r.n)} runs."
-    else:
-        lead = headline_effect(effects)
-        title = lead.sentence()
-        takeaway = (
-            f"Each scenario is compared with {claims.in_sentence(lead.base)} on the same "
-            "random numbers (paired runs); the paired 95% CI decides, not the overlap of "
-            "the lines above. "
-            f"{lead.scenario}, relative change: {lead.relative_interval()}."
-        )
-    finish(fig, title, with_title)
-    return Chart("comparison", title, takeaway, fig, rows, "95% CI of the mean", effects=effects)
+        return title, f"One scenario: {words} with its 95% CI over {int(r.n)} runs."
+    each = "; ".join(f"{r.label} {number(r.mean)} ({r.market})" for r in rows.itertuples())
+    title = f"{words.capitalize()} on average, one market each: {each}"
+    takeaway = f"{words.capitalize()} with its 95% CI over {int(rows['n'].max())} runs. " + (
+        markets_sentence(list(dict.fromkeys(rows["market"])))
+    )
+    return title, takeaway
 
 
 def difference_data(

@@ -73,16 +73,13 @@ def check_one_market(results: Results, what: str) -> None:
     Raises:
         TrustsimInputError: naming each market's scenarios and the fix.
     """
-    markets: dict[tuple, list[str]] = {}
-    for name, spec in results.run.scenarios.items():
-        steps = results.run.steps or spec.time.steps
-        key = (spec.market.size, steps, spec.time.step_unit)
-        markets.setdefault(key, []).append(name)
+    from trustsim.charts.markets import markets_of
+
+    markets = markets_of(results.run)
     if len(markets) < 2:
         return
     described = "; ".join(
-        f"{', '.join(names)} ({size:,} buyers, {steps:,} {unit}s)"
-        for (size, steps, unit), names in markets.items()
+        f"{', '.join(names)} ({market.label})" for market, names in markets.items()
     )
     raise TrustsimInputError(
         f"{results.path}: {what} compares alternatives for one market, but these results "

@@ -264,7 +264,24 @@ def _short(name: str, width: int = 18) -> str:
 def leads_data(run: RunResult) -> pd.DataFrame:
     """Mean and 95% CI of cumulative leads per scenario and step, each scenario's share of
     leads from word of mouth (pooled over runs) and its paired difference in leads to the
-    base (`vs_base_*`)."""
+    base (`vs_base_*`). Results of several markets (`markets.by_market`) add a `market`
+    column, and each scenario's base is the first scenario of its market."""
+    import pandas as pd
+
+    from trustsim.charts.comparison import scenario_columns
+    from trustsim.charts.markets import by_market
+
+    parts = by_market(run)
+    if len(parts) == 1:
+        return _market_leads(run)
+    frames = [_market_leads(part).assign(market=m.label) for m, part in parts]
+    data = pd.concat(frames, ignore_index=True)
+    # Colours follow the position in the whole results, so no two scenarios share one.
+    return data.assign(**scenario_columns(run, data["scenario"]))
+
+
+def _market_leads(run: RunResult) -> pd.DataFrame:
+    """`leads_data` of the scenarios of one market."""
     from trustsim.charts.comparison import pair_columns, scenario_columns
 
     data = band_data(run, ["leads"])
@@ -282,12 +299,58 @@ def leads_data(run: RunResult) -> pd.DataFrame:
 
 def leads_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     """Cumulative leads per scenario (the diffusion S-curve), each in its colour; the
-    title states the paired difference in leads to the base, the takeaway word of mouth."""
-    from trustsim.charts.comparison import effects_with_prefix, headline_effect
+    title states the paired difference in leads to the base, the takeaway word of mouth.
 
+    Data of several markets (a `market` column) is drawn one panel per market, side by
+    side, each with its own time and leads axes and titled with its market."""
+    from trustsim.charts.comparison import effects_with_prefix, headline_effect
+    from trustsim.charts.markets import market_panels, markets_sentence, panel_title
+
+    panels = market_panels(data)
+    fig, axes = new_figure(ncols=len(panels))
+    marks = f"Line: mean over {int(data['n'].max())} runs; band: 95% CI of the mean"
+    ends = []  # per panel: its scenarios at the end, the step unit, the last step, effects
+    for ax, (market, frame) in zip(np.atleast_1d(axes), panels, strict=True):
+        _leads_panel(ax, frame, room=0.3 if market is None else 0.45)
+        if market is None:
+            note(ax, marks)
+        else:
+            panel_title(ax, market)
+        t_end = int(frame["step"].max())
+        final = frame[frame["step"] == t_end].drop_duplicates("scenario")
+        paired = "vs_base_diff" in final.columns and final["vs_base_diff"].notna().any()
+        found = effects_with_prefix(final, "vs_base_", "leads") if paired else []
+        ends.append((final, str(frame["step_unit"].iloc[0]), t_end, found))
+    if len(panels) > 1:
+        figure_note(fig, marks)
+    shares = "; ".join(
+        f"{r.label} {percent(r.wom_share)}" for final, *_ in ends for r in final.itertuples()
+    )
+    takeaway = f"Share of leads that came by word of mouth: {shares}."
+    effects = [effect for *_, found in ends for effect in found]
+    if effects:
+        lead = headline_effect(effects)
+        unit, t_end = next((u, t) for _, u, t, found in ends if any(e is lead for e in found))
+        title = f"By {unit} {t_end}: " + lead.sentence()
+    else:
+        reached = [
+            f"{final.iloc[0].label} reaches {number(final.iloc[0]['mean'])} leads by {unit} {t_end}"
+            for final, unit, t_end, _ in ends
+        ]
+        title = "; ".join(reached) + " on average"
+    if len(panels) > 1:
+        takeaway += " " + markets_sentence([market for market, _ in panels])
+    finish(fig, title, with_title)
+    return Chart(
+        "leads", title, takeaway, fig, data, "95% CI of the mean", effects=effects,
+        alt_text=_leads_alt(panels),
+    )  # fmt: skip
+
+
+def _leads_panel(ax, data: pd.DataFrame, room: float) -> None:
+    """Cumulative leads of the scenarios of one market, labelled at the line ends."""
     unit = str(data["step_unit"].iloc[0])
     t_end = int(data["step"].max())
-    fig, ax = new_figure()
     ends, texts, colors = [], [], []
     for _, frame in data.groupby("scenario", sort=False):
         color = str(frame["color"].iloc[0])
@@ -300,23 +363,18 @@ def leads_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         colors.append(color)
     ax.set_ylim(bottom=0)
     ax.set_xlim(data["step"].min(), t_end)
-    room_for_labels(ax, 0.3)
+    room_for_labels(ax, room)
     label_line_ends(ax, float(t_end), ends, texts, colors)
     ax.set_xlabel(f"{unit.capitalize()}s since launch")
     ax.set_ylabel("Leads (cumulative)")
-    note(ax, f"Line: mean over {int(data['n'].max())} runs; band: 95% CI of the mean")
-    final = data[data["step"] == t_end].drop_duplicates("scenario")
-    shares = "; ".join(f"{r.label} {percent(r.wom_share)}" for r in final.itertuples())
-    takeaway = f"Share of leads that came by word of mouth: {shares}."
-    effects = []
-    if "vs_base_diff" in data.columns:
-        effects = effects_with_prefix(final, "vs_base_", "leads")
-        title = f"By {unit} {t_end}: " + headline_effect(effects).sentence()
-    else:
-        r = final.iloc[0]
-        title = f"{r.label} reaches {number(r['mean'])} leads by {unit} {t_end} on average"
-    finish(fig, title, with_title)
-    alt = f"Line chart of cumulative leads per scenario over {t_end} {unit}s with 95% CI bands."
-    return Chart(
-        "leads", title, takeaway, fig, data, "95% CI of the mean", effects=effects, alt_text=alt
-    )
+
+
+def _leads_alt(panels: list) -> str:
+    """What the leads chart shows, for readers who cannot see it."""
+    spans = [
+        f"over {int(frame['step'].max())} {frame['step_unit'].iloc[0]}s"
+        + (f" ({market})" if market else "")
+        for market, frame in panels
+    ]
+    what = "Line chart" if len(panels) == 1 else f"{len(panels)} line charts, one per market,"
+    return f"{what} of cumulative leads per scenario {' and '.join(spans)} with 95% CI bands."
