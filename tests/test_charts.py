@@ -465,8 +465,9 @@ def test_story_strip_from_a_trace():
 
 
 def overlapping(texts, renderer):
-    """Pairs of texts whose drawn boxes overlap."""
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    """Pairs of texts whose drawn boxes overlap (a label's own box, without its leader:
+    `leaders_cross_labels` checks those)."""
+    boxes = [(t.get_text(), Text.get_window_extent(t, renderer)) for t in texts]
     return [
         (a, b) for i, (a, box) in enumerate(boxes) for b, other in boxes[i + 1 :]
         if box.overlaps(other)
@@ -793,3 +794,25 @@ def test_cli_chart_of_two_markets_writes_the_market_of_each_row(two_markets_dir,
     assert all(len(markets) == 1 for markets in per_scenario)
     assert set(numbers["market"]) == set(TWO_MARKETS)
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_labels_pushed_off_their_lines_end_are_tied_to_it_by_leaders_left_of_every_label():
+    from trustsim.charts.base import label_line_ends
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ends = [10.0, 10.0, 10.0, 80.0]  # three lines end together, one far from them
+    for end in ends:
+        ax.plot([0, 1], [0, end])
+    ax.set_ylim(0, 100)
+    label_line_ends(ax, 1.0, ends, ["low", "middle", "high", "far"], ["black"] * 4)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = {note.get_text(): note for note in ax.texts}
+    assert labels["low"].arrow_patch is not None and labels["high"].arrow_patch is not None
+    assert labels["far"].arrow_patch is None  # at its line's end: no leader
+    assert all(note.xy == (1.0, end) for note, end in zip(ax.texts, ends, strict=True))
+    first_letter = min(Text.get_window_extent(note, renderer).x0 for note in ax.texts)
+    leaders = [n.arrow_patch.get_window_extent(renderer) for n in ax.texts if n.arrow_patch]
+    assert all(box.x1 <= first_letter + 0.5 for box in leaders)
+    assert not overlapping(list(ax.texts), renderer)
+    plt.close(fig)

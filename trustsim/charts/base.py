@@ -137,21 +137,30 @@ def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: lis
 
     The gap between labels is the height of the tallest label (a wrapped name takes
     several lines): per line, 14 pt text with leading in data units, read from the axes'
-    height once the figure is laid out, and never less than 7.5% of the y range.
+    height once the figure is laid out, and never less than 7.5% of the y range. A label
+    pushed more than half a line away from its line's end is tied to it by a thin leader,
+    so a reader never pairs it with a neighbour's line.
     """
     fig = ax.figure
     fig.canvas.draw()  # lay out first: the axes' final height sets the gap
     low, high = ax.get_ylim()
     lines = max((t.count("\n") + 1 for t in texts), default=1)
+    height = max(ax.get_window_extent().height, 1.0)  # pixels
     line = 1.5 * LABEL_PT * fig.dpi / 72  # pixels: the text and a gap
-    per_line = max(0.075, line / max(ax.get_window_extent().height, 1.0))
+    per_line = max(0.075, line / height)
     gap = per_line * lines * (high - low)
     positions = spread_positions(ys, min_gap=gap, within=(low + gap / 2, high - gap / 2))
-    for y, text, color in zip(positions, texts, colors, strict=True):
+    points_per_unit = height / (high - low) * 72 / fig.dpi
+    rises = [(y - end) * points_per_unit for y, end in zip(positions, ys, strict=True)]
+    # With any leader, every label starts further right, in one column: the leaders then
+    # lie wholly left of the labels and cannot cross one.
+    offset = 14 if any(abs(rise) > LABEL_PT / 2 for rise in rises) else 8
+    for end, rise, text, color in zip(ys, rises, texts, colors, strict=True):
+        leader = abs(rise) > LABEL_PT / 2  # points from the line's end to its label
         ax.annotate(
             text,
-            (x, y),
-            xytext=(8, 0),
+            (x, end),
+            xytext=(offset, rise),
             textcoords="offset points",
             va="center",
             ha="left",
@@ -159,7 +168,9 @@ def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: lis
             fontsize=LABEL_PT,
             fontweight="bold",
             annotation_clip=False,
-        )
+            arrowprops=dict(arrowstyle="-", color=color, lw=1, relpos=(0, 0.5), shrinkA=2,
+                            shrinkB=3) if leader else None,
+        )  # fmt: skip
 
 
 def number(value: float, digits: int | None = None) -> str:
