@@ -1387,6 +1387,8 @@ def field_label(path: str, scenario: Scenario | None = None) -> str:
         ('verification support at contract', 'effort of checking')
         >>> field_label("segments.first_time.risk_aversion.mean")
         'risk aversion (first time, mean)'
+        >>> field_label("stages.*.duration")  # `*`: every stage, as in `--set`
+        'visit length at every stage'
     """
     parts = path.strip().split(".")
     doc = FIELDS.get(generic_path(path))
@@ -1396,7 +1398,7 @@ def field_label(path: str, scenario: Scenario | None = None) -> str:
     if parts[0] == "stages" and len(parts) == 3:
         known = scenario is not None and parts[1] in scenario.stages
         stage = scenario.stage_label(parts[1]) if known else parts[1].replace("_", " ")
-        return f"{doc.label} at {stage}"
+        return f"{doc.label} at {'every stage' if parts[1] == '*' else stage}"
     if parts[0] == "segments" and len(parts) >= 3:
         known = scenario is not None and parts[1] in scenario.segments
         segment = scenario.segment_label(parts[1]) if known else parts[1].replace("_", " ")
