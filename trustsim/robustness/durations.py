@@ -66,8 +66,7 @@ def whole_step_days(low: float, high: float, days_per_step: float) -> list[float
     """
     first = max(1, math.ceil(low / days_per_step - TOLERANCE))
     last = math.floor(high / days_per_step + TOLERANCE)
-    # 12 significant digits: 6 steps of an hour are the 0.25 days a user would write.
-    return [float(f"{n * days_per_step:.12g}") for n in range(first, last + 1)]
+    return [n * days_per_step for n in range(first, last + 1)]
 
 
 def duration_levels(scenarios: Iterable, overrides: Iterable[str] = ()) -> DurationLevels:

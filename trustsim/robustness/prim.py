@@ -10,10 +10,11 @@ sampled points with k cases of interest in total:
     mass     = n_B / n
 
 *Peeling* starts from the whole space and repeatedly cuts off the alpha-quantile slice
-(at one end of one factor; the whole end level where a factor takes a few values) whose removal leaves the highest density, down to a mass of
-`mass_min`: the peeling trajectory trades coverage for density. The box chosen on it
-maximises the harmonic mean of coverage and density, 2 c d / (c + d). *Pasting* then
-widens its limits again by alpha-slices while that raises the density. Each restricted
+(at one end of one factor; the whole end level where a factor takes a few values) whose
+removal leaves the highest density, down to a mass of `mass_min`: the peeling trajectory
+trades coverage for density. The box chosen on it maximises the harmonic mean of
+coverage and density, 2 c d / (c + d). *Pasting* then widens its limits again by
+alpha-slices while that raises the density. Each restricted
 limit gets a *quasi-p* value (Bryant & Lempert 2010): with the limit removed, the
 relaxed box holds n_r points and k_r cases; under the null that the limit adds nothing,
 the k_B cases among the n_B points of B are binomial(n_B, k_r / n_r), so

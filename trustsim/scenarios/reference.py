@@ -1158,12 +1158,13 @@ FIELDS: dict[str, FieldDoc] = {
         unit="days",
         typical="7 (real estate: a week a stage); 1 (the delivery trial)",
         business="a viewing or a contract takes about a week; a trial's menu or payment a day",
-        # Scenario design per stage, like the stake: not a shared constant that
-        # `trustsim robustness` could sample (a sampled length would rarely be whole steps).
+        # The ranges are `trustsim.robustness.durations.PLAUSIBLE_DAYS` (a test keeps
+        # them equal); a study samples one length for every stage, in whole steps.
         source=(
             "assumption: the step length the model was calibrated at (a week per "
             "real-estate stage, a day per trial stage); plausibly 3 to 21 days a "
-            "real-estate stage, a quarter of a day to 3 days a trial stage"
+            "real-estate stage, 0.25 to 3 days a trial stage (sampled by "
+            "`trustsim robustness`, section 9.12)"
         ),
         symbol="D_k",
         rule="a whole number of steps, at least one (`time.step_unit`)",
