@@ -525,3 +525,196 @@ def test_an_appendix_too_long_for_its_slide_says_how_many_rows_it_leaves_out(tmp
     last = table.cell(len(table.rows) - 1, 0).text
     assert len(table.rows) == 12 and last == "... and 2 more (listed in the notes)"
     assert "Rows not shown on the slide:" in slide.notes_slide.notes_text_frame.text
+
+
+# ------------------------------------------- the workbook holds every chart and table
+def read_sheet(path, name: str) -> list[dict]:
+    """The rows of sheet `name` of an .xlsx as dicts by the header row (an empty cell is
+    None), read with the standard library."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    main_ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with zipfile.ZipFile(path) as book:
+        names, _ = workbook_sheets_and_strings(path)
+        root = ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
+        shared = ["".join(t.text or "" for t in si.iter(f"{main_ns}t")) for si in root]
+        sheet = ElementTree.fromstring(book.read(f"xl/worksheets/sheet{names.index(name) + 1}.xml"))
+    grid = []
+    for row in sheet.iter(f"{main_ns}row"):
+        cells = {}
+        for cell in row.iter(f"{main_ns}c"):
+            column = re.match(r"[A-Z]+", cell.get("r")).group()
+            text = cell.find(f"{main_ns}v").text
+            kind = cell.get("t")
+            cells[column] = (
+                shared[int(text)]
+                if kind == "s"
+                else bool(int(text))
+                if kind == "b"
+                else float(text)
+            )
+        grid.append(cells)
+    header = grid[0]
+    return [{header[c]: cells.get(c) for c in header} for cells in grid[1:]]
+
+
+def sheets_named_in_notes(prs) -> dict[str, list[str]]:
+    """Per slide title, the workbook sheets its speaker notes name."""
+    return {
+        slide.shapes.title.text: re.findall(
+            r"sheets? '([^']+)'(?: and '([^']+)')?", slide.notes_slide.notes_text_frame.text
+        )
+        for slide in prs.slides
+    }
+
+
+def assert_same_numbers(sheet_rows: list[dict], table, columns: list[str]) -> None:
+    """The sheet holds `table`'s rows in order; numbers equal to the 16 significant
+    digits the workbook stores."""
+    assert len(sheet_rows) == len(table)
+    for row, expected in zip(sheet_rows, table.to_dict("records"), strict=True):
+        for column in columns:
+            assert row[column] == pytest.approx(expected[column], rel=1e-15, abs=0), column
+
+
+WEAK_MARKET = ["market.size=150", "time.steps=20", "time.short_horizon=8"]
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    """A small robustness study of the deck's two scenarios."""
+    from trustsim.robustness.study import run_study
+
+    out = tmp_path_factory.mktemp("study") / "rob"
+    factors = {"market.word_of_mouth": (0.01, 0.3), "choice.exit_bias": (-2.5, -0.5)}
+    run_study(SCENARIOS[0], SCENARIOS[1:], out, factors=factors, samples=8, replications=2,
+              overrides=WEAK_MARKET, sweep_options={"workers": 0})  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def calibration_dir(tmp_path_factory):
+    """A calibration directory: three statistics (one missed, one held out), a parameter."""
+    import json
+
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("calibration") / "cal"
+    folder.mkdir()
+    pd.DataFrame({
+        "statistic": ["closed_deals", "conversion[viewing]", "promoters"],
+        "kind": ["count", "share", "share"], "observed": [41.0, 0.93, 0.31],
+        "predicted_q05": [30.5, 0.41, 0.22], "predicted_median": [38.25, 0.5, 0.3],
+        "predicted_q95": [47.0, 0.62, 0.4], "inside": [True, False, True],
+        "held_out": [False, False, True],
+    }).to_csv(folder / "posterior-predictive.csv", index=False)  # fmt: skip
+    pd.DataFrame([{"parameter": "choice.exit_bias", "prior_low": -3.0, "prior_high": 0.0,
+                   "median": -1.04, "q05": -1.3, "q95": -0.8, "ess": 88.0}]).to_csv(
+        folder / "posterior-summary.csv", index=False)  # fmt: skip
+    meta = {"ess": 88.0, "runs": 860, "waves": 2, "scenario": "real-estate"}
+    (folder / "calibration.json").write_text(json.dumps(meta), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full_deck(results_dir, study_dir, calibration_dir, tmp_path_factory):
+    """A deck with every optional slide: market fit and robustness."""
+    from trustsim.report.market_fit import with_calibration
+
+    results = with_calibration(load_results(results_dir), calibration_dir)
+    out = tmp_path_factory.mktemp("full") / "deck.pptx"
+    return build_report(results, out, info=INFO, robustness=study_dir)
+
+
+def test_the_robustness_charts_sheet_holds_the_studys_numbers_for_the_headline_alternative(
+    full_deck, study_dir
+):
+    from trustsim.report.robustness_slide import load
+    from trustsim.robustness.charts import robustness_data
+
+    prs = Presentation(str(full_deck.pptx))
+    (slide,) = [s for s in prs.slides if "of plausible worlds" in s.shapes.title.text]
+    (named_sheet,) = re.findall(r"sheet '([^']+)'", slide.notes_slide.notes_text_frame.text)
+    number = len(chart_slides(prs))  # the last chart of the deck
+    assert named_sheet == f"{number:02d} robustness"
+    assert f"{full_deck.csv_dir.name}/{number:02d}-robustness.csv" in (
+        slide.notes_slide.notes_text_frame.text
+    )
+    study = load(study_dir, DEFAULT_METRICS[0])
+    expected = robustness_data(study.table[study.table["scenario"] == study.scenario])
+    rows = read_sheet(full_deck.xlsx, named_sheet)
+    assert [(r["scenario"], r["metric"]) for r in rows] == list(
+        zip(expected["scenario"], expected["metric"], strict=True)
+    )
+    numbers = ["share_holding", "ci_low", "ci_high", "share_established"]
+    assert_same_numbers(rows, expected, numbers)
+    contents = workbook_sheets_and_strings(full_deck.xlsx)[1]
+    assert slide.shapes.title.text in contents  # Contents names it by its slide title
+    assert any(s.startswith(f"Robustness: study {study_dir.name}/") for s in contents)
+
+
+def test_the_market_fit_sheets_hold_the_calibrations_tables_in_the_slides_order(
+    full_deck, calibration_dir
+):
+    import pandas as pd
+
+    prs = Presentation(str(full_deck.pptx))
+    named_sheets = sheets_named_in_notes(prs)
+    (title,) = [t for t in named_sheets if t.startswith("Is it your market?")]
+    assert named_sheets[title] == [("Market fit statistics", "Market fit parameters")]
+    predictive = pd.read_csv(calibration_dir / "posterior-predictive.csv")
+    rows = read_sheet(full_deck.xlsx, "Market fit statistics")
+    statistics = [r["statistic"] for r in rows]
+    missed = predictive.loc[~predictive["inside"], "statistic"].tolist()
+    held_out = predictive.loc[predictive["inside"] & predictive["held_out"], "statistic"]
+    assert statistics[: len(missed)] == missed  # misses first, then held out, as the slide
+    assert statistics[len(missed)] == held_out.iloc[0]
+    ordered = predictive.set_index("statistic").loc[statistics].reset_index()
+    numbers = ["observed", "predicted_q05", "predicted_median", "predicted_q95"]
+    assert_same_numbers(rows, ordered, numbers)
+    assert [r["inside"] for r in rows] == ordered["inside"].tolist()
+    summary = pd.read_csv(calibration_dir / "posterior-summary.csv")
+    parameters = read_sheet(full_deck.xlsx, "Market fit parameters")
+    assert_same_numbers(parameters, summary, ["median", "q05", "q95", "prior_low", "ess"])
+    assert parameters[0]["name"] == "Exit bias (utility)"  # as the slide words it
+
+
+def test_every_slide_with_a_chart_or_a_table_of_numbers_names_a_sheet_the_workbook_holds(
+    full_deck,
+):
+    """The appendix tables list scenario settings, not numbers of the results: no sheet."""
+    prs = Presentation(str(full_deck.pptx))
+    sheets, _ = workbook_sheets_and_strings(full_deck.xlsx)
+    named_sheets = sheets_named_in_notes(prs)
+    shown = 0
+    for slide in prs.slides:
+        title = slide.shapes.title.text
+        drawn = any(s.has_chart or s.has_table or s.shape_type == 13 for s in slide.shapes)
+        if not drawn or title.startswith("Appendix"):
+            continue
+        shown += 1
+        named = [name for pair in named_sheets[title] for name in pair if name]
+        assert named and set(named) <= set(sheets), (title, named)
+    assert shown == len(sheets) - 1 - 1  # every sheet but Contents, and two on one slide
+    assert sorted(p.stem for p in full_deck.csv_dir.glob("*.csv")) == [
+        s.replace(" ", "-", 1) for s in sheets if s[:2].isdigit()
+    ]
+
+
+def test_a_deck_without_a_study_or_a_calibration_has_no_robustness_or_market_fit_sheet(deck):
+    sheets, strings = workbook_sheets_and_strings(deck.xlsx)
+    assert not [s for s in sheets if "robustness" in s or s.startswith("Market fit")]
+    assert not any(s.startswith(("Robustness:", "Market fit:")) for s in strings)
+    assert not list(deck.csv_dir.glob("*-robustness.csv"))
+
+
+def test_the_robustness_and_market_fit_sheets_leave_the_other_sheets_as_they_were(deck, full_deck):
+    """The same results with and without the optional slides: the scorecard and every
+    evidence chart have the same sheet, cell for cell."""
+    plain, _ = workbook_sheets_and_strings(deck.xlsx)
+    full, _ = workbook_sheets_and_strings(full_deck.xlsx)
+    shared = [s for s in plain if s != "Contents"]
+    assert [s for s in full if s in shared] == shared
+    for name in shared:
+        assert read_sheet(full_deck.xlsx, name) == read_sheet(deck.xlsx, name), name

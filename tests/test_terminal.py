@@ -97,9 +97,17 @@ def test_results_of_a_sweep_with_eight_metrics_fit_80_columns_without_cutting_a_
             assert line in shown.output, f"{line} of {row['point']} is shown whole"
 
 
-def test_the_demo_split_table_at_80_columns_cuts_no_label_and_no_value():
+def test_the_demo_at_80_columns_cuts_nothing_and_wraps_sentences_under_their_text():
     result = CliRunner().invoke(main, ["demo", "-n", "2"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     split = result.output[result.output.index("Where the effects come from") :]
     assert "…" not in split and "via conversion" in split
     assert max(len(line) for line in split.splitlines()) <= 80
+    said = result.output[result.output.index("What the differences say") : -len(split)]
+    lines = said.splitlines()
+    sentences = lines[next(i for i, line in enumerate(lines) if line.startswith(" - ")) :]
+    bullets = [line for line in sentences if line.startswith(" - ")]
+    assert len(bullets) == 4 and len(sentences) > len(bullets)  # some sentences wrap
+    for line in sentences:
+        if not line.startswith(" - "):
+            assert line.startswith("   ") and line[3] != " ", line  # under the text

@@ -101,7 +101,7 @@ _ALL = (
             "share", True, "verifications / choices at a stage"),
     _metric("abandonment_rate", "Walk-aways per choice", "Walked away",
             "walk-aways per choice", "share", False,
-            "walk-aways / choices at a stage: a buyer chooses every step spent there, and "
+            "walk-aways / choices at a stage: a buyer chooses once per visit there, and "
             "collapsed deals are not counted; not the funnel's share of buyers lost there"),
     _metric("left_share", "Lost at the stage", "Lost", "buyers lost at the stage", "share",
             False,

@@ -6,9 +6,10 @@ action title and takeaway), a recommendation with what would have to be true, ca
 and an appendix in plain words. Every sentence about a difference comes from a paired
 test (`trustsim.charts.claims`). Every content slide carries a source line and its page
 number; every picture its alt text. Bar charts are native PowerPoint charts
-(`trustsim.report.native`), charts over time pictures. The numbers of every chart go
-beside the deck as CSVs and one workbook. The PDF is the deck itself, rendered by
-LibreOffice.
+(`trustsim.report.native`), charts over time pictures. The numbers of every chart
+(the robustness chart included) go beside the deck as CSVs, and with those of every
+table of numbers (the scorecard, the market fit) into one workbook, a sheet each, that
+the slide's notes name. The PDF is the deck itself, rendered by LibreOffice.
 
 The deck is 16:9 (13.333 x 7.5 in); with `--template` it takes the template's size
 (a 4:3 template stays 4:3), its layouts and their title and body placeholders, and lays
@@ -32,6 +33,7 @@ from trustsim.report.slide_parts import (
     fit_size,
     fits,
     provenance_text,
+    sheet_name,
     text_height,
 )
 
@@ -354,9 +356,20 @@ def _write_csvs(charts: list[Chart], folder: Path) -> None:
         chart.data.to_csv(folder / csv_name(i, chart), index=False)
 
 
-def _write_workbook(path: Path, charts: list[Chart], scorecard, source: str) -> None:
-    """The numbers behind the scorecard and each chart, one sheet each, in one workbook
-    (the CSVs' content), with a contents sheet naming each sheet's slide title."""
+SCORECARD_SHEET = "Scorecard"
+
+
+def _write_workbook(path: Path, sheets: list[tuple[str, str, object]], sources: list[str]) -> None:
+    """The numbers behind each table and chart of the deck, one sheet each, in one
+    workbook, with a contents sheet naming what each sheet holds and, below, where the
+    numbers come from.
+
+    Args:
+        path: the (staged) workbook.
+        sheets: (sheet name, what it holds, DataFrame), in the deck's order.
+        sources: provenance lines: the deck's source line, then one per study or
+            calibration whose numbers a sheet holds.
+    """
     import datetime as dt
 
     import xlsxwriter
@@ -372,12 +385,11 @@ def _write_workbook(path: Path, charts: list[Chart], scorecard, source: str) -> 
     bold = book.add_format({"bold": True})
     contents = book.add_worksheet("Contents")
     contents.write_row(0, 0, ["Sheet", "What it holds"], bold)
-    sheets = [("Scorecard", "Scorecard: mean and 95% CI per scenario and KPI", scorecard)]
-    sheets += [(f"{i:02d} {c.kind}"[:31], c.title, c.data) for i, c in enumerate(charts, 1)]
     for row, (name, what, frame) in enumerate(sheets, start=1):
         contents.write_row(row, 0, [name, what])
         _write_sheet(book.add_worksheet(name), frame, bold)
-    contents.write(len(sheets) + 2, 0, source)
+    for row, source in enumerate(sources, start=len(sheets) + 2):
+        contents.write(row, 0, source)
     contents.set_column(0, 0, 16)
     contents.set_column(1, 1, 110)
     book.close()
@@ -451,7 +463,7 @@ def _notes(results: Results, chart: Chart, csv_dir: Path, index: int) -> str:
     return (
         f"{chart.title}\n\n{chart.takeaway}\nUncertainty shown: {chart.uncertainty}.\n"
         f"Numbers behind this chart: {csv_dir.name}/{csv_name(index, chart)} and sheet "
-        f"'{index:02d} {chart.kind}' of {csv_dir.name}.xlsx\n\n" + provenance_text(results)
+        f"'{sheet_name(index, chart)}' of {csv_dir.name}.xlsx\n\n" + provenance_text(results)
     )
 
 
@@ -481,24 +493,30 @@ class _Builder:
         pptx_tmp, csv_tmp, xlsx_tmp = staged
         results = self.results
         compare = len(results.names) >= 2 and not results.is_sweep and results.features is None
+        fit = market_fit.market_fit_of(results)  # "Is it your market?", with a calibration
         charts = []
         try:
             charts = self.evidence(kinds, metrics, compare)
+            robust = None
+            if self.robustness is not None:  # the last chart, numbered like the others
+                scenarios = getattr(results.run, "scenarios", None) or {}
+                robust = robustness_slide.chart(self.robustness, scenarios)
+                charts.append(robust)
             _write_csvs(charts, csv_tmp)
-            scorecard = results.run.metric_table(metrics)
-            _write_workbook(xlsx_tmp, charts, scorecard, self.source_line())
+            self.write_workbook(xlsx_tmp, charts, metrics, fit)
             self.title_slide()
             if compare:
                 tale = story.build_story(results.run, metrics)
                 self.effects += tale.effects
                 self.summary_slide(story.findings(tale))
                 self.scorecard_slide(metrics)
-            market_fit.add_slide(self)  # "Is it your market?", when results carry a calibration
+            market_fit.add_slide(self, fit)
             for i, chart in enumerate(charts, start=1):
                 self.chart_slide(chart, i)
-            robust = robustness_slide.add(self, self.robustness, csv_tmp, len(charts) + 1)
             if compare:
-                note = robust or _robustness_note(results)
+                note = _robustness_note(results)
+                if robust is not None:
+                    note = robustness_slide.condition(self.robustness, robust)
                 self.recommendation_slide(story.recommendation(tale, note))
             self.text_slide("Caveats: what is assumed", story.caveats(results.run))
             if compare:
@@ -509,6 +527,22 @@ class _Builder:
             for chart in charts:
                 plt.close(chart.figure)
         return self.titles
+
+    def write_workbook(self, path: Path, charts: list[Chart], metrics: list[str], fit) -> None:
+        """The workbook beside the deck: the scorecard, the market fit's two tables (with
+        a calibration), then every chart by its number, robustness chart last."""
+        from trustsim.report import market_fit
+
+        what = "Scorecard: mean and 95% CI per scenario and KPI"
+        sheets = [(SCORECARD_SHEET, what, self.results.run.metric_table(metrics))]
+        sources = [self.source_line()]
+        if fit is not None:
+            sheets += market_fit.sheets(fit)
+            sources.append(f"Market fit: calibration {fit.directory.name}/")
+        sheets += [(sheet_name(i, c), c.title, c.data) for i, c in enumerate(charts, 1)]
+        if self.robustness is not None:
+            sources.append(self.robustness.provenance)
+        _write_workbook(path, sheets, sources)
 
     def evidence(self, kinds: list[str], metrics: list[str], compare: bool) -> list[Chart]:
         """The charts, in deck order: per KPI the paired difference to the base (for a
@@ -659,7 +693,10 @@ class _Builder:
         box.text_frame.text = note
         box.text_frame.word_wrap = True
         box.text_frame.paragraphs[0].runs[0].font.size = Pt(13)
-        slide.notes_slide.notes_text_frame.text = provenance_text(self.results)
+        slide.notes_slide.notes_text_frame.text = (
+            f"Numbers behind this table: sheet '{SCORECARD_SHEET}' of {self.csv_dir.name}.xlsx"
+            f"\n\n{provenance_text(self.results)}"
+        )
 
     def chart_slide(self, chart: Chart, index: int) -> None:
         """The chart, native where a PowerPoint bar chart shows it whole, else its

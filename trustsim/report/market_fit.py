@@ -221,10 +221,7 @@ def parameter_text(value: float) -> str:
 def statistic_rows(fit: MarketFit, limit: int = MAX_STATISTIC_ROWS) -> list[list[str]]:
     """The statistics table: a heading, then misses first and those held out next, at
     most `limit` statistics and a line for the rest."""
-    table = fit.predictive.copy()
-    # Misses first, then the statistics held out of the fit, then the rest in order.
-    table["order"] = 2 * table["inside"].astype(int) - (table["inside"] & table["held_out"])
-    table = table.sort_values("order", kind="stable")
+    table = _slide_order(fit.predictive)
     rows = [["Observed statistic", "Observed", "Model's 90% band", "Within?"]]
     shown = table.head(limit)
     for row in shown.itertuples():
@@ -239,6 +236,12 @@ def statistic_rows(fit: MarketFit, limit: int = MAX_STATISTIC_ROWS) -> list[list
         more = "all within their band" if not outside else f"{outside} outside their band"
         rows.append([f"… {len(rest)} more, {more}", "", "", ""])
     return rows
+
+
+def _slide_order(predictive: pd.DataFrame) -> pd.DataFrame:
+    """Misses first, then the statistics held out of the fit, then the rest in order."""
+    order = 2 * predictive["inside"].astype(int) - (predictive["inside"] & predictive["held_out"])
+    return predictive.iloc[order.argsort(kind="stable")]
 
 
 def parameter_rows(fit: MarketFit) -> list[list[str]]:
@@ -265,20 +268,47 @@ def evidence_note(fit: MarketFit) -> str:
     return text
 
 
-# ------------------------------------------------------------------ the slide
-def add_slide(builder) -> None:
-    """Add the "Is it your market?" slide if the deck's results have a calibration.
+# ------------------------------------------------------------------ the numbers
+STATISTICS_SHEET, PARAMETERS_SHEET = "Market fit statistics", "Market fit parameters"
 
-    Args:
-        builder: the deck's slide builder (`trustsim.report.deck._Builder`).
+
+def market_fit_of(results: Results) -> MarketFit | None:
+    """The calibration the deck of `results` shows, or None when they name none.
 
     Raises:
         TrustsimInputError: the calibration the results name is gone or damaged.
     """
-    found = calibration_of(builder.results)
-    if found is None:
+    found = calibration_of(results)
+    return None if found is None else load_market_fit(*found)
+
+
+def sheets(fit: MarketFit) -> list[tuple[str, str, pd.DataFrame]]:
+    """The numbers behind the slide's two tables as the deck's workbook holds them:
+    (sheet name, what it holds, table), every statistic and parameter with its name as
+    the slide words it, statistics in the slide's order."""
+    statistics = _slide_order(fit.predictive).reset_index(drop=True)
+    statistics.insert(1, "name", [statistic_name(s) for s in statistics["statistic"]])
+    parameters = fit.summary.copy()
+    parameters.insert(1, "name", [parameter_name(p) for p in parameters["parameter"]])
+    where = f"calibration {fit.directory.name}/"
+    return [
+        (STATISTICS_SHEET, f"Is it your market? Observed statistics against the "
+         f"model's 90% band ({where}posterior-predictive.csv)", statistics),
+        (PARAMETERS_SHEET, f"Is it your market? Fitted parameters: posterior median "
+         f"and 90% interval ({where}posterior-summary.csv)", parameters),
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------ the slide
+def add_slide(builder, fit: MarketFit | None) -> None:
+    """Add the "Is it your market?" slide for `fit` (nothing without one).
+
+    Args:
+        builder: the deck's slide builder (`trustsim.report.deck._Builder`).
+        fit: from `market_fit_of(builder.results)`.
+    """
+    if fit is None:
         return
-    fit = load_market_fit(*found)
     slide = builder._content_slide(f"Is it your market? {fit.verdict()}")
     limit = MAX_STATISTIC_ROWS
     while limit > 1 and sum(_row_heights(statistic_rows(fit, limit), STATISTIC_WIDTHS)) > (
@@ -354,7 +384,9 @@ def _notes(fit: MarketFit, builder) -> str:
         evidence_note(fit),
         f"Calibration: {fit.directory} (data {meta.get('data')}, priors {meta.get('priors')}, "
         f"scenario {meta.get('scenario')}).",
-        "Numbers: posterior-predictive.csv and posterior-summary.csv in that directory.",
+        f"Numbers: sheets '{STATISTICS_SHEET}' and '{PARAMETERS_SHEET}' of "
+        f"{builder.csv_dir.name}.xlsx, from posterior-predictive.csv and "
+        "posterior-summary.csv in that directory.",
     ]
     for row in fit.summary.itertuples():
         lines.append(

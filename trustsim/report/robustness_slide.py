@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trustsim.errors import TrustsimInputError
+
+if TYPE_CHECKING:
+    from trustsim.charts.base import Chart
 
 
 @dataclass
@@ -35,6 +38,7 @@ class RobustnessStudy:
     table: Any  # robustness.csv
     indices: Any | None  # indices.csv, if the study has one
     base: str = ""
+    provenance: str = ""  # the study's directory, worlds, runs and seed, in a line
 
     def labelled(self, labels: dict[str, str]) -> RobustnessStudy:
         """The study with its conclusions in the scenarios' display names (`labels`)."""
@@ -67,7 +71,16 @@ def load(directory: str | Path | None, primary_metric: str) -> RobustnessStudy |
     }
     scenario = max(spec["alternatives"], key=lambda alt: gains[alt])
     return RobustnessStudy(
-        Path(directory), scenario, metric, table, load_indices(directory), spec["base"]
+        Path(directory), scenario, metric, table, load_indices(directory), spec["base"],
+        _provenance(Path(directory), spec),
+    )  # fmt: skip
+
+
+def _provenance(directory: Path, spec: dict) -> str:
+    """Where the slide's numbers come from, for the deck's workbook and notes."""
+    return (
+        f"Robustness: study {directory.name}/, {spec.get('samples')} plausible worlds x "
+        f"{spec.get('replications')} paired runs, seed {spec.get('seed')}"
     )
 
 
@@ -123,39 +136,30 @@ def headline(study: RobustnessStudy) -> tuple[str, str]:
     return title, " ".join(part for part in parts if part)
 
 
-def add(builder, study: RobustnessStudy | None, csv_dir: Path, index: int) -> str | None:
-    """Add the slide to a deck being built (`trustsim.report.deck._Builder`), with the
-    numbers behind its chart as `csv_dir/NN-robustness.csv`; nothing without a study.
+def chart(study: RobustnessStudy, scenarios: dict) -> Chart:
+    """The slide's chart: the headline alternative's conclusions, in the scenarios'
+    display names, titled and summed up by `headline`.
+
+    The deck numbers it after the evidence charts, so its CSV, its workbook sheet and its
+    note come from the same code as theirs.
 
     Args:
-        builder: the deck's builder (its `chart_slide` draws title, picture, takeaway).
         study: from `load`.
-        csv_dir: the deck's (staged) CSV folder.
-        index: the slide's chart number (names its CSV).
-
-    Returns:
-        The recommendation's robustness condition (None without a study).
+        scenarios: the deck's scenarios by name (their display names label the bars).
     """
-    if study is None:
-        return None
-    import matplotlib.pyplot as plt
-
-    from trustsim.report.slide_parts import csv_name
     from trustsim.robustness.charts import robustness_chart, robustness_data
 
-    scenarios = getattr(builder.results.run, "scenarios", None) or {}
     study = study.labelled({name: spec.display_name for name, spec in scenarios.items()})
     rows = study.table[study.table["scenario"] == study.scenario]
-    chart = robustness_chart(robustness_data(rows), with_title=False)
-    try:
-        title, takeaway = headline(study)
-        chart = replace(
-            chart, title=title, takeaway=takeaway,
-            alt_text=f"Robustness chart: share of plausible worlds where each conclusion "
-            f"about {study.scenario} holds. {takeaway}",
-        )  # fmt: skip
-        chart.data.to_csv(csv_dir / csv_name(index, chart), index=False)
-        builder.chart_slide(chart, index)
-    finally:
-        plt.close(chart.figure)
-    return f"Robustness: {title} (robustness study {study.directory.name}/)."
+    title, takeaway = headline(study)  # before drawing: a figure is never left open
+    return replace(
+        robustness_chart(robustness_data(rows), with_title=False),
+        title=title, takeaway=takeaway,
+        alt_text=f"Robustness chart: share of plausible worlds where each conclusion "
+        f"about {study.scenario} holds. {takeaway}",
+    )  # fmt: skip
+
+
+def condition(study: RobustnessStudy, drawn: Chart) -> str:
+    """The recommendation's robustness condition: the slide's title and its study."""
+    return f"Robustness: {drawn.title} (robustness study {study.directory.name}/)."

@@ -1,5 +1,5 @@
 """Pieces every slide builder of the deck uses: text fitting with real font metrics,
-table cell text, the provenance for speaker notes, the names of chart CSVs.
+table cell text, the provenance for speaker notes, the names of chart CSVs and sheets.
 
 They sit below `deck.py` and the slide modules (market fit, robustness), so those
 modules and the deck builder import them without importing each other.
@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 def csv_name(index: int, chart: Chart) -> str:
     return f"{index:02d}-{chart.kind}.csv"
+
+
+def sheet_name(index: int, chart: Chart) -> str:
+    """The workbook sheet of chart number `index` ("05 funnel"; Excel allows 31 letters)."""
+    return f"{index:02d} {chart.kind}"[:31]
 
 
 def provenance_text(results: Results) -> str:

@@ -129,8 +129,13 @@ def print_demo(result, fmt: str) -> None:
         "with their 95% CI; 'n.s.' where the 95% CI includes 0 or the Wilcoxon p, "
         f"Holm-adjusted over all {len(effects) * len(EFFECT_METRICS)} tests, is >= 0.05):"
     )
+    # A grid, so a sentence that wraps continues under its own first word, not the dash.
+    sentences = Table.grid(padding=(0, 1))
+    sentences.add_column(no_wrap=True)
+    sentences.add_column()
     for label, _base, _other, diffs in effects:
-        console.print(" - " + effect_sentence(label, diffs))
+        sentences.add_row(" -", effect_sentence(label, diffs))
+    console.print(sentences)
     split = split_table([(label, diffs) for label, _base, _other, diffs in effects])
     if split is not None:
         print_table(console, split)
