@@ -81,7 +81,7 @@ def test_a_study_writes_indices_per_conclusion_and_its_sentences_name_deciding_c
     out = tmp_path / "rob"
     run_study(
         "real-estate", ["real-estate-verifiable"], out, factors=FACTORS, samples=12,
-        replications=3, overrides=SMALL, sweep_options={"workers": 0},
+        replications=3, overrides=SMALL, durations=False, sweep_options={"workers": 0},
     )  # fmt: skip
     table = load_indices(out)
     assert list(table.columns) == list(INDEX_COLUMNS)

@@ -354,3 +354,13 @@ def test_an_experiment_file_points_to_sweep_dry_run():
     message = error_of(path)
     assert "this is an experiment file" in message
     assert f"trustsim sweep {path} --dry-run" in message and "unknown key" not in message
+
+
+def test_a_star_for_the_stage_or_segment_name_in_set_sets_the_field_in_every_one():
+    scenario = load_scenario(
+        "real-estate", ["stages.*.duration=14", "segments.*.risk_aversion.mean=0.4"]
+    )
+    assert {stage.duration for stage in scenario.stages.values()} == {14.0}
+    assert {s.risk_aversion.mean for s in scenario.segments.values()} == {0.4}
+    with pytest.raises(TrustsimInputError, match=r"after --set stages\.\*\.duration=10\)"):
+        load_scenario("real-estate", ["stages.*.duration=10"])  # not whole weeks

@@ -282,6 +282,11 @@ def sensitivity(experiment, out_dir, quiet, metrics, resamples, fmt, **options):
     help="TOML choosing the factors (default: every assumed or calibrated "
     "constant of the ledger, docs/ODD.md 9.12).",
 )
+@click.option(
+    "--no-durations", "fixed_durations", is_flag=True,
+    help="Hold stage durations at the scenarios' values (default: also sample one visit "
+    "length for every stage over its plausible range in whole steps, docs/ODD.md 9.11).",
+)  # fmt: skip
 @set_option("Override a value in every scenario (repeatable), e.g. market.size=500.")
 @seed_option("Root seed (the same replication seeds in every world and scenario).")
 def robustness(
@@ -292,6 +297,7 @@ def robustness(
     samples,
     replications,
     factors_file,
+    fixed_durations,
     overrides,
     seed,
     **options,
@@ -299,7 +305,8 @@ def robustness(
     """In what share of plausible worlds does each conclusion about ALT vs BASE hold?
 
     Samples the constants the parameter ledger marks as assumed or calibrated over their
-    plausible ranges (Latin hypercube), runs every scenario at every world with common
+    plausible ranges, and one visit length every stage shares in whole steps (Latin
+    hypercube), runs every scenario at every world with common
     random numbers as a resumable sweep in DIR, and writes robustness.csv (share of
     worlds where the sign seen at the defaults holds, Wilson 95% CI, share where the
     paired CI excludes 0), effects.parquet and charts/robustness.png.
@@ -319,9 +326,11 @@ def robustness(
 
         factors = assumed_ranges()
     experiment = study.build_experiment(
-        base, alternatives, factors, samples, replications, seed, overrides
-    )
+        base, alternatives, factors, samples, replications, seed, overrides,
+        durations=not fixed_durations,
+    )  # fmt: skip
     click.echo(_describe_plan(experiment, out_dir), err=True)
+    click.echo(study.durations_note(experiment), err=True)
     with _sweep_session():
         report = _run_sweep(experiment, out_dir, options, quiet)
         study.analyse(experiment, out_dir)

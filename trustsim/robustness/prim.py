@@ -10,10 +10,11 @@ sampled points with k cases of interest in total:
     mass     = n_B / n
 
 *Peeling* starts from the whole space and repeatedly cuts off the alpha-quantile slice
-(at one end of one factor) whose removal leaves the highest density, down to a mass of
-`mass_min`: the peeling trajectory trades coverage for density. The box chosen on it
-maximises the harmonic mean of coverage and density, 2 c d / (c + d). *Pasting* then
-widens its limits again by alpha-slices while that raises the density. Each restricted
+(at one end of one factor; the whole end level where a factor takes a few values) whose
+removal leaves the highest density, down to a mass of `mass_min`: the peeling trajectory
+trades coverage for density. The box chosen on it maximises the harmonic mean of
+coverage and density, 2 c d / (c + d). *Pasting* then widens its limits again by
+alpha-slices while that raises the density. Each restricted
 limit gets a *quasi-p* value (Bryant & Lempert 2010): with the limit removed, the
 relaxed box holds n_r points and k_r cases; under the null that the limit adds nothing,
 the k_B cases among the n_B points of B are binomial(n_B, k_r / n_r), so
@@ -105,7 +106,7 @@ def peel(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, alpha: float = ALPHA,
         for j in range(x.shape[1]):
             xj, yj = x[inside, j], y[inside]
             for side in SIDES:
-                cut = float(np.quantile(xj, alpha if side == "low" else 1 - alpha))
+                cut = peel_cut(xj, side, alpha)
                 keep = xj >= cut if side == "low" else xj <= cut
                 kept = int(keep.sum())
                 if kept == len(xj) or kept < mass_min * n or kept == 0:
@@ -120,6 +121,26 @@ def peel(x: np.ndarray, y: np.ndarray, bounds: np.ndarray, alpha: float = ALPHA,
         (low if side == "low" else high)[j] = cut
         box = measure(Box(low, high), x, y)
         trajectory.append(box)
+
+
+def peel_cut(xj: np.ndarray, side: str, alpha: float = ALPHA) -> float:
+    """The new limit when peeling one end of a factor: its alpha-quantile, or, where ties
+    at the end hold more than alpha of the points (a factor sampled on a few levels, such
+    as stage durations in whole steps), halfway to the next value, so that the whole end
+    level is peeled (Friedman & Fisher 1999 peel discrete values level by level).
+
+    Example:
+        >>> peel_cut(np.array([7.0, 7.0, 14.0, 21.0]), "low"), peel_cut(np.arange(100.0), "high")
+        (10.5, 94.05)
+    """
+    cut = float(np.quantile(xj, alpha if side == "low" else 1 - alpha))
+    end = xj.min() if side == "low" else xj.max()
+    if cut != end:
+        return cut
+    rest = xj[xj > end] if side == "low" else xj[xj < end]
+    if rest.size == 0:
+        return cut
+    return float((end + (rest.min() if side == "low" else rest.max())) / 2)
 
 
 def choose(trajectory: list[Box]) -> int:

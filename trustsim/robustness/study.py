@@ -3,7 +3,8 @@
 A *conclusion* is the sign of an alternative scenario's paired effect on a metric against
 the base, as seen at the default constants ("verified listings raise closed deals"). A
 *world* is one draw of the assumed constants (the parameter ledger's `assumption` and
-`calibrated` entries, each over its plausible range), drawn by a Latin hypercube. Every
+`calibrated` entries, each over its plausible range, and one visit length shared by every
+stage, in whole steps: `trustsim.robustness.durations`), drawn by a Latin hypercube. Every
 scenario runs at every world with the same replication seeds (common random numbers), as
 one resumable sweep. At world i the paired effect is the mean over replications r of
 
@@ -32,6 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from trustsim.errors import TrustsimInputError
+from trustsim.robustness.durations import (
+    DURATION_FACTOR,
+    GENERIC,
+    duration_levels,
+    durations_note,
+)
 
 METRICS = ("closed_deals", "short_closed_deals", "satisfaction", "nps", "revenue")
 METRIC_WORDS = {
@@ -98,6 +105,7 @@ def load_factors(path: str | Path) -> dict[str, tuple[float, float]]:
         raise TrustsimInputError(
             f'{label}: factors must be a list of field paths, e.g. ["{next(iter(ledger))}"].'
         )
+    _refuse_durations(label, names)
     for name in names:
         if name not in ledger:
             raise TrustsimInputError(
@@ -109,6 +117,7 @@ def load_factors(path: str | Path) -> dict[str, tuple[float, float]]:
     ranges = raw.get("ranges", {})
     if not isinstance(ranges, dict):
         raise TrustsimInputError(f'{label}: ranges must be a table of "PATH" = [low, high].')
+    _refuse_durations(label, list(ranges))
     for name, pair in ranges.items():
         ok = isinstance(pair, list) and len(pair) == 2
         ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
@@ -122,6 +131,20 @@ def load_factors(path: str | Path) -> dict[str, tuple[float, float]]:
     return chosen
 
 
+def _refuse_durations(label: str, names: list) -> None:
+    """A stage duration is sampled in whole steps by every study (`durations`), never as
+    a continuous range, which would mostly give visits that end between two steps."""
+    from trustsim.scenarios.reference import generic_path
+
+    for name in names:
+        if isinstance(name, str) and generic_path(name) == GENERIC:
+            raise TrustsimInputError(
+                f"{label}: {name!r}: stage durations are not a factor of the file. A study "
+                f"samples one visit length for every stage ({DURATION_FACTOR}) in whole steps "
+                "over its plausible range unless --no-durations; remove the entry."
+            )
+
+
 # ---------------------------------------------------------------------- the experiment
 def build_experiment(
     base: str,
@@ -131,8 +154,13 @@ def build_experiment(
     replications: int = REPLICATIONS,
     seed: int = 0,
     overrides: Sequence[str] = (),
+    durations: bool = True,
 ):
     """The study as an experiment: every scenario at the same Latin-hypercube worlds.
+
+    With `durations`, the visit length every stage shares (`DURATION_FACTOR`) is a
+    factor too, over its plausible range in whole steps, where the scenarios allow it
+    (`trustsim.robustness.durations.duration_levels`).
 
     Raises:
         TrustsimInputError: an unknown scenario, a factor no scenario has, a range a
@@ -155,6 +183,11 @@ def build_experiment(
         "design": {"method": "lhs", "samples": samples},
         "factors": {path: {"low": low, "high": high} for path, (low, high) in factors.items()},
     }
+    experiment = experiment_from_dict(raw, "robustness")
+    levels = duration_levels(experiment.bases.values(), overrides)
+    if not durations or not levels.sampled:
+        return experiment
+    raw["factors"][DURATION_FACTOR] = {"values": list(levels.values)}
     return experiment_from_dict(raw, "robustness")
 
 
@@ -179,6 +212,7 @@ def run_study(
     replications: int = REPLICATIONS,
     seed: int = 0,
     overrides: Sequence[str] = (),
+    durations: bool = True,
     sweep_options: Mapping[str, Any] | None = None,
     progress=None,
 ) -> Study:
@@ -193,6 +227,7 @@ def run_study(
         replications: paired replications per world and scenario.
         seed: root seed (replication r uses the same seed in every world and scenario).
         overrides: `PATH=VALUE` applied to every scenario (e.g. a smaller market).
+        durations: also sample the visit length every stage shares (`build_experiment`).
         sweep_options: passed to `trustsim.experiments.sweep.sweep` (workers, scheduler...).
         progress: the sweep's progress callback.
 
@@ -211,7 +246,7 @@ def run_study(
     start = time.monotonic()
     factors = dict(factors) if factors is not None else assumed_ranges()
     experiment = build_experiment(base, alternatives, factors, samples, replications, seed,
-                                  overrides)  # fmt: skip
+                                  overrides, durations)  # fmt: skip
     report = sweep(experiment, out_dir, progress=progress, **dict(sweep_options or {}))
     table = analyse(experiment, out_dir)
     return Study(Path(out_dir), table, time.monotonic() - start, report.total)
@@ -240,7 +275,9 @@ def analyse(experiment, out_dir: str | Path):
         "base": names[0],
         "alternatives": names[1:],
         "metrics": list(METRICS),
-        "factors": {f.path: [f.spec.low, f.spec.high] for f in experiment.factors},
+        "factors": {f.path: factor_range(f) for f in experiment.factors},
+        "levels": {f.path: f.spec.values for f in experiment.factors if not f.spec.is_range},
+        "durations": durations_note(experiment),
         "samples": spec_.design.samples,
         "replications": spec_.replications,
         "seed": spec_.seed,
@@ -249,6 +286,13 @@ def analyse(experiment, out_dir: str | Path):
     }
     write_study(Path(out_dir), spec, effects, table, indices)
     return table
+
+
+def factor_range(factor) -> list[float]:
+    """[low, high] of a sampled factor: its range, or its lowest and highest level."""
+    if factor.spec.is_range:
+        return [factor.spec.low, factor.spec.high]
+    return [min(factor.spec.values), max(factor.spec.values)]
 
 
 def default_effects(experiment, replications: int, seed: int) -> dict[str, dict[str, dict]]:

@@ -23,6 +23,8 @@ from trustsim.scenarios.schema import LABEL_HINT, SLUG_RULE, TRAITS, Scenario, i
 BUILTIN_PACKAGE = "trustsim.scenarios.builtin"
 # Tables whose keys are names chosen by the scenario author (not schema fields).
 NAMED_TABLES = ("stages", "segments")
+# In place of a stage or segment name in `--set`: every stage (or segment).
+EVERY_MEMBER = "*"
 # The directive with which a file states a named table as a whole instead of amending it.
 RESTATING = {"stages": "journey", "segments": "personas"}
 # Top-level keys of an experiment file that a scenario never has.
@@ -287,46 +289,63 @@ def _allowed_keys(loc: tuple[str, ...]) -> list[str] | None:
 
 
 def apply_overrides(raw: dict, overrides: Iterable[str], provenance: dict) -> dict:
-    """Apply `--set PATH=VALUE` overrides to a raw scenario dict (a copy is returned)."""
+    """Apply `--set PATH=VALUE` overrides to a raw scenario dict (a copy is returned).
+
+    `*` in place of a stage or segment name sets the field in every one of them:
+    `stages.*.duration=14` makes every stage visit last two weeks.
+    """
     result = copy.deepcopy(raw)
     for text in overrides:
         path, value = parse_override(text)
-        node = result
-        model: type[BaseModel] | None = Scenario
-        for depth, key in enumerate(path[:-1]):
-            if depth == 1 and path[0] in NAMED_TABLES:
-                if key not in node:
-                    names = ", ".join(node) or "none"
-                    raise TrustsimInputError(
-                        f"--set {text}: there is no {path[0][:-1]} named {key!r}; "
-                        f"the scenario's {path[0]} are {names}.{_did_you_mean(key, node)}"
-                    )
-            elif model is not None and key not in model.model_fields:
+        for member_path in _every_member(path, result):
+            _set_value(result, member_path, value, text)
+            provenance[member_path] = f"--set {text}"
+    return result
+
+
+def _every_member(path: tuple[str, ...], raw: dict) -> list[tuple[str, ...]]:
+    """The path, or with `*` as the stage or segment name, the path in each of them."""
+    if len(path) < 3 or path[0] not in NAMED_TABLES or path[1] != EVERY_MEMBER:
+        return [path]
+    return [(path[0], name, *path[2:]) for name in raw.get(path[0], {})]
+
+
+def _set_value(result: dict, path: tuple[str, ...], value: Any, text: str) -> None:
+    """Set one field of the raw scenario, refusing paths the schema does not have."""
+    node = result
+    model: type[BaseModel] | None = Scenario
+    for depth, key in enumerate(path[:-1]):
+        if depth == 1 and path[0] in NAMED_TABLES:
+            if key not in node:
+                names = ", ".join(node) or "none"
                 raise TrustsimInputError(
-                    f"--set {text}: unknown field {'.'.join(path[: depth + 1])!r}; "
-                    f"allowed here: {', '.join(model.model_fields)}."
+                    f"--set {text}: there is no {path[0][:-1]} named {key!r}; "
+                    f"the scenario's {path[0]} are {names}.{_did_you_mean(key, node)}"
                 )
-            if not (depth == 1 and path[0] in NAMED_TABLES):
-                model = _schema_child(model, key) if model is not None else None
-            if not isinstance(node.setdefault(key, {}), dict):
-                raise TrustsimInputError(
-                    f"--set {text}: {'.'.join(path[: depth + 1])} is a value, not a table."
-                )
-            node = node[key]
-        leaf = path[-1]
-        if model is not None and leaf not in model.model_fields:
-            if path[0] in NAMED_TABLES and len(path) == 2:
-                raise TrustsimInputError(
-                    f"--set {text}: set a field of the {path[0][:-1]}, for example "
-                    f"{path[0]}.{leaf}.<field>=VALUE."
-                )
+        elif model is not None and key not in model.model_fields:
             raise TrustsimInputError(
-                f"--set {text}: unknown field {'.'.join(path)!r}; "
+                f"--set {text}: unknown field {'.'.join(path[: depth + 1])!r}; "
                 f"allowed here: {', '.join(model.model_fields)}."
             )
-        node[leaf] = value
-        provenance[path] = f"--set {text}"
-    return result
+        if not (depth == 1 and path[0] in NAMED_TABLES):
+            model = _schema_child(model, key) if model is not None else None
+        if not isinstance(node.setdefault(key, {}), dict):
+            raise TrustsimInputError(
+                f"--set {text}: {'.'.join(path[: depth + 1])} is a value, not a table."
+            )
+        node = node[key]
+    leaf = path[-1]
+    if model is not None and leaf not in model.model_fields:
+        if path[0] in NAMED_TABLES and len(path) == 2:
+            raise TrustsimInputError(
+                f"--set {text}: set a field of the {path[0][:-1]}, for example "
+                f"{path[0]}.{leaf}.<field>=VALUE."
+            )
+        raise TrustsimInputError(
+            f"--set {text}: unknown field {'.'.join(path)!r}; "
+            f"allowed here: {', '.join(model.model_fields)}."
+        )
+    node[leaf] = value
 
 
 def _describe_error(err: Mapping, provenance: dict, default_label: str) -> str:

@@ -1158,12 +1158,13 @@ FIELDS: dict[str, FieldDoc] = {
         unit="days",
         typical="7 (real estate: a week a stage); 1 (the delivery trial)",
         business="a viewing or a contract takes about a week; a trial's menu or payment a day",
-        # Scenario design per stage, like the stake: not a shared constant that
-        # `trustsim robustness` could sample (a sampled length would rarely be whole steps).
+        # The ranges are `trustsim.robustness.durations.PLAUSIBLE_DAYS` (a test keeps
+        # them equal); a study samples one length for every stage, in whole steps.
         source=(
             "assumption: the step length the model was calibrated at (a week per "
             "real-estate stage, a day per trial stage); plausibly 3 to 21 days a "
-            "real-estate stage, a quarter of a day to 3 days a trial stage"
+            "real-estate stage, 0.25 to 3 days a trial stage (sampled by "
+            "`trustsim robustness`, section 9.12)"
         ),
         symbol="D_k",
         rule="a whole number of steps, at least one (`time.step_unit`)",
@@ -1387,6 +1388,8 @@ def field_label(path: str, scenario: Scenario | None = None) -> str:
         ('verification support at contract', 'effort of checking')
         >>> field_label("segments.first_time.risk_aversion.mean")
         'risk aversion (first time, mean)'
+        >>> field_label("stages.*.duration")  # `*`: every stage, as in `--set`
+        'visit length at every stage'
     """
     parts = path.strip().split(".")
     doc = FIELDS.get(generic_path(path))
@@ -1396,7 +1399,7 @@ def field_label(path: str, scenario: Scenario | None = None) -> str:
     if parts[0] == "stages" and len(parts) == 3:
         known = scenario is not None and parts[1] in scenario.stages
         stage = scenario.stage_label(parts[1]) if known else parts[1].replace("_", " ")
-        return f"{doc.label} at {stage}"
+        return f"{doc.label} at {'every stage' if parts[1] == '*' else stage}"
     if parts[0] == "segments" and len(parts) >= 3:
         known = scenario is not None and parts[1] in scenario.segments
         segment = scenario.segment_label(parts[1]) if known else parts[1].replace("_", " ")
