@@ -682,3 +682,19 @@ def test_while_a_sweep_is_connected_dask_logs_no_traceback_but_keeps_its_plain_m
         dask_log.removeHandler(handler)
     messages = [record.getMessage() for record in seen]
     assert "plain message" in messages and "Error in batched write" not in messages
+
+
+def test_a_refusal_names_only_the_entries_one_list_of_the_experiment_lacks():
+    from trustsim.experiments.sweep.resume import _difference
+
+    factors = [f"choice.f{i}" for i in range(40)]
+    said = _difference("factors", factors, [*factors, "stages.*.duration"])
+    assert said == "factors: 'stages.*.duration' here only"  # not 81 names
+    said = _difference("scenarios", ["a", "b"], ["a", "c"])
+    assert said == "scenarios: 'b' there only; 'c' here only"
+    # The same entries in another order, and plain values, are said in full.
+    assert (
+        _difference("factors", ["x", "y"], ["y", "x"])
+        == "factors ['x', 'y'] there, ['y', 'x'] here"
+    )
+    assert _difference("seed", 0, 8) == "seed 0 there, 8 here"

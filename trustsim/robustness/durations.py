@@ -110,7 +110,7 @@ def duration_levels(scenarios: Iterable, overrides: Iterable[str] = ()) -> Durat
     text += f" (whole {unit}s within the {source}"
     if low < days:
         text += f"; {low:g} days is below one {unit}"
-    return DurationLevels(tuple(values), text + ").")
+    return DurationLevels(tuple(values), text + "; --no-durations holds them).")
 
 
 def _held(reason: str) -> DurationLevels:

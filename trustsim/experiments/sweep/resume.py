@@ -143,7 +143,7 @@ def _differences(old: dict, old_points: set[str] | None, plan: Plan) -> list[str
         "factors": (old["factors"], exp.factor_paths),
         "metrics": (old["metrics"], list(exp.spec.metrics)),
     }
-    found = [f"{what} {a!r} there, {b!r} here" for what, (a, b) in pairs.items() if a != b]
+    found = [_difference(what, a, b) for what, (a, b) in pairs.items() if a != b]
     if exp.spec.replications < old["replications"]:
         found.append(f"{old['replications']} replications there, {exp.spec.replications} here")
     found += _posterior_differences(old.get("posterior"), plan)
@@ -152,6 +152,18 @@ def _differences(old: dict, old_points: set[str] | None, plan: Plan) -> list[str
         if dropped:
             found.append(f"{dropped} of its {len(old_points)} design points are not in this plan")
     return found
+
+
+def _difference(what: str, there, here) -> str:
+    """How one setting of the experiment differs; of two lists that hold different
+    entries, only what one of them lacks (a long list of factors said twice hides it)."""
+    if isinstance(there, list) and isinstance(here, list) and set(there) != set(here):
+        sides = (("there", [x for x in there if x not in here]),
+                 ("here", [x for x in here if x not in there]))  # fmt: skip
+        return f"{what}: " + "; ".join(
+            f"{', '.join(map(repr, only))} {side} only" for side, only in sides if only
+        )
+    return f"{what} {there!r} there, {here!r} here"
 
 
 def _posterior_differences(old: dict | None, plan: Plan) -> list[str]:
