@@ -113,7 +113,8 @@ def direction(x, y, constants: int = 1) -> tuple[float, float, str]:
     import numpy as np
     from scipy.stats import spearmanr
 
-    if len(y) < 3 or np.ptp(np.asarray(y, dtype=float)) == 0:
+    constant = (np.ptp(np.asarray(v, dtype=float)) == 0 for v in (x, y))
+    if len(y) < 3 or any(constant):  # no rank correlation is defined
         return math.nan, math.nan, ""
     rho, p = (float(v) for v in spearmanr(x, y))
     if math.isnan(rho) or not p < FAMILY_ALPHA / constants:
@@ -219,4 +220,5 @@ def load_indices(directory: str | Path) -> Any | None:
     file = Path(directory) / INDEX_FILE
     if not file.is_file():
         return None
-    return pd.read_csv(file).fillna({"direction": ""})
+    # Read as text: a column of only empty directions would otherwise be read as floats.
+    return pd.read_csv(file, dtype={"direction": object}).fillna({"direction": ""})
