@@ -190,3 +190,37 @@ def test_time_to_close_is_in_days_whatever_the_step():
     model.run_model()
     tally = model.engine.tally
     assert model.summary()["time_to_close"] == tally.close_time / tally.closed * 7.0
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("delivery-trial-journey", []),
+        ("real-estate", []),
+        ("real-estate", ["stages.*.duration=14"]),
+    ],
+)
+def test_no_deal_closes_before_the_earliest_close_step_and_some_close_in_it(name, overrides):
+    scenario = load_scenario(name, ["time.steps=30", *overrides])
+    first = scenario.earliest_close_step()
+    earliest = []
+    for seed in range(20):
+        model = TrustModel(scenario, rng=seed, engine="vectorized", series=False)
+        model.run_model()
+        closed = model.engine.closed
+        earliest.append(int(closed[closed >= 0].min()))
+    assert min(earliest) == first  # reached, and never beaten, over 20 seeds
+
+
+def test_validate_notes_a_short_horizon_before_any_deal_can_close_and_not_otherwise(tmp_path):
+    (tmp_path / "long.toml").write_text(
+        'name = "long"\nextends = "real-estate"\n'
+        + "".join(f"[stages.{s}]\nduration = 21\n" for s in load_scenario("real-estate").stages)
+    )
+    assert load_scenario(str(tmp_path / "long.toml")).earliest_close_step() == 19
+    result = CliRunner().invoke(main, ["scenarios", "validate", str(tmp_path / "long.toml")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "can close in week 19 at the earliest" in said and "will be 0 in every run" in said
+    plain = CliRunner().invoke(main, ["scenarios", "validate", "real-estate"])
+    assert plain.exit_code == 0 and "note:" not in plain.output

@@ -737,3 +737,17 @@ def test_the_robustness_and_market_fit_sheets_leave_the_other_sheets_as_they_wer
     assert [s for s in full if s in shared] == shared
     for name in shared:
         assert read_sheet(full_deck.xlsx, name) == read_sheet(deck.xlsx, name), name
+
+
+def test_the_caveats_say_how_long_a_visit_lasts_and_when_a_deal_can_first_close(deck):
+    from trustsim.report.story import _visit_note
+    from trustsim.scenarios import load_scenario
+
+    prs = Presentation(str(deck.pptx))
+    (slide,) = [s for s in prs.slides if s.shapes.title.text.startswith("Caveats")]
+    said = " ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame)
+    assert "Each stage visit lasts 7 days" in said and "in week 7 at the earliest" in said
+    # A short horizon before the first possible close is said to count nothing.
+    late = load_scenario("real-estate", ["stages.*.duration=21"])
+    assert late.earliest_close_step() == 19
+    assert _visit_note(late).endswith("short-horizon results are 0 by construction.")

@@ -174,4 +174,18 @@ def _resolved_summary(path: str, scenario) -> str:
     buyers = textwrap.fill(
         ", ".join(personas), 80, initial_indent="  personas: ", subsequent_indent=" " * 12
     )
-    return "\n".join([head, journey, buyers])
+    lines = [head, journey, buyers]
+    first, short, unit = (
+        scenario.earliest_close_step(),
+        scenario.time.short_horizon,
+        scenario.time.step_unit,
+    )
+    if first > short:
+        lines.append(textwrap.fill(
+            f"The first deal can close in {unit} {first} at the earliest (stage visits up to "
+            f"{scenario.closing_stage}), after the short horizon of {short} {unit}s: the "
+            "short-horizon measures will be 0 in every run. Shorten the visits "
+            "(stages.<name>.duration) or lengthen time.short_horizon if that is not meant.",
+            80, initial_indent="  note:     ", subsequent_indent=" " * 12,
+        ))  # fmt: skip
+    return "\n".join(lines)

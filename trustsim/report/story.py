@@ -274,8 +274,24 @@ def caveats(run) -> list[str]:
         "a Holm-adjusted signed-rank test agrees (p < 0.05).",
         f"Horizon {spec.time.steps} {spec.time.step_unit}s (short horizon "
         f"{spec.time.short_horizon}); a market of {spec.market.size:,} potential buyers.",
+        _visit_note(spec),
         money_note,
     ]
+
+
+def _visit_note(spec) -> str:
+    """How long a stage visit lasts (assumed), and what it means for the short horizon."""
+    days = sorted({stage.duration for stage in spec.stages.values()})
+    length = f"{days[0]:g}" if len(days) == 1 else f"{days[0]:g}-{days[-1]:g}"
+    length += " day" if days == [1.0] else " days"
+    unit, first = spec.time.step_unit, spec.earliest_close_step()
+    note = (
+        f"Each stage visit lasts {length} (an assumption, docs/ODD.md 9.11), so a "
+        f"deal closes in {unit} {first} at the earliest"
+    )
+    if first > spec.time.short_horizon:
+        return note + ": after the short horizon, so short-horizon results are 0 by construction."
+    return note + "; longer visits would leave fewer deals inside the short horizon."
 
 
 def _money_note(run) -> str:

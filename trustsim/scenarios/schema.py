@@ -364,6 +364,16 @@ class Scenario(_Strict):
         days = self.time.days_per_step
         return [round(stage.duration / days) for stage in self.stages.values()]
 
+    def earliest_close_step(self) -> int:
+        """The first step in which a deal can close: a lead of step 1 who completes every
+        stage up to the closing one at the first visit.
+
+            t_close >= 1 + sum_{k <= closing} n_k,   n_k = D_k / step length
+
+        A short horizon before it counts no deal in any run, whatever the scenario does.
+        """
+        return 1 + sum(self.visit_steps()[: self.closing_index + 1])
+
     def repeat_chance_per_step(self) -> float:
         """The repeat-purchase rate per day as a chance per step, r * days per step.
 
