@@ -181,6 +181,27 @@ def test_an_interrupted_run_leaves_the_previous_result_intact(tmp_path, monkeypa
     assert leftovers(tmp_path) == []
 
 
+def test_running_out_of_memory_is_one_message_exit_1_and_keeps_the_previous_result(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "r"
+    assert_exit(invoke("run", PAIR[0], *SMALL, "--out", out), 0)
+    before = snapshot(out)
+    run_model = runner.run_model
+    calls = []
+
+    def short_of_memory(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # half-way through the replications
+            raise MemoryError("Unable to allocate 458. MiB for an array")
+        return run_model(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_model", short_of_memory)
+    res = invoke("run", PAIR[0], *SMALL, "--seed", "9", "--out", out)
+    assert_exit(res, 1, "out of memory (Unable to allocate 458. MiB", "lower market.size")
+    assert snapshot(out) == before and leftovers(tmp_path) == []
+
+
 @pytest.mark.slow
 def test_ctrl_c_of_a_real_process_leaves_the_previous_result_intact(tmp_path):
     import signal

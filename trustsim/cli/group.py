@@ -14,7 +14,8 @@ class TrustsimGroup(click.Group):
 
     Bad input exits with code 2. A file operation that failed (read-only target, a path
     through a file, a full disk) is named with the reason and what to do; its exit code
-    is 2 when another path would do and 1 when the environment must be fixed.
+    is 2 when another path would do and 1 when the environment must be fixed. Running out
+    of memory is the environment's (exit 1).
     """
 
     def invoke(self, ctx: click.Context):
@@ -28,6 +29,17 @@ class TrustsimGroup(click.Group):
         except OutputError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except MemoryError as exc:
+            # The machine, not the input: exit 1, with what a run's memory grows with.
+            detail = f" ({exc})" if str(exc) else ""
+            click.echo(
+                f"Error: out of memory{detail}. Nothing was written. A run holds about 260 "
+                "bytes per potential buyer (market.size), and every local worker holds its "
+                "own runs: lower market.size (--set market.size=...) or --workers, or use a "
+                "machine with more memory.",
+                err=True,
+            )
+            sys.exit(1)
         except BrokenPipeError:
             # The reader of stdout went away (`| head`): stop quietly, as other tools do.
             sys.stdout = None
