@@ -3,6 +3,8 @@ identical bytes for identical input, and the user's matplotlib settings left alo
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib as mpl
 
 mpl.use("Agg")
@@ -815,4 +817,59 @@ def test_labels_pushed_off_their_lines_end_are_tied_to_it_by_leaders_left_of_eve
     leaders = [n.arrow_patch.get_window_extent(renderer) for n in ax.texts if n.arrow_patch]
     assert all(box.x1 <= first_letter + 0.5 for box in leaders)
     assert not overlapping(list(ax.texts), renderer)
+    plt.close(fig)
+
+
+def _labelled_figure(label: str):
+    from trustsim.charts.style import chart_style
+
+    with chart_style():
+        fig, ax = plt.subplots()
+        ax.set_title(label)
+    return fig
+
+
+def test_a_label_no_font_draws_is_said_once_with_its_characters(tmp_path, monkeypatch):
+    from trustsim.charts import style
+
+    monkeypatch.setattr(style, "SCRIPT_FONTS", ())  # as on a machine without such fonts
+    monkeypatch.setattr(style, "_add_script_fonts", lambda: False)
+    fig = _labelled_figure("検証できる住宅 offer")
+    with pytest.warns(UserWarning) as said:
+        style.save_figure(fig, tmp_path / "c.png")
+    plt.close(fig)
+    messages = [str(w.message) for w in said]
+    assert len(messages) == 1, messages  # not one per character
+    assert "'検証できる住宅'" in messages[0] and "fonts-noto-cjk" in messages[0]
+    assert (tmp_path / "c.png").stat().st_size > 0 and list(tmp_path.iterdir()) == [
+        tmp_path / "c.png"
+    ]
+
+
+def test_a_latin_chart_never_looks_for_other_fonts(tmp_path, monkeypatch, recwarn):
+    from trustsim.charts import style
+
+    def looked():
+        raise AssertionError("looked for fonts of other scripts")
+
+    monkeypatch.setattr(style, "_add_script_fonts", looked)
+    fig = _labelled_figure("Buyers can check each step: Ünïcode – déjà vu ✓")
+    style.save_figure(fig, tmp_path / "c.png")
+    plt.close(fig)
+    assert not [w for w in recwarn if "font" in str(w.message)]
+
+
+def test_a_label_in_another_script_is_drawn_with_an_installed_font_for_it(tmp_path):
+    from matplotlib import font_manager
+
+    from trustsim.charts import style
+
+    fonts = {font_manager.get_font(f).family_name for f in font_manager.findSystemFonts()}
+    if not fonts & set(style.SCRIPT_FONTS):
+        pytest.skip("no font for Japanese among the machine's fonts")
+    fig = _labelled_figure("検証できる住宅")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a box drawn, or any warning, fails
+        style.save_figure(fig, tmp_path / "c.png")
+    assert set(fig.axes[0].title.get_fontfamily()) & set(style.SCRIPT_FONTS)
     plt.close(fig)

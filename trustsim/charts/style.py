@@ -7,7 +7,10 @@ Nothing here touches the user's global rcParams: `chart_style()` wraps
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 import textwrap
+import warnings
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -47,6 +50,15 @@ SCENARIO_COLORS = (
 DECK_FONT = "Calibri"
 CHART_FONT = "Carlito"
 FALLBACK_FONT = "DejaVu Sans"
+# Labels may be in any alphabet. Fonts for other scripts are used where the machine has
+# them, after the two above (none is shipped: one CJK font alone is about 20 MB); a chart
+# with characters no installed font draws says so once (`save_figure`).
+SCRIPT_FONTS = (
+    "Noto Sans CJK JP", "Noto Sans CJK SC", "Source Han Sans", "Droid Sans Fallback",
+    "WenQuanYi Zen Hei", "Microsoft YaHei", "Yu Gothic", "Hiragino Sans", "Malgun Gothic",
+    "Apple SD Gothic Neo", "Noto Sans Arabic", "Noto Sans Hebrew", "Noto Sans Devanagari",
+    "Noto Sans Thai", "Arial Unicode MS",
+)  # fmt: skip
 GREY = "#9A9A9A"
 LIGHT_GREY = "#D9D9D9"
 TEXT = "#333333"
@@ -92,13 +104,15 @@ def chart_style() -> Iterator[None]:
 
 def chart_fonts() -> list[str]:
     """The chart font families, first choice first: the packaged Carlito (registered
-    with matplotlib on first use), then DejaVu Sans for the glyphs Carlito lacks."""
+    with matplotlib on first use), DejaVu Sans for the glyphs Carlito lacks, then the
+    installed fonts of `SCRIPT_FONTS` for other scripts."""
     from matplotlib import font_manager
 
-    if not any(font.name == CHART_FONT for font in font_manager.fontManager.ttflist):
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    if CHART_FONT not in installed:
         for path in sorted(Path(str(resources.files("trustsim.charts"))).glob("fonts/*.ttf")):
             font_manager.fontManager.addfont(str(path))
-    return [CHART_FONT, FALLBACK_FONT]
+    return [CHART_FONT, FALLBACK_FONT, *(name for name in SCRIPT_FONTS if name in installed)]
 
 
 def scenario_color(position: int) -> str:
@@ -113,7 +127,7 @@ def metadata(fmt: str) -> dict:
 
 def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
     """Save `fig` to `path` atomically, with byte-stable metadata; the format follows
-    the suffix.
+    the suffix (`render` draws it).
 
     Example:
         >>> import matplotlib.pyplot as plt
@@ -123,18 +137,98 @@ def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
         >>> out.suffix
         '.svg'
     """
-    import matplotlib as mpl
-
     from trustsim.output import atomic_path
 
     path = Path(path)
     fmt = fmt or path.suffix.lstrip(".").lower()
+    with atomic_path(path) as tmp:
+        render(fig, tmp, fmt, metadata=metadata(fmt))
+    return path
+
+
+def render(fig, target, fmt: str, **options) -> None:
+    """`fig.savefig(target, format=fmt, **options)` in the chart style, into a file path
+    or a binary buffer.
+
+    A character none of the chart's fonts draws (a label in another script) gets a
+    second chance: the machine's fonts of `SCRIPT_FONTS` are looked up (once per
+    process: matplotlib's font list may predate them) and the chart is drawn again with
+    them. Characters still missing are said once, in one warning, instead of one
+    matplotlib warning per character.
+    """
+    missing = _draw(fig, target, fmt, options)
+    if missing and _add_script_fonts():
+        fonts = chart_fonts()
+        for text in fig.findobj(lambda artist: hasattr(artist, "set_fontfamily")):
+            text.set_fontfamily(fonts)
+        if hasattr(target, "truncate"):  # a buffer: start it again
+            target.seek(0)
+            target.truncate()
+        missing = _draw(fig, target, fmt, options)
+    if missing:
+        warnings.warn(
+            f"trustsim: no installed font draws {missing!r}, drawn as boxes in the chart. "
+            "Install a font for that script (e.g. fonts-noto-cjk for Chinese, Japanese "
+            "and Korean) and draw it again.",
+            stacklevel=3,
+        )
+
+
+def _draw(fig, target, fmt: str, options: dict) -> str:
+    """Draw once; returns the characters no font drew (matplotlib warns once per
+    character and draws each as a box); other warnings pass on as they came."""
+    import matplotlib as mpl
+
     with (
         mpl.rc_context(fname=str(style_path()), rc={"font.family": chart_fonts()}),
-        atomic_path(path) as tmp,
+        warnings.catch_warnings(record=True) as caught,
+        _quiet_font_lookup(),
     ):
-        fig.savefig(tmp, format=fmt, metadata=metadata(fmt))
-    return path
+        warnings.simplefilter("always")
+        fig.savefig(target, format=fmt, **options)
+    missing = []
+    for record in caught:
+        glyph = re.match(r"Glyph (\d+) .* missing from font", str(record.message))
+        if glyph:
+            missing.append(chr(int(glyph.group(1))))
+        else:
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
+    return "".join(dict.fromkeys(missing))
+
+
+@contextlib.contextmanager
+def _quiet_font_lookup() -> Iterator[None]:
+    """Without matplotlib's log line for a script font that has no bold ("now using
+    400"): the regular weight is what such fonts offer, not a fault to report."""
+    import logging
+
+    logger = logging.getLogger("matplotlib.font_manager")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@functools.cache
+def _add_script_fonts() -> bool:
+    """Register the machine's fonts named in `SCRIPT_FONTS` with matplotlib; whether any
+    was new to it."""
+    from matplotlib import font_manager
+
+    known = {font.name for font in font_manager.fontManager.ttflist}
+    added = False
+    for file in font_manager.findSystemFonts():
+        try:
+            name = font_manager.get_font(file).family_name
+        except (OSError, RuntimeError):
+            continue  # a file FreeType cannot read
+        if name in SCRIPT_FONTS and name not in known:
+            font_manager.fontManager.addfont(file)
+            known.add(name)
+            added = True
+    return added
 
 
 def wrap_title(title: str, width: int = TITLE_WRAP) -> str:

@@ -208,10 +208,12 @@ def images(charts: list) -> list[tuple[str, bytes]]:
 
     import matplotlib.pyplot as plt
 
+    from trustsim.charts.style import render
+
     out = []
     for chart in charts:
         buffer = io.BytesIO()
-        chart.figure.savefig(buffer, format="png", dpi=SCREEN_DPI)
+        render(chart.figure, buffer, "png", dpi=SCREEN_DPI)
         plt.close(chart.figure)
         out.append((chart.title, buffer.getvalue()))
     return out

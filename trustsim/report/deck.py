@@ -341,12 +341,12 @@ def _stable_zip(blob: bytes, nested: bool = False) -> bytes:
 def _png(chart: Chart, size: tuple[float, float]) -> bytes:
     """The chart as a PNG drawn at `size` inches, the size it is placed at, so its type
     keeps its point size on the slide."""
-    from trustsim.charts.style import chart_style, metadata
+    from trustsim.charts.style import chart_style, metadata, render
 
     buffer = io.BytesIO()
     with chart_style():
         chart.figure.set_size_inches(*size)
-        chart.figure.savefig(buffer, format="png", dpi=PNG_DPI, metadata=metadata("png"))
+        render(chart.figure, buffer, "png", dpi=PNG_DPI, metadata=metadata("png"))
     return buffer.getvalue()
 
 
