@@ -386,6 +386,18 @@ def test_a_deck_of_two_markets_is_refused_naming_each_and_nothing_is_written(tmp
     assert not (results / "charts").exists()
 
 
+def test_a_deck_of_one_replication_is_refused_and_nothing_is_written(tmp_path):
+    results = tmp_path / "one"
+    trustsim.run(["real-estate", "real-estate-verifiable"], **dict(SMALL, replications=1)).write(
+        results
+    )
+    out = tmp_path / "deck.pptx"
+    res = CliRunner().invoke(main, ["report", str(results), "--out", str(out)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "one replication per scenario" in res.output and "--replications 20" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one"]
+
+
 def test_cli_report_on_a_missing_directory_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "no such directory" in res.output

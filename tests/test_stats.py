@@ -113,3 +113,12 @@ def test_cluster_robust_errors_do_not_shrink_when_a_buyer_repeats_choices():
     clustered = logistic_regression(*copies[:2], ["x"], clusters=copies[2])["x"][1]
     assert naive == pytest.approx(once / math.sqrt(10), rel=0.15)
     assert clustered == pytest.approx(once, rel=0.05)
+
+
+def test_one_value_has_a_mean_and_no_interval_two_have_one():
+    from trustsim.experiments.stats import mean_ci
+
+    mean, low, high = mean_ci([131.0])
+    assert mean == 131.0 and math.isnan(low) and math.isnan(high)
+    mean, low, high = mean_ci([120.0, 140.0])  # negative control: a t interval
+    assert mean == 130.0 and low < 120.0 and high > 140.0

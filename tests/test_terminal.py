@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 
 import pandas as pd
@@ -111,3 +112,21 @@ def test_the_demo_at_80_columns_cuts_nothing_and_wraps_sentences_under_their_tex
     for line in sentences:
         if not line.startswith(" - "):
             assert line.startswith("   ") and line[3] != " ", line  # under the text
+
+
+def test_one_replication_prints_values_without_intervals_and_says_why():
+    args = ["--replications", "1", "--steps", "20", "--set", "market.size=300"]
+    run = CliRunner().invoke(main, ["run", "real-estate", *args], env={"COLUMNS": "160"})
+    compare = CliRunner().invoke(
+        main, ["compare", "real-estate", "real-estate-verifiable", *args], env={"COLUMNS": "160"}
+    )
+    for result in (run, compare):
+        assert result.exit_code == 0, result.output
+        assert "No intervals: one replication: no confidence interval" in result.output
+        assert "(no CI)" in result.output and "nan" not in result.output.lower()
+    assert "One replication (seed 0): values, no intervals" in run.output
+    assert "(no finite CI)" in compare.output  # the relative change, not eaten as markup
+    # No zero-width interval poses as certainty: "[+8.00, +8.00]".
+    assert not re.search(r"\[([+-][\d.,]+)(?: pp)?, \1(?: pp)?\]", compare.output)
+    two = CliRunner().invoke(main, ["run", "real-estate", *args[:1], "2", *args[2:]])
+    assert two.exit_code == 0 and "No intervals" not in two.output  # negative control

@@ -167,6 +167,8 @@ def fmt_value(metric: str, value: float) -> str:
 def fmt_interval(metric: str, mean: float, low: float, high: float) -> str:
     if mean is None or math.isnan(mean):
         return "n/a"
+    if math.isnan(low) or math.isnan(high):
+        return f"{fmt_value(metric, mean)} (no CI)"
     return f"{fmt_value(metric, mean)} [{fmt_value(metric, low)}, {fmt_value(metric, high)}]"
 
 
@@ -179,11 +181,21 @@ def fmt_signed(metric: str, value: float) -> str:
     return ("+" if value >= 0 else "-") + text
 
 
+def fmt_signed_bounds(metric: str, low: float, high: float) -> str:
+    """A change's interval in brackets, "[+3.70, +5.40]", or "(no CI)" where it has none
+    (one replication)."""
+    if math.isnan(low) or math.isnan(high):
+        return "(no CI)"
+    return f"[{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
+
+
 def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
     """Mean with the 95% CI half-width below it, both at the mean's precision."""
     if mean is None or math.isnan(mean):
         return "n/a"
     half = (high - low) / 2
+    if math.isnan(half):
+        return f"{fmt_value(metric, mean)}\nno CI"
     if is_share(metric):
         return f"{100 * mean:.1f}%\n±{100 * half:.1f}"
     size = abs(mean)
@@ -192,10 +204,11 @@ def fmt_plus_minus(metric: str, mean: float, low: float, high: float) -> str:
 
 
 def fmt_relative(relative: float, low: float, high: float) -> str:
-    """A relative change with its interval, e.g. "+27.2% [+22.1, +32.4]"; the interval is
-    "unbounded" where the base mean cannot be told from zero (see stats.ratio_ci)."""
+    """A relative change with its interval, e.g. "+27.2% [+22.1, +32.4]"; "(no finite CI)"
+    where the base mean cannot be told from zero (see stats.ratio_ci) or one replication
+    gives no interval. (Parentheses: a terminal table would read "[unbounded]" as markup.)"""
     if relative is None or math.isnan(relative):
         return "n/a"
     if math.isnan(low) or math.isnan(high):
-        return f"{100 * relative:+.1f}% [unbounded]"
+        return f"{100 * relative:+.1f}% (no finite CI)"
     return f"{100 * relative:+.1f}% [{100 * low:+.1f}, {100 * high:+.1f}]"

@@ -166,6 +166,8 @@ def _change_unit(metric: str) -> str:
 
 def ci_text(metric: str, low: float, high: float, currency: str = "") -> str:
     """A 95% CI of a change, the unit once: "95% CI +3.7 to +5.4 pp"."""
+    if math.isnan(low) or math.isnan(high):
+        return "no 95% CI"
     lo = change_text(metric, low, currency, with_unit=False)
     hi = change_text(metric, high, currency, with_unit=False)
     return f"95% CI {lo} to {hi}{_change_unit(metric)}"

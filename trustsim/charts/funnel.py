@@ -147,13 +147,15 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
         elinewidth=1.5,
         capsize=4,
     )
+    # Labels start right of the whisker, or of the bar where one run gives no interval.
+    ends = rows["ci_high"].fillna(rows["reached"])
     for i, row in rows.iterrows():
         text = f"{number(row.reached)}"
         if not np.isnan(row.left_share):
             text += f"   {percent(row.left_share)} lost · {percent(row.moved_on_share)} move on"
         ax.annotate(
             text,
-            (row.ci_high, i),
+            (ends[i], i),
             xytext=(8, 0),
             textcoords="offset points",
             va="center",
@@ -167,7 +169,7 @@ def funnel_chart(data: pd.DataFrame, with_title: bool = True) -> Chart:
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True)
-    ax.set_xlim(0, rows["ci_high"].max() * 1.9)
+    ax.set_xlim(0, ends.max() * 1.9)
     ax.set_xlabel(f"Buyers reaching the stage ({rows['label'].iloc[0]})")
     derived = " (rebuilt from stage counts)" if bool(rows["derived"].iloc[0]) else ""
     note(

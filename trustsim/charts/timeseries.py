@@ -56,7 +56,7 @@ def band_data(run: RunResult, columns: list[str], scenarios: list[str] | None = 
         n="count",
     ).reset_index()
     t = stats.t.ppf(0.975, np.maximum(out["n"] - 1, 1))
-    half = np.where(out["n"] > 1, t * out["sd"] / np.sqrt(out["n"]), 0.0)
+    half = np.where(out["n"] > 1, t * out["sd"] / np.sqrt(out["n"]), np.nan)  # one run: none
     out["ci_low"], out["ci_high"] = out["mean"] - half, out["mean"] + half
     order = {name: i for i, name in enumerate(run.names)}
     out = out.drop(columns="sd").sort_values(

@@ -143,21 +143,18 @@ def _driver(row) -> str | None:
 
 
 def _part(metric: str, row, part: str) -> str:
-    from trustsim.metrics import fmt_signed
+    from trustsim.metrics import fmt_signed, fmt_signed_bounds
 
     low, high = row[f"{part}_ci_low"], row[f"{part}_ci_high"]
-    return (
-        f"{fmt_signed(metric, row[part])} [{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
-    )
+    return f"{fmt_signed(metric, row[part])} {fmt_signed_bounds(metric, low, high)}"
 
 
 def _stacked(metric: str, value: float, low: float, high: float, mark: bool = False) -> str:
     """A value over its interval, for a narrow column; `mark` stars the value."""
-    from trustsim.metrics import fmt_signed
+    from trustsim.metrics import fmt_signed, fmt_signed_bounds
 
     star = " *" if mark else ""
-    interval = f"[{fmt_signed(metric, low)}, {fmt_signed(metric, high)}]"
-    return f"{fmt_signed(metric, value)}{star}\n{interval}"
+    return f"{fmt_signed(metric, value)}{star}\n{fmt_signed_bounds(metric, low, high)}"
 
 
 def is_split(row) -> bool:

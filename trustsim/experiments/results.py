@@ -105,8 +105,7 @@ def _grouped_mean_ci(ok, metric: str, level: float = 0.95):
     sd = grouped.std(ddof=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
-        half = np.where(n > 1, t * sd / np.sqrt(n), 0.0)
-    half = np.where(n > 0, half, np.nan)
+        half = np.where(n > 1, t * sd / np.sqrt(n), np.nan)  # one run: no interval
     return mean, mean - half, mean + half
 
 

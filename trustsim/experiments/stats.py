@@ -16,8 +16,9 @@ import numpy as np
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided t confidence interval of the mean; NaN values are dropped.
 
-    CI = mean +/- t_{(1+level)/2, n-1} * sd / sqrt(n). With one value the interval is
-    that value; with none, all three are NaN.
+    CI = mean +/- t_{(1+level)/2, n-1} * sd / sqrt(n). One value has no interval (its
+    bounds are NaN: one run says nothing about its own spread); with none, all three
+    are NaN.
     """
     from scipy import stats
 
@@ -27,7 +28,7 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
         return math.nan, math.nan, math.nan
     mean = float(x.mean())
     if x.size == 1:
-        return mean, mean, mean
+        return mean, math.nan, math.nan
     half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return mean, mean - half, mean + half
 
@@ -35,6 +36,10 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
 # The smallest two-sided exact Wilcoxon p with n pairs is 2 / 2**n: 0.0625 at n = 5, so
 # below this many pairs no result can be significant at 5% and no p-value is reported.
 MIN_PAIRS_FOR_TEST = 6
+NO_CI_NOTE = (
+    "one replication: no confidence interval, as one run says nothing about its spread "
+    "(run 2 or more; 20 is the default)"
+)
 NO_TEST_NOTE = (
     f"fewer than {MIN_PAIRS_FOR_TEST} paired replications: no test can reach p < 0.05, "
     "so none is reported"

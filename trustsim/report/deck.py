@@ -181,6 +181,12 @@ def build_report(
     from trustsim.report.story import with_money_measures
 
     check_one_market(results, "a deck")
+    if results.run.replications < 2:
+        raise TrustsimInputError(
+            f"{results.path}: holds one replication per scenario, which gives no "
+            "confidence interval, and a deck states every number with one. Run again with "
+            "--replications 20 (the default) and --out, then write the deck from there."
+        )
     soffice = _libreoffice() if pdf else None
     prs = _presentation(template)
     results = replace(results, run=with_money_measures(results.run))

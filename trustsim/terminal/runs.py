@@ -12,6 +12,7 @@ from trustsim.metrics import (
     fmt_interval,
     fmt_relative,
     fmt_signed,
+    fmt_signed_bounds,
     fmt_value,
 )
 from trustsim.metrics import label as metric_label
@@ -33,7 +34,11 @@ def print_run(result, fmt: str) -> None:
 
     console = _console()
     headline = Table(
-        title=f"Mean and 95% CI over {result.replications} replications (seed {result.seed})",
+        title=(
+            f"Mean and 95% CI over {result.replications} replications (seed {result.seed})"
+            if result.replications > 1
+            else f"One replication (seed {result.seed}): values, no intervals"
+        ),
         title_justify="left",
     )
     headline.add_column("Measure")
@@ -67,10 +72,14 @@ def print_run(result, fmt: str) -> None:
             marker = " (closes)" if stage == scenario.closing_stage else ""
             stages.add_row(stage + marker, *cells)
         print_table(console, stages)
+    if result.replications == 1:
+        from trustsim.experiments.stats import NO_CI_NOTE
+
+        console.print(f"No intervals: {NO_CI_NOTE}.")
 
 
 def print_comparison(result, diffs, fmt: str) -> None:
-    from trustsim.experiments.stats import MIN_PAIRS_FOR_TEST, NO_TEST_NOTE
+    from trustsim.experiments.stats import MIN_PAIRS_FOR_TEST, NO_CI_NOTE, NO_TEST_NOTE
 
     base = result.names[0]
     no_test = result.replications < MIN_PAIRS_FOR_TEST
@@ -103,7 +112,7 @@ def print_comparison(result, diffs, fmt: str) -> None:
     for name in result.names[1:]:
         table = Table(
             title=f"{name} vs {base}: paired differences over {result.replications} "
-            f"replications (95% CIs; {test})",
+            f"replication{'s' if result.replications > 1 else ''} (95% CIs; {test})",
             title_justify="left",
         )
         for column in ("Measure", base, name, "Difference [95% CI]", "Relative [95% CI]", "p"):
@@ -114,14 +123,16 @@ def print_comparison(result, diffs, fmt: str) -> None:
                 metric_label(row.metric),
                 fmt_value(row.metric, row.base_mean),
                 fmt_value(row.metric, row.mean),
-                f"{fmt_signed(row.metric, row.diff)} [{fmt_signed(row.metric, row.ci_low)}, "
-                f"{fmt_signed(row.metric, row.ci_high)}]",
+                f"{fmt_signed(row.metric, row.diff)} "
+                f"{fmt_signed_bounds(row.metric, row.ci_low, row.ci_high)}",
                 fmt_relative(row.relative, row.relative_ci_low, row.relative_ci_high),
                 _fmt_p(row.p_holm),
             )
         print_table(console, table)
         for line in split_lines(diffs[diffs["scenario"] == name]):
             console.print(line)
+    if result.replications == 1:
+        console.print(f"No intervals: {NO_CI_NOTE}.")
     if no_test:
         console.print(f"No p-values: {NO_TEST_NOTE}.")
 
