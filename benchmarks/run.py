@@ -568,7 +568,8 @@ def compare(results: list[Result], saved_path: Path) -> int:
             continue
         old = saved[r.name]["samples"]
         ratio, low, high = bootstrap_ratio(r.samples, old)
-        word = verdict(r, low, high)
+        # One sample a side has no spread to tell a change from noise: shown, not judged.
+        word = verdict(r, low, high) if min(len(r.samples), len(old)) > 1 else "one sample"
         worse += word == "WORSE"
         table.add_row(
             r.name, _fmt(statistics.median(old), r.unit), _fmt(r.median, r.unit),
