@@ -116,6 +116,15 @@ def test_a_market_larger_than_the_page_runs_starts_at_the_page_maximum_as_a_chan
     assert changes == {("market", "size"): ctl.PAGE_MAX_BUYERS}
 
 
+def test_your_version_is_shown_under_its_own_name_not_the_starts_label():
+    start = load_scenario("real-estate")
+    assert start.display_name == "Online service as today"
+    edited, errors = ctl.resolve(start, {("market", "size"): 3000}, "mine")
+    assert not errors and edited.display_name == "mine"
+    # As a saved file extending the start shows it: the loader drops the parent's label.
+    assert edited.label is None
+
+
 def test_unmoved_controls_change_nothing():
     start = load_scenario("real-estate")
     assert ctl.changed_values(ctl.all_groups(start), {}) == {}

@@ -261,6 +261,8 @@ def resolve(
             node = node[key]
         node[path[-1]] = value
     raw["name"] = name
+    # The start's display label names the start, not this version (as `extends` drops it).
+    raw.pop("label", None)
     try:
         return Scenario.model_validate(raw), {}
     except ValidationError as exc:
