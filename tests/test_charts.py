@@ -873,3 +873,24 @@ def test_a_label_in_another_script_is_drawn_with_an_installed_font_for_it(tmp_pa
         style.save_figure(fig, tmp_path / "c.png")
     assert set(fig.axes[0].title.get_fontfamily()) & set(style.SCRIPT_FONTS)
     plt.close(fig)
+
+
+def test_line_end_labels_are_spaced_by_their_own_heights_and_never_overlap():
+    from trustsim.charts.base import label_line_ends
+
+    def gap_between_first_two(texts):
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        ax.set_ylim(0, 100)
+        label_line_ends(ax, 1.0, [50.0, 50.0, 90.0], texts, ["black"] * 3)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        assert not overlapping(list(ax.texts), renderer)
+        a, b = (Text.get_window_extent(t, renderer) for t in ax.texts[:2])
+        plt.close(fig)
+        return abs((a.y0 + a.y1) / 2 - (b.y0 + b.y1) / 2)  # between their centres
+
+    one_line = gap_between_first_two(["one", "two", "far"])
+    tall_neighbour = gap_between_first_two(["one", "two\nlines\nmore", "far"])
+    tall_elsewhere = gap_between_first_two(["one", "two", "far\nlines\nmore"])
+    assert tall_neighbour > 1.5 * one_line  # a tall label needs more room
+    assert tall_elsewhere == pytest.approx(one_line, abs=1.0)  # not spaced by another's height

@@ -91,9 +91,16 @@ def room_for_labels(ax, share: float) -> None:
 
 
 def spread_positions(
-    values: list[float], min_gap: float, within: tuple[float, float] | None = None
+    values: list[float],
+    min_gap: float,
+    within: tuple[float, float] | None = None,
+    heights: list[float] | None = None,
 ) -> list[float]:
     """Nudge label positions apart by at least `min_gap`, keeping their order.
+
+    With `heights` (each label's own height), two neighbours are kept apart by half the
+    sum of their heights instead, so a one-line label is not spaced as a three-line one,
+    and `within` bounds the labels' edges rather than their centres.
 
     With `within` = (low, high), the labels then move together (gaps kept) so that
     they lie in that range, or are centred on it where they do not fit: a label
@@ -104,15 +111,18 @@ def spread_positions(
         [0.925, 1.125, 3.0]
         >>> spread_positions([2.9, 3.0], 0.5, within=(0.0, 3.0))
         [2.5, 3.0]
+        >>> spread_positions([1.0, 1.0], 0.0, heights=[0.2, 0.6])  # apart by 0.4
+        [0.8, 1.2]
     """
     order = sorted(range(len(values)), key=lambda i: values[i])
     placed = [values[i] for i in order]
+    sizes = [min_gap] * len(values) if heights is None else [heights[i] for i in order]
     for _ in range(50):
         moved = False
         for j in range(1, len(placed)):
-            gap = placed[j] - placed[j - 1]
-            if gap < min_gap - 1e-12:
-                shift = (min_gap - gap) / 2
+            gap, need = placed[j] - placed[j - 1], (sizes[j - 1] + sizes[j]) / 2
+            if gap < need - 1e-12:
+                shift = (need - gap) / 2
                 placed[j - 1] -= shift
                 placed[j] += shift
                 moved = True
@@ -120,6 +130,8 @@ def spread_positions(
             break
     if within is not None and placed:
         low, high = within
+        if heights is not None:  # bound the edges: half a label inside each end
+            low, high = low + sizes[0] / 2, high - sizes[-1] / 2
         bottom, top = placed[0], placed[-1]
         if top - bottom > high - low:
             shift = (low + high) / 2 - (bottom + top) / 2
@@ -135,21 +147,22 @@ def spread_positions(
 def label_line_ends(ax, x: float, ys: list[float], texts: list[str], colors: list[str]) -> None:
     """Direct labels at the right end of lines, pushed apart so they do not overlap.
 
-    The gap between labels is the height of the tallest label (a wrapped name takes
-    several lines): per line, 14 pt text with leading in data units, read from the axes'
-    height once the figure is laid out, and never less than 7.5% of the y range. A label
+    Two neighbouring labels are kept apart by half the sum of their heights (a wrapped
+    name takes several lines): per line, 14 pt text with leading in data units, read
+    from the axes' height once the figure is laid out, and never less than 7.5% of the
+    y range. A label
     pushed more than half a line away from its line's end is tied to it by a thin leader,
     so a reader never pairs it with a neighbour's line.
     """
     fig = ax.figure
     fig.canvas.draw()  # lay out first: the axes' final height sets the gap
     low, high = ax.get_ylim()
-    lines = max((t.count("\n") + 1 for t in texts), default=1)
     height = max(ax.get_window_extent().height, 1.0)  # pixels
     line = 1.5 * LABEL_PT * fig.dpi / 72  # pixels: the text and a gap
     per_line = max(0.075, line / height)
-    gap = per_line * lines * (high - low)
-    positions = spread_positions(ys, min_gap=gap, within=(low + gap / 2, high - gap / 2))
+    # Each label as tall as its own lines (a wrapped name takes several).
+    heights = [per_line * (t.count("\n") + 1) * (high - low) for t in texts]
+    positions = spread_positions(ys, min_gap=0.0, within=(low, high), heights=heights)
     points_per_unit = height / (high - low) * 72 / fig.dpi
     rises = [(y - end) * points_per_unit for y, end in zip(positions, ys, strict=True)]
     # With any leader, every label starts further right, in one column: the leaders then
