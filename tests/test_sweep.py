@@ -458,10 +458,12 @@ def test_sobol_sensitivity_matches_salib_on_the_same_outputs(tmp_path):
     s1 = leads.loc[("market.outside_influence", "S1")]
     assert s1["value"] == pytest.approx(direct["S1"][0])
     half = direct["S1_conf"][0]
-    assert (s1["ci_low"], s1["ci_high"]) == (
-        pytest.approx(direct["S1"][0] - half),
-        pytest.approx(direct["S1"][0] + half),
+    assert (s1["ci_low"], s1["ci_high"]) == (  # SALib's interval, within [0, 1]
+        pytest.approx(min(max(direct["S1"][0] - half, 0.0), 1.0)),
+        pytest.approx(min(max(direct["S1"][0] + half, 0.0), 1.0)),
     )
+    shares = written[written["index"].isin(["S1", "ST"])]
+    assert shares["ci_low"].between(0, 1).all() and shares["ci_high"].between(0, 1).all()
     # Again on the directory: nothing reruns and the indices are identical.
     again = CliRunner().invoke(main, ["sensitivity", str(out), "--format", "csv"])
     assert again.exit_code == 0

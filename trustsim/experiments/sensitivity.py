@@ -8,9 +8,12 @@ ci_low, ci_high:
 
 - sobol: index S1 (first order) and ST (total order) per factor, and S2 per pair of
   factors with `second_order`; 95% CIs from SALib's bootstrap (value +/- z * sd of the
-  resampled estimates).
-- morris: mu_star (mean absolute elementary effect, with a bootstrap 95% CI), mu and
-  sigma, on the unit scale of each factor (a step of one level is 1 / (levels - 1)).
+  resampled estimates), clipped to [0, 1], where every such index lies (a share of the
+  output's variance). The estimate itself is kept as computed: one below 0 or above 1
+  is sampling noise, and shows it.
+- morris: mu_star (mean absolute elementary effect, with a bootstrap 95% CI whose lower
+  bound is clipped at 0, as a mean of absolute values is), mu and sigma, on the unit
+  scale of each factor (a step of one level is 1 / (levels - 1)).
 """
 
 from __future__ import annotations
@@ -132,14 +135,14 @@ def _sobol_rows(base, problem, y, meta, resamples, seed) -> list[dict]:
     for i, factor in enumerate(problem["names"]):
         for name in ("S1", "ST"):
             value, half = float(result[name][i]), float(result[f"{name}_conf"][i])
-            rows.append(_row(base, factor, name, value, value - half, value + half))
+            rows.append(_row(base, factor, name, value, *_share_bounds(value, half)))
     if second:
         names = problem["names"]
         for i in range(len(names)):
             for j in range(i + 1, len(names)):
                 value, half = float(result["S2"][i, j]), float(result["S2_conf"][i, j])
                 pair = f"{names[i]} x {names[j]}"
-                rows.append(_row(base, pair, "S2", value, value - half, value + half))
+                rows.append(_row(base, pair, "S2", value, *_share_bounds(value, half)))
     return rows
 
 
@@ -157,10 +160,20 @@ def _morris_rows(base, problem, unit, y, meta, resamples, seed) -> list[dict]:
     rows = []
     for i, factor in enumerate(problem["names"]):
         star, half = float(result["mu_star"][i]), float(result["mu_star_conf"][i])
-        rows.append(_row(base, factor, "mu_star", star, star - half, star + half))
+        rows.append(_row(base, factor, "mu_star", star, max(star - half, 0.0), star + half))
         rows.append(_row(base, factor, "mu", float(result["mu"][i]), math.nan, math.nan))
         rows.append(_row(base, factor, "sigma", float(result["sigma"][i]), math.nan, math.nan))
     return rows
+
+
+def _share_bounds(value: float, half: float) -> tuple[float, float]:
+    """value -/+ half, within [0, 1]: a Sobol' index is a share of variance.
+
+    Example:
+        >>> _share_bounds(0.75, 0.5)
+        (0.25, 1.0)
+    """
+    return min(max(value - half, 0.0), 1.0), min(max(value + half, 0.0), 1.0)
 
 
 def _row(base: dict, factor: str, index: str, value: float, low: float, high: float) -> dict:
