@@ -122,3 +122,19 @@ def test_one_value_has_a_mean_and_no_interval_two_have_one():
     assert mean == 131.0 and math.isnan(low) and math.isnan(high)
     mean, low, high = mean_ci([120.0, 140.0])  # negative control: a t interval
     assert mean == 130.0 and low < 120.0 and high > 140.0
+
+
+def test_an_interval_is_cut_to_the_values_the_measure_can_take():
+    from trustsim.experiments.stats import mean_ci
+    from trustsim.metrics import value_range
+
+    deals = [0.0, 0.0, 3.0]  # a t interval reaches below 0 deals
+    mean, low, high = mean_ci(deals)
+    assert low < 0  # the uncut interval, as a negative control
+    cut = mean_ci(deals, within=value_range("closed_deals"))
+    assert cut == (mean, 0.0, high)
+    share = mean_ci([0.98, 1.0, 0.9], within=value_range("verification_rate[contract]"))
+    assert share[2] == 1.0 and mean_ci([0.98, 1.0, 0.9])[2] > 1.0
+    assert value_range("nps") == (-100.0, 100.0)
+    assert value_range("mean_reactance")[1] == math.inf
+    assert value_range("not_a_measure") == (-math.inf, math.inf)

@@ -130,3 +130,21 @@ def test_one_replication_prints_values_without_intervals_and_says_why():
     assert not re.search(r"\[([+-][\d.,]+)(?: pp)?, \1(?: pp)?\]", compare.output)
     two = CliRunner().invoke(main, ["run", "real-estate", *args[:1], "2", *args[2:]])
     assert two.exit_code == 0 and "No intervals" not in two.output  # negative control
+
+
+def test_few_replications_never_print_a_count_or_share_interval_outside_its_range():
+    args = ["--replications", "3", "--steps", "9", "--set", "market.size=300", "--format", "json"]
+    result = CliRunner().invoke(main, ["run", "real-estate", *args])
+    assert result.exit_code == 0, result.output
+    import json
+
+    from trustsim.metrics import value_range
+
+    (scenario,) = json.loads(result.output)
+    cut = 0
+    for name, row in scenario["metrics"].items():
+        low, high = value_range(name)
+        if row["ci_low"] is not None:
+            assert low <= row["ci_low"] and row["ci_high"] <= high, (name, row)
+            cut += row["ci_low"] == low or row["ci_high"] == high
+    assert cut, "this small run should reach a range's end somewhere (or the test is moot)"

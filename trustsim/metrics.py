@@ -125,6 +125,30 @@ SWEEP_DEFAULTS = tuple(m.name for m in _ALL if m.sweep_default)
 PER_STAGE = ("delegation_rate", "verification_rate", "abandonment_rate", "active_at", "reached")
 
 
+# The values a measure can take, by unit. A mean lies in the same range, so its interval
+# is cut to it (`value_range`): a count's mean is never below 0, a share's never above 1.
+_RANGES = {
+    "count": (0.0, math.inf), "share": (0.0, 1.0), "score": (0.0, 1.0),
+    "points": (-100.0, 100.0), "steps": (0.0, math.inf), "days": (0.0, math.inf),
+    "money": (0.0, math.inf),
+}  # fmt: skip
+_OPEN_ABOVE = {"mean_reactance"}  # a score without an upper end
+
+
+def value_range(column: str) -> tuple[float, float]:
+    """The values measure `column` can take; (-inf, inf) for a column not registered.
+
+    Example:
+        >>> value_range("conversion"), value_range("delegation_rate[offer]")
+        ((0.0, 1.0), (0.0, 1.0))
+    """
+    found = metric(column)
+    if found is None:
+        return -math.inf, math.inf
+    low, high = _RANGES[found.unit]
+    return (low, math.inf) if found.name in _OPEN_ABOVE else (low, high)
+
+
 def metric(column: str) -> Metric | None:
     """The registry entry of a measure column (`delegation_rate[offer]` -> delegation_rate)."""
     return METRICS.get(column.split("[")[0])

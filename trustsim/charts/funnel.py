@@ -11,6 +11,7 @@ shared out over stages by expected incidents (choices x failure chance x stake).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -95,7 +96,7 @@ def funnel_data(run: RunResult, scenario: str | None = None) -> pd.DataFrame:
     moved_on = np.append(mean_reached[1:], np.nan)
     rows = []
     for i, stage in enumerate(spec.stages):
-        m, low, high = mean_ci(reached[:, i])
+        m, low, high = mean_ci(reached[:, i], within=(0.0, math.inf))  # a count
         moved = moved_on[i] if i + 1 < len(spec.stages) else np.nan
         left = (m - mean_still[i] - moved) if not np.isnan(moved) else np.nan
         rows.append(

@@ -130,6 +130,7 @@ def heatmap_data(
 
     from trustsim.errors import TrustsimInputError
     from trustsim.experiments.stats import mean_ci
+    from trustsim.metrics import value_range
 
     missing = [c for c in (x, y, metric) if c not in runs.columns]
     if missing:
@@ -138,7 +139,7 @@ def heatmap_data(
     y_pos, y_ticks, y_binned = levels(runs[y])
     rows = []
     for (i, j), group in runs[metric].groupby([x_pos, y_pos], sort=True):
-        mean, low, high = mean_ci(group)
+        mean, low, high = mean_ci(group, within=value_range(metric))
         rows.append(
             {
                 "x": x_ticks[i] if x_binned else runs.loc[x_pos == i, x].iloc[0],

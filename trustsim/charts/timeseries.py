@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trustsim import metrics
 from trustsim.charts.base import (
     Chart,
     figure_note,
@@ -57,7 +58,11 @@ def band_data(run: RunResult, columns: list[str], scenarios: list[str] | None = 
     ).reset_index()
     t = stats.t.ppf(0.975, np.maximum(out["n"] - 1, 1))
     half = np.where(out["n"] > 1, t * out["sd"] / np.sqrt(out["n"]), np.nan)  # one run: none
-    out["ci_low"], out["ci_high"] = out["mean"] - half, out["mean"] + half
+    # Cut to each series' possible values (a count's band never dips below 0).
+    ranges = out["series"].map(metrics.value_range)
+    low, high = ranges.str[0].astype(float), ranges.str[1].astype(float)
+    out["ci_low"] = np.maximum(out["mean"] - half, low)
+    out["ci_high"] = np.minimum(out["mean"] + half, high)
     order = {name: i for i, name in enumerate(run.names)}
     out = out.drop(columns="sd").sort_values(
         ["scenario", "series", "step"], key=lambda c: c.map(order) if c.name == "scenario" else c

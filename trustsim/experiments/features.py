@@ -184,9 +184,7 @@ def feature_table(result: RunResult, base: str, features: Sequence[Feature]) -> 
     rows = []
     for feature in features:
         measure = f"{USAGE_MEASURE[feature.kind]}[{feature.stage}]"
-        usage, low, high = mean_ci(base_runs[measure])
-        # A t-interval of a share can spill past 0 or 1 with few runs; a share cannot.
-        low, high = max(low, 0.0), min(high, 1.0)
+        usage, low, high = mean_ci(base_runs[measure], within=(0.0, 1.0))  # a share
         row = {
             "feature": feature.label,
             "kind": feature.kind,

@@ -56,13 +56,18 @@ def factor_columns(meta: dict) -> list[str]:
 def point_summary(sweep_dir: str | Path, metrics: Sequence[str] | None = None):
     """Per design point: factor values, runs ok / failed / missing, and for each metric
     the mean over replications with a 95% t confidence interval (`<m>_ci_low`,
-    `<m>_ci_high`), as in `trustsim.experiments.stats.mean_ci`.
+    `<m>_ci_high`) cut to the metric's possible values, as in
+    `trustsim.experiments.stats.mean_ci`.
 
     Example:
         >>> table = point_summary("sweeps/grid", ["closed_deals"])
         >>> {"closed_deals", "closed_deals_ci_low", "closed_deals_ci_high"} <= set(table)
         True
     """
+    import numpy as np
+
+    from trustsim.metrics import value_range
+
     meta = SweepDir(sweep_dir).read_meta()
     metrics = _check_metrics(metrics, meta, sweep_dir)
     runs = load_runs(sweep_dir)
@@ -76,6 +81,7 @@ def point_summary(sweep_dir: str | Path, metrics: Sequence[str] | None = None):
     ok = runs[runs["status"] == "ok"]
     for metric in metrics:
         mean, low, high = _grouped_mean_ci(ok, metric)
+        low, high = np.clip(low, *value_range(metric)), np.clip(high, *value_range(metric))
         table[metric] = mean
         table[f"{metric}_ci_low"] = low
         table[f"{metric}_ci_high"] = high

@@ -160,13 +160,14 @@ class RunResult:
         import pandas as pd
 
         from trustsim.experiments.stats import mean_ci
+        from trustsim.metrics import value_range
 
         metrics = list(metrics or metric_names(self.summaries))
         rows = []
         for name in self.names:
             runs = self.summaries[self.summaries["scenario"] == name]
             for metric in metrics:
-                mean, low, high = mean_ci(runs[metric])
+                mean, low, high = mean_ci(runs[metric], within=value_range(metric))
                 rows.append(
                     {"scenario": name, "metric": metric, "mean": mean,
                      "ci_low": low, "ci_high": high, "n": int(runs[metric].notna().sum())}

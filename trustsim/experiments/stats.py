@@ -13,12 +13,16 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
+def mean_ci(
+    values, level: float = 0.95, within: tuple[float, float] | None = None
+) -> tuple[float, float, float]:
     """Mean and two-sided t confidence interval of the mean; NaN values are dropped.
 
-    CI = mean +/- t_{(1+level)/2, n-1} * sd / sqrt(n). One value has no interval (its
-    bounds are NaN: one run says nothing about its own spread); with none, all three
-    are NaN.
+    CI = mean +/- t_{(1+level)/2, n-1} * sd / sqrt(n), cut to `within` (the values the
+    measure can take, `trustsim.metrics.value_range`): the true mean lies there, so the
+    cut interval covers it at least as often, and a count's interval never reaches below
+    0. One value has no interval (its bounds are NaN: one run says nothing about its own
+    spread); with none, all three are NaN.
     """
     from scipy import stats
 
@@ -30,7 +34,8 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     if x.size == 1:
         return mean, math.nan, math.nan
     half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return mean, mean - half, mean + half
+    low, high = within if within is not None else (-math.inf, math.inf)
+    return mean, max(mean - half, low), min(mean + half, high)
 
 
 # The smallest two-sided exact Wilcoxon p with n pairs is 2 / 2**n: 0.0625 at n = 5, so
