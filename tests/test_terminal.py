@@ -148,3 +148,14 @@ def test_few_replications_never_print_a_count_or_share_interval_outside_its_rang
             assert low <= row["ci_low"] and row["ci_high"] <= high, (name, row)
             cut += row["ci_low"] == low or row["ci_high"] == high
     assert cut, "this small run should reach a range's end somewhere (or the test is moot)"
+
+
+def test_compare_says_when_its_scenarios_simulate_different_markets():
+    args = ["--replications", "2", "--steps", "6"]
+    apart = CliRunner().invoke(main, ["compare", "real-estate", "delivery-trial-funnel", *args])
+    assert apart.exit_code == 0, apart.output
+    said = " ".join(apart.output.split())
+    assert "simulate 2 different markets" in said
+    assert "real-estate: 2,000 buyers, 6 weeks" in said and "10,000 buyers, 6 days" in said
+    alike = CliRunner().invoke(main, ["compare", "real-estate", "real-estate-funnel", *args])
+    assert alike.exit_code == 0 and "different markets" not in alike.output

@@ -135,6 +135,27 @@ def print_comparison(result, diffs, fmt: str) -> None:
         console.print(f"No intervals: {NO_CI_NOTE}.")
     if no_test:
         console.print(f"No p-values: {NO_TEST_NOTE}.")
+    note = several_markets_note(result)
+    if note:
+        console.print(note)
+
+
+def several_markets_note(result) -> str:
+    """A warning when the scenarios simulate different markets (buyers, step, horizon):
+    their differences then compare markets, not options for one market."""
+    from trustsim.charts.markets import markets_of
+
+    markets = markets_of(result)
+    if len(markets) < 2:
+        return ""
+    described = "; ".join(
+        f"{', '.join(names)}: {market.label}" for market, names in markets.items()
+    )
+    return (
+        f"Note: these scenarios simulate {len(markets)} different markets ({described}). "
+        "A difference between two of them compares markets, not options for one market; "
+        "compare scenarios of one market with each other."
+    )
 
 
 def _fmt_p(p: float) -> str:
