@@ -101,3 +101,19 @@ def test_the_trace_table_and_the_odd_take_their_columns_from_the_registry(journe
     header = capsys.readouterr().out
     for name in TRACE_COLUMNS:
         assert COLUMNS[name].header in header
+
+
+def test_done_says_whether_a_buyers_next_visit_is_of_the_next_stage():
+    from trustsim.sim import TrustModel
+
+    model = TrustModel("real-estate", rng=3, steps=40, record_choices=True, engine="vectorized")
+    model.run_model()
+    log = model.choice_log().sort_values(["buyer", "step"])
+    stage = log["stage"].cat.codes
+    following = log.groupby("buyer")["stage"].shift(-1)
+    has_next = following.notna()
+    advanced = stage.groupby(log["buyer"]).shift(-1) > stage
+    assert (log.loc[has_next, "moved_on"] == advanced[has_next]).all()
+    # Verified successes that spill over into another visit exist, and say "not done".
+    spilled = log[(log["outcome"] == "success") & ~log["moved_on"]]
+    assert len(spilled) > 0 and (spilled["action"] == "verify").all()

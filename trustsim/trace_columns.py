@@ -61,6 +61,9 @@ RECORD = (
                  'collapsed" or "walked away"', number=False),
     RecordColumn("satisfaction", "Satisf", "satisfaction after the step"),
     RecordColumn("reactance", "React", "accumulated reactance after the step"),
+    RecordColumn("moved_on", "Done", "whether the step completed the stage, so the next "
+                 "visit is of the next stage (a verified step can spill over into another "
+                 "visit of the same stage: a success, not yet done)", "context", number=False),
     RecordColumn("stake", "Stake", "the stage's stake", "context"),
     RecordColumn("status", "Status", "the buyer's status after the step", "context",
                  number=False),

@@ -186,6 +186,7 @@ class Engine:
             "p_verify": record.p_verify,
             "action": record.action,
             "outcome": np.asarray(outcome, dtype=np.int8),
+            "moved_on": record.completed,
             "satisfaction": self.gather("satisfaction", acting),
             "reactance": self.gather("reactance", acting),
             "status": self.gather("status", acting),

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 TABLE_CAPTION = (
     "T env/rules/cpty: trust per layer after the step; Trust: stage-weighted trust the "
-    "choice rested on; Risk: perceived risk; P: choice probabilities."
+    "choice rested on; Risk: perceived risk; P: choice probabilities; Done: the step "
+    "completed the stage (a verified success can spill over into another visit of it)."
 )
 # Shown after the stable columns: context a reader may want, not part of the contract.
 EXTRA_COLUMNS = CONTEXT_COLUMNS

@@ -25,7 +25,9 @@ def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", caption=TABLE_CAPTION, caption_justify="left")
-    columns = [COLUMNS[name] for name in TRACE_COLUMNS]
+    # The stable columns, then whether the step completed the stage: a verified success
+    # can spill over into another visit of the same stage, which the outcome alone hides.
+    columns = [COLUMNS[name] for name in (*TRACE_COLUMNS, "moved_on")]
     for column in columns:
         table.add_column(column.header, justify="right" if column.number else "left")
     for row in journey.to_dict("records"):
@@ -33,10 +35,12 @@ def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table
     console = _console()
     if not console.is_terminal:
         # Written to a file or a pipe: wide enough that no column is cut.
-        console = _console(width=140)
+        console = _console(width=150)
     print_table(console, table, labels=2)
     console.print(journey_summary(journey, buyer))
 
 
 def _cell(value, number: bool) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return f"{value:.2f}" if number else str(value)
