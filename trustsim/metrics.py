@@ -183,6 +183,8 @@ def fmt_value(metric: str, value: float) -> str:
         return "n/a"
     if is_share(metric):
         return f"{100 * value:.1f}%"
+    if value == 0:
+        return "0"  # not "0.000": nothing, said plainly (an interval's end at zero)
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
