@@ -10,6 +10,7 @@ import contextlib
 import functools
 import re
 import textwrap
+import threading
 import warnings
 from collections.abc import Iterator
 from importlib import resources
@@ -146,6 +147,9 @@ def save_figure(fig, path: str | Path, fmt: str | None = None) -> Path:
     return path
 
 
+_DRAWING = threading.RLock()
+
+
 def render(fig, target, fmt: str, **options) -> None:
     """`fig.savefig(target, format=fmt, **options)` in the chart style, into a file path
     or a binary buffer.
@@ -156,15 +160,18 @@ def render(fig, target, fmt: str, **options) -> None:
     them. Characters still missing are said once, in one warning, instead of one
     matplotlib warning per character.
     """
-    missing = _draw(fig, target, fmt, options)
-    if missing and _add_script_fonts():
-        fonts = chart_fonts()
-        for text in fig.findobj(lambda artist: hasattr(artist, "set_fontfamily")):
-            text.set_fontfamily(fonts)
-        if hasattr(target, "truncate"):  # a buffer: start it again
-            target.seek(0)
-            target.truncate()
+    # One drawing at a time: the explorer serves several sessions from threads, and the
+    # warning filters and rc settings a drawing sets for itself are process-wide.
+    with _DRAWING:
         missing = _draw(fig, target, fmt, options)
+        if missing and _add_script_fonts():
+            fonts = chart_fonts()
+            for text in fig.findobj(lambda artist: hasattr(artist, "set_fontfamily")):
+                text.set_fontfamily(fonts)
+            if hasattr(target, "truncate"):  # a buffer: start it again
+                target.seek(0)
+                target.truncate()
+            missing = _draw(fig, target, fmt, options)
     if missing:
         warnings.warn(
             f"trustsim: no installed font draws {missing!r}, drawn as boxes in the chart. "
