@@ -159,3 +159,10 @@ def test_compare_says_when_its_scenarios_simulate_different_markets():
     assert "real-estate: 2,000 buyers, 6 weeks" in said and "10,000 buyers, 6 days" in said
     alike = CliRunner().invoke(main, ["compare", "real-estate", "real-estate-funnel", *args])
     assert alike.exit_code == 0 and "different markets" not in alike.output
+    as_json = CliRunner().invoke(
+        main, ["compare", "real-estate", "delivery-trial-funnel", *args, "--format", "json"]
+    )
+    import json
+
+    records = json.loads(as_json.output)
+    assert records and all("2 different markets" in r["markets_note"] for r in records)

@@ -84,7 +84,7 @@ def print_comparison(result, diffs, fmt: str) -> None:
     base = result.names[0]
     no_test = result.replications < MIN_PAIRS_FOR_TEST
     if fmt == "json":
-        records = []
+        records, markets = [], several_markets_note(result)
         for row in diffs.itertuples():
             record = {
                 "base": base, "scenario": row.scenario, "metric": row.metric,
@@ -93,6 +93,8 @@ def print_comparison(result, diffs, fmt: str) -> None:
             }  # fmt: skip
             if no_test:
                 record["p_note"] = NO_TEST_NOTE
+            if markets:
+                record["markets_note"] = markets
             records.append(record)
         print(json.dumps(records, indent=2))
         return
