@@ -75,6 +75,10 @@ RECORDED = tuple(c.name for c in RECORD if c.use != "derived")
 # A trace's stable columns, then its context columns.
 TRACE_COLUMNS = tuple(c.name for c in RECORD if c.use in ("trace", "derived"))
 CONTEXT_COLUMNS = tuple(c.name for c in RECORD if c.use == "context")
+# The trace table: the stable columns, then whether the step completed the stage (a
+# verified success can spill over into another visit of the same stage, which the
+# outcome alone hides).
+TABLE_COLUMNS = (*TRACE_COLUMNS, "moved_on")
 
 
 def record_table() -> str:

@@ -81,7 +81,8 @@ def point_summary(sweep_dir: str | Path, metrics: Sequence[str] | None = None):
     ok = runs[runs["status"] == "ok"]
     for metric in metrics:
         mean, low, high = _grouped_mean_ci(ok, metric)
-        low, high = np.clip(low, *value_range(metric)), np.clip(high, *value_range(metric))
+        possible = value_range(metric)
+        low, high = np.clip(low, *possible), np.clip(high, *possible)
         table[metric] = mean
         table[f"{metric}_ci_low"] = low
         table[f"{metric}_ci_high"] = high

@@ -6,13 +6,12 @@ import pandas as pd
 
 from trustsim.experiments.trace import (
     TABLE_CAPTION,
-    TRACE_COLUMNS,
     journey_records,
     journey_summary,
 )
 from trustsim.terminal.console import console as _console
 from trustsim.terminal.console import print_table
-from trustsim.trace_columns import COLUMNS
+from trustsim.trace_columns import COLUMNS, TABLE_COLUMNS
 
 
 def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table") -> None:
@@ -25,9 +24,7 @@ def print_trace(journey: pd.DataFrame, buyer: int, title: str, fmt: str = "table
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", caption=TABLE_CAPTION, caption_justify="left")
-    # The stable columns, then whether the step completed the stage: a verified success
-    # can spill over into another visit of the same stage, which the outcome alone hides.
-    columns = [COLUMNS[name] for name in (*TRACE_COLUMNS, "moved_on")]
+    columns = [COLUMNS[name] for name in TABLE_COLUMNS]
     for column in columns:
         table.add_column(column.header, justify="right" if column.number else "left")
     for row in journey.to_dict("records"):
